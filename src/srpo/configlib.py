@@ -1,0 +1,144 @@
+"""Generic machinery for the config tree: dataclasses from nested dicts, YAML, `key=value` overrides.
+
+Every concern (model, rollout, algorithm, sampling, rewards, ...) defines its own dataclass; each field is
+documented once, in that class's docstring. A class may define ``validate(self)`` that raises
+`ConfigError` for bad values or combinations; the loader prefixes the dotted path of the field so the
+message always names it, e.g. ``algorithm.clip_high: must be >= clip_low (0.2), got 0.1``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config value is unknown, of the wrong type, or inconsistent. The message names the field."""
+
+
+def build(cls: type[T], data: dict[str, Any] | None, path: str = "") -> T:
+    """Build dataclass `cls` from a (nested) dict, rejecting unknown fields and wrong types."""
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or '<root>'}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        where = f"{path}." if path else ""
+        raise ConfigError(f"{where}{unknown[0]}: unknown field (known: {', '.join(sorted(names))})")
+    kwargs = {k: _coerce(hints[k], v, _join(path, k)) for k, v in data.items()}
+    obj = cls(**kwargs)
+    _validate_tree(obj, path)
+    return obj
+
+
+def _validate_tree(obj: Any, path: str) -> None:
+    validate = getattr(obj, "validate", None)
+    if validate is None:
+        return
+    try:
+        validate()
+    except ConfigError as err:
+        raise ConfigError(f"{path}.{err}" if path else str(err)) from None
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _coerce(tp: Any, value: Any, path: str) -> Any:
+    """Check/convert `value` against type hint `tp` (dataclasses, Optional, list, dict, Literal, scalars)."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(arg, value, path)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{path}: {value!r} matches none of {tp}")
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"{path}: must be one of {list(args)}, got {value!r}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        return value if isinstance(value, tp) else build(tp, value, path)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected a list, got {value!r}")
+        item = args[0] if args else Any
+        return [_coerce(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {value!r}")
+        vt = args[1] if len(args) == 2 else Any
+        return {k: _coerce(vt, v, _join(path, str(k))) for k, v in value.items()}
+    return _coerce_scalar(tp, value, path)
+
+
+def _coerce_scalar(tp: Any, value: Any, path: str) -> Any:
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if tp in (str, bool) and isinstance(value, tp):
+        return value
+    if tp not in (int, float, str, bool):
+        return value
+    raise ConfigError(f"{path}: expected {tp.__name__}, got {value!r}")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value`` into its key path and a YAML-parsed value.
+
+    >>> parse_override("algorithm.clip_high=0.28")
+    (['algorithm', 'clip_high'], 0.28)
+    """
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected key=value")
+    key, raw = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else ""
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set each ``dotted.key=value`` in a nested dict (creating intermediate mappings)."""
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = data
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{'.'.join(keys)}: {k} is not a mapping")
+        node[keys[-1]] = value
+    return data
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; an empty file is an empty mapping."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return data
+
+
+def to_dict(obj: Any) -> Any:
+    """A dataclass tree as plain dicts and lists (for saving next to a run)."""
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
