@@ -18,8 +18,9 @@ from srpo.algo.masked import masked_count, masked_mean, masked_sum
 
 __all__ = ["logprobs_from_logits", "entropy_from_logits", "masked_mean", "masked_sum", "masked_count"]
 
-# Elements per upcast block: 2**25 float32 = 128 MiB. For a 152k vocabulary this is ~220 tokens a block.
-BLOCK_ELEMENTS = 2**25
+# Logits per block: 2**22 float32 = 16 MiB, ~27 tokens of a 152k vocabulary. Small enough that the
+# block temporaries are negligible next to the logits, large enough that the Python loop costs nothing.
+BLOCK_ELEMENTS = 2**22
 
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -49,6 +50,24 @@ def _check(logits_btv: Tensor, temperature: float) -> None:
         raise ValueError(f"temperature must be > 0, got {temperature}")
 
 
+def _zero_where_impossible(p: Tensor, x: Tensor) -> Tensor:
+    """x where p > 0, else 0: a -inf logit (banned token) has p = 0 and must add 0, not 0 * inf = NaN."""
+    return torch.where(p > 0, x, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+def _scaled(block: Tensor, cdt: torch.dtype, temperature: float) -> Tensor:
+    """block / temperature in the compute dtype. May be a view of `block` (same dtype, tau 1): never
+    modify the result in place."""
+    z = block.to(cdt)
+    return z if temperature == 1.0 else z / temperature
+
+
+def _fresh_scaled(block: Tensor, cdt: torch.dtype, temperature: float) -> Tensor:
+    """Like `_scaled` but always a new tensor, safe to modify in place."""
+    z = block.to(cdt, copy=True)
+    return z if temperature == 1.0 else z.div_(temperature)
+
+
 class _TokenLogProb(torch.autograd.Function):
     """logp[b,t] = z[b,t,y] - logsumexp_v z[b,t,v],  z = logits / temperature."""
 
@@ -59,7 +78,7 @@ class _TokenLogProb(torch.autograd.Function):
         logp_bt = torch.empty((b, t), dtype=cdt, device=logits_btv.device)
         lse_bt = torch.empty((b, t), dtype=cdt, device=logits_btv.device)
         for bs, ts in _blocks(b, t, v, block_elements):
-            z = logits_btv[bs, ts].to(cdt) / temperature
+            z = _scaled(logits_btv[bs, ts], cdt, temperature)
             lse = torch.logsumexp(z, dim=-1)
             logp_bt[bs, ts] = z.gather(-1, labels_bt[bs, ts].unsqueeze(-1)).squeeze(-1) - lse
             lse_bt[bs, ts] = lse
@@ -74,13 +93,14 @@ class _TokenLogProb(torch.autograd.Function):
         if not ctx.needs_input_grad[0]:
             return None, None, None, None
         b, t, v = logits_btv.shape
-        cdt = lse_bt.dtype
+        cdt, tau = lse_bt.dtype, ctx.temperature
         grad_btv = torch.empty_like(logits_btv)
         for bs, ts in _blocks(b, t, v, ctx.block_elements):
             g = grad_bt[bs, ts].to(cdt).unsqueeze(-1)
-            p = torch.exp(logits_btv[bs, ts].to(cdt) / ctx.temperature - lse_bt[bs, ts].unsqueeze(-1))
-            block = (-p * g).scatter_add_(-1, labels_bt[bs, ts].unsqueeze(-1), g)
-            grad_btv[bs, ts] = (block / ctx.temperature).to(logits_btv.dtype)
+            block = _fresh_scaled(logits_btv[bs, ts], cdt, tau)  # the only block-sized temporary
+            block.sub_(lse_bt[bs, ts].unsqueeze(-1)).exp_().mul_(-g)  # -p * g
+            block.scatter_add_(-1, labels_bt[bs, ts].unsqueeze(-1), g)
+            grad_btv[bs, ts] = block if tau == 1.0 else block.div_(tau)
         return grad_btv, None, None, None
 
 
@@ -94,10 +114,10 @@ class _TokenEntropy(torch.autograd.Function):
         ent_bt = torch.empty((b, t), dtype=cdt, device=logits_btv.device)
         lse_bt = torch.empty((b, t), dtype=cdt, device=logits_btv.device)
         for bs, ts in _blocks(b, t, v, block_elements):
-            z = logits_btv[bs, ts].to(cdt) / temperature
+            z = _scaled(logits_btv[bs, ts], cdt, temperature)
             lse = torch.logsumexp(z, dim=-1)
             p = torch.exp(z - lse.unsqueeze(-1))
-            ent_bt[bs, ts] = lse - (p * z).sum(-1)
+            ent_bt[bs, ts] = lse - _zero_where_impossible(p, p * z).sum(-1)
             lse_bt[bs, ts] = lse
         ctx.save_for_backward(logits_btv, lse_bt, ent_bt)
         ctx.temperature, ctx.block_elements = temperature, block_elements
@@ -110,13 +130,14 @@ class _TokenEntropy(torch.autograd.Function):
         if not ctx.needs_input_grad[0]:
             return None, None, None
         b, t, v = logits_btv.shape
-        cdt = lse_bt.dtype
+        cdt, tau = lse_bt.dtype, ctx.temperature
         grad_btv = torch.empty_like(logits_btv)
         for bs, ts in _blocks(b, t, v, ctx.block_elements):
-            logp = logits_btv[bs, ts].to(cdt) / ctx.temperature - lse_bt[bs, ts].unsqueeze(-1)
-            block = -torch.exp(logp) * (logp + ent_bt[bs, ts].unsqueeze(-1))
-            block = block * grad_bt[bs, ts].to(cdt).unsqueeze(-1)
-            grad_btv[bs, ts] = (block / ctx.temperature).to(logits_btv.dtype)
+            logp = _fresh_scaled(logits_btv[bs, ts], cdt, tau).sub_(lse_bt[bs, ts].unsqueeze(-1))
+            p = torch.exp(logp)
+            block = logp.add_(ent_bt[bs, ts].unsqueeze(-1)).mul_(p).mul_(-grad_bt[bs, ts].to(cdt).unsqueeze(-1))
+            block = _zero_where_impossible(p, block)
+            grad_btv[bs, ts] = block if tau == 1.0 else block.div_(tau)
         return grad_btv, None, None
 
 
