@@ -75,7 +75,9 @@ def ppo_clip(logp, old, adv_b, mask, clip_low, clip_high, dual_clip, clamp):
             rsum += rho
             kl += rho - 1 - lr
     n = max(n, 1.0)
-    stats = dict(clipfrac_low=low / n, clipfrac_high=high / n, clipfrac_dual=dual / n, ratio_mean=rsum / n, approx_kl=kl / n)
+    stats = dict(
+        clipfrac_low=low / n, clipfrac_high=high / n, clipfrac_dual=dual / n, ratio_mean=rsum / n, approx_kl=kl / n
+    )
     return loss, stats
 
 

@@ -47,14 +47,16 @@ def test_hand_computed_binary_group():
     # mean 0.5; Bessel std sqrt(1/3); population std 0.5
     a = 0.5 / (3 ** -0.5 + 1e-6)
     assert a == pytest.approx(0.8660239037870368, abs=1e-15)
-    torch.testing.assert_close(ADVANTAGE_ESTIMATORS.get("grpo")(r, ids), torch.tensor([a, -a, -a, a], dtype=torch.float64))
+    get = ADVANTAGE_ESTIMATORS.get
+
+    def signs(x):
+        return torch.tensor([x, -x, -x, x], dtype=torch.float64)
+
+    torch.testing.assert_close(get("grpo")(r, ids), signs(a))
     b = 0.999998000004  # 0.5 / (0.5 + 1e-6)
-    torch.testing.assert_close(
-        ADVANTAGE_ESTIMATORS.get("grpo")(r, ids, std_unbiased=False), torch.tensor([b, -b, -b, b], dtype=torch.float64)
-    )
-    torch.testing.assert_close(ADVANTAGE_ESTIMATORS.get("dr_grpo")(r, ids), torch.tensor([0.5, -0.5, -0.5, 0.5], dtype=torch.float64))
-    c = 2 / 3  # 1 - (0 + 0 + 1) / 3
-    torch.testing.assert_close(ADVANTAGE_ESTIMATORS.get("rloo")(r, ids), torch.tensor([c, -c, -c, c], dtype=torch.float64))
+    torch.testing.assert_close(get("grpo")(r, ids, std_unbiased=False), signs(b))
+    torch.testing.assert_close(get("dr_grpo")(r, ids), signs(0.5))
+    torch.testing.assert_close(get("rloo")(r, ids), signs(2 / 3))  # 1 - (0 + 0 + 1) / 3
 
 
 def test_hand_computed_two_groups_interleaved():
