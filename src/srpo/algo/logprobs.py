@@ -2,8 +2,8 @@
 
 Both functions work block by block over views of `logits_btv` (never a reshaped copy), upcast each block
 to float32 (float64 stays float64), and are custom autograd functions: the backward pass recomputes the
-softmax of each block from the saved logits and the per-token logsumexp. So beyond the logits the caller
-already holds, the memory cost is one float32 block plus O(B*T), forward and backward; a plain
+softmax of each block from the saved logits and the per-token logsumexp. So beyond the logits (and their
+gradient), the memory cost is one float32 block plus O(B*T), forward and backward; a plain
 `log_softmax(logits.float())` would keep a full float32 [B, T, V] copy alive for backward.
 """
 
