@@ -1,0 +1,58 @@
+"""Pure RL math for srpo: tensors in, tensors out; imports only torch.
+
+Variants are picked by name from registries with one signature per kind:
+  ADVANTAGE_ESTIMATORS  grpo, dr_grpo, rloo          (rewards_b, group_ids_b, *, eps, std_unbiased) -> [B]
+  POLICY_LOSSES         ppo_clip                     (logp_bt, old_logp_bt, adv_b, mask_bt, **opts) -> (loss_bt, stats)
+  LOSS_AGGREGATIONS     token_mean, seq_mean_token_mean, seq_mean_token_sum, seq_mean_token_sum_norm
+                                                     (loss_bt, mask_bt, *, num_tokens, num_seqs, norm_len) -> scalar
+  KL_ESTIMATORS         k1, k2, k3                   (logp_bt, ref_logp_bt, *, clamp) -> [B, T]
+Numeric choices (std, epsilon, clamps) are documented per module and compared with TRL/verl in docs/algo.md.
+"""
+
+from srpo.algo.advantages import (
+    ADVANTAGE_ESTIMATORS,
+    dr_grpo_advantages,
+    group_stats,
+    grpo_advantages,
+    rloo_advantages,
+)
+from srpo.algo.aggregation import (
+    LOSS_AGGREGATIONS,
+    aggregation_totals,
+    seq_mean_token_mean,
+    seq_mean_token_sum,
+    seq_mean_token_sum_norm,
+    token_mean,
+)
+from srpo.algo.kl import KL_ESTIMATORS, kl_k1, kl_k2, kl_k3
+from srpo.algo.logprobs import entropy_from_logits, logprobs_from_logits
+from srpo.algo.masked import masked_count, masked_mean, masked_sum
+from srpo.algo.policy_loss import POLICY_LOSSES, ppo_clip_loss
+from srpo.algo.registry import Registry, UnknownNameError
+
+__all__ = [
+    "ADVANTAGE_ESTIMATORS",
+    "KL_ESTIMATORS",
+    "LOSS_AGGREGATIONS",
+    "POLICY_LOSSES",
+    "Registry",
+    "UnknownNameError",
+    "aggregation_totals",
+    "dr_grpo_advantages",
+    "entropy_from_logits",
+    "group_stats",
+    "grpo_advantages",
+    "kl_k1",
+    "kl_k2",
+    "kl_k3",
+    "logprobs_from_logits",
+    "masked_count",
+    "masked_mean",
+    "masked_sum",
+    "ppo_clip_loss",
+    "rloo_advantages",
+    "seq_mean_token_mean",
+    "seq_mean_token_sum",
+    "seq_mean_token_sum_norm",
+    "token_mean",
+]
