@@ -128,7 +128,7 @@ class Actor:
             micro = mini.select(rows).trimmed()
             loss, micro_stats = self._micro_loss(micro, totals)
             loss.backward()
-            loss_total += float(loss)
+            loss_total += float(loss.detach())
             stats.add(micro_stats, float(micro.response_mask_bt.sum()))
         grad_norm = self._clip_gradients()
         self.optimizer.step()
