@@ -1,0 +1,80 @@
+"""Checkpoints that hold everything needed to continue a run exactly, written atomically.
+
+Layout: ``RUN_DIR/checkpoints/step_000050/`` holds the model (``save_pretrained``, safetensors) and
+tokenizer, which transformers loads back as is, plus ``trainer_state.pt`` (optimizer, scheduler, RNG
+states, sampler and curriculum state, step). A checkpoint is written to a ``.tmp`` directory and renamed
+into place, and ``RUN_DIR/checkpoints/latest`` names the newest complete one, so a crash mid-write never
+leaves a half checkpoint that resume would pick up.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+STATE_FILE = "trainer_state.pt"
+
+
+def checkpoint_root(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def save_checkpoint(run_dir: Path, step: int, model, tokenizer, state: dict[str, Any], keep: int) -> Path:
+    """Write checkpoint `step` atomically, point ``latest`` at it and prune all but the newest `keep`."""
+    root = checkpoint_root(run_dir)
+    final = root / f"step_{step:06d}"
+    tmp = root / f".step_{step:06d}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    torch.save(state, tmp / STATE_FILE)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    _write_atomic(root / "latest", final.name)
+    for old in sorted(root.glob("step_*"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint of a run, or None."""
+    pointer = checkpoint_root(run_dir) / "latest"
+    if not pointer.exists():
+        return None
+    path = pointer.parent / pointer.read_text().strip()
+    return path if (path / STATE_FILE).exists() else None
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    state_file = Path(path) / STATE_FILE
+    if not state_file.exists():
+        raise FileNotFoundError(f"{path}: not a srpo checkpoint (no {STATE_FILE})")
+    return torch.load(state_file, weights_only=False)
+
+
+def rng_state() -> dict[str, Any]:
+    """Every global RNG a step may touch."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,97 @@
+"""The config tree of a training run, its presets, and loading with command-line overrides.
+
+A run config is one YAML file (or a preset name) plus ``key=value`` overrides. A file may start from a
+preset or another file with ``base: NAME_OR_PATH``; its own keys then override the base's, recursively.
+Presets live in ``srpo/configs/*.yaml``: ``grpo`` (vanilla GRPO), ``dapo`` (dynamic sampling,
+clip-higher, token-mean), ``srpo`` (history resampling + two-stage curriculum) and ``demo`` (the
+embedded CPU demo).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from srpo.algo_config import AlgorithmConfig, OptimConfig
+from srpo.analysis import AnalysisConfig, SampleLogConfig
+from srpo.configlib import ConfigError, apply_overrides, build, load_yaml, to_dict
+from srpo.curriculum import CurriculumConfig
+from srpo.model import ModelConfig
+from srpo.rewards import RewardsConfig
+from srpo.rollout import RolloutConfig
+from srpo.run_config import DataConfig, EvalSchedule, RunConfig
+from srpo.sampling import SamplingConfig
+from srpo.sandbox import SandboxConfig
+from srpo.tracking import LoggingConfig
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs, one section per concern (each section documents its own fields)."""
+
+    run: RunConfig = field(default_factory=RunConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    rewards: RewardsConfig = field(default_factory=RewardsConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    eval: EvalSchedule = field(default_factory=EvalSchedule)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    sample_log: SampleLogConfig = field(default_factory=SampleLogConfig)
+
+    def validate(self) -> None:
+        """Cross-section rules (each section validates its own fields)."""
+        batch = self.rollout.group_size * self.rollout.prompts_per_step
+        mini = self.algorithm.mini_batch_size
+        if mini is not None and mini > batch:
+            raise ConfigError(f"algorithm.mini_batch_size: {mini} exceeds the step's batch of {batch} "
+                              "responses (rollout.group_size * rollout.prompts_per_step)")
+        if self.algorithm.ppo_epochs > 1 and self.algorithm.old_logprobs == "rollout" \
+                and self.model.autocast_bf16:
+            raise ConfigError("algorithm.old_logprobs: use 'recompute' with model.autocast_bf16 and "
+                              "several ppo_epochs, so pi_old and pi share numerics")
+        if self.rollout.group_size == 1 and self.algorithm.advantage in ("grpo", "dr_grpo", "rloo"):
+            raise ConfigError("rollout.group_size: group-relative advantages need at least 2 responses "
+                              "per prompt (every group of one has advantage 0)")
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("srpo.configs").iterdir() if p.name.endswith(".yaml"))
+
+
+def _resolve(name_or_path: str) -> dict[str, Any]:
+    """Load a preset by name or a YAML file by path, following ``base:`` chains."""
+    path = Path(name_or_path)
+    if not path.exists():
+        if name_or_path not in preset_names():
+            raise ConfigError(f"{name_or_path}: no such config file or preset (presets: {', '.join(preset_names())})")
+        path = Path(str(resources.files("srpo.configs") / f"{name_or_path}.yaml"))
+    data = load_yaml(path)
+    base = data.pop("base", None)
+    return _merge(_resolve(str(base)), data) if base else data
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_config(name_or_path: str | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Build a validated `TrainConfig` from a preset/file and ``key=value`` overrides."""
+    data = _resolve(name_or_path) if name_or_path else {}
+    return build(TrainConfig, apply_overrides(data, overrides or []))
+
+
+def save_config(cfg: TrainConfig, path: Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))

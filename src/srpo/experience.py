@@ -1,0 +1,134 @@
+"""One training step's experience: rollouts with their rewards, verdicts and advantages, as tensors.
+
+Rows follow the rollout layout (`srpo.rollout.base`): a GRPO group is the set of rows sharing a
+`group_ids_b` value. Dynamic sampling may concatenate groups from several generation rounds; `concat`
+re-pads them (prompts on the left, responses on the right) so the layout stays uniform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import torch
+
+from srpo.data import Problem
+from srpo.rewards import RewardResult
+from srpo.rollout import RolloutBatch
+
+
+@dataclass
+class Experience:
+    """Tensors are indexed by row (b), prompt position (p) or response position (t)."""
+
+    prompt_ids_bp: torch.Tensor
+    prompt_mask_bp: torch.Tensor
+    response_ids_bt: torch.Tensor
+    response_mask_bt: torch.Tensor
+    old_logprobs_bt: torch.Tensor
+    rewards_b: torch.Tensor
+    corrects_b: torch.Tensor
+    group_ids_b: torch.Tensor
+    truncated_b: torch.Tensor
+    problems: list[Problem]
+    texts: list[str]
+    results: list[RewardResult]
+    advantages_b: torch.Tensor | None = None
+    ref_logprobs_bt: torch.Tensor | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_rollout(cls, batch: RolloutBatch, problems: list[Problem], results: list[RewardResult],
+                     group_offset: int = 0) -> "Experience":
+        """`problems` are the prompts of the rollout; row b answers ``problems[batch.prompt_index_b[b]]``."""
+        index = batch.prompt_index_b.tolist()
+        return cls(
+            batch.prompt_ids_bp, batch.prompt_mask_bp, batch.response_ids_bt, batch.response_mask_bt,
+            batch.logprobs_bt,
+            rewards_b=torch.tensor([r.score for r in results], dtype=torch.float32),
+            corrects_b=torch.tensor([bool(r.correct) for r in results]),
+            group_ids_b=batch.prompt_index_b + group_offset,
+            truncated_b=batch.truncated_b,
+            problems=[problems[i] for i in index], texts=list(batch.texts), results=list(results),
+        )
+
+    def __len__(self) -> int:
+        return self.response_ids_bt.shape[0]
+
+    @property
+    def domains(self) -> list[str]:
+        return [p.domain for p in self.problems]
+
+    @property
+    def response_lengths_b(self) -> torch.Tensor:
+        return self.response_mask_bt.sum(-1)
+
+    def select(self, rows: list[int] | torch.Tensor) -> "Experience":
+        """The experience restricted to `rows` (tensors indexed, lists picked)."""
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        picked = rows.tolist()
+        values = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                values[f.name] = value[rows]
+            elif isinstance(value, list):
+                values[f.name] = [value[i] for i in picked]
+            else:
+                values[f.name] = value
+        return Experience(**values)
+
+    def group_rows(self) -> list[list[int]]:
+        """Row indices of each group, in order of first appearance."""
+        groups: dict[int, list[int]] = {}
+        for row, gid in enumerate(self.group_ids_b.tolist()):
+            groups.setdefault(gid, []).append(row)
+        return list(groups.values())
+
+    def trimmed(self) -> "Experience":
+        """Drop prompt columns that are padding in every row and response columns past the longest response."""
+        keep_p = self.prompt_mask_bp.any(0).nonzero()
+        start = int(keep_p[0]) if len(keep_p) else self.prompt_mask_bp.shape[1]
+        end = max(int(self.response_lengths_b.max()), 1) if len(self) else 1
+        out = self.select(torch.arange(len(self)))
+        out.prompt_ids_bp, out.prompt_mask_bp = self.prompt_ids_bp[:, start:], self.prompt_mask_bp[:, start:]
+        for name in ("response_ids_bt", "response_mask_bt", "old_logprobs_bt", "ref_logprobs_bt"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(out, name, value[:, :end])
+        return out
+
+
+def _pad_to(x: torch.Tensor, width: int, value: float, left: bool) -> torch.Tensor:
+    missing = width - x.shape[1]
+    if missing == 0:
+        return x
+    pad = torch.full((x.shape[0], missing), value, dtype=x.dtype)
+    return torch.cat([pad, x] if left else [x, pad], dim=1)
+
+
+def concat(parts: list[Experience], pad_id: int) -> Experience:
+    """Stack experiences (e.g. dynamic-sampling rounds), re-padding prompts left and responses right.
+
+    Group ids must already be distinct across parts (use `group_offset` in `from_rollout`).
+    """
+    if len(parts) == 1:
+        return parts[0]
+    p_width = max(e.prompt_ids_bp.shape[1] for e in parts)
+    t_width = max(e.response_ids_bt.shape[1] for e in parts)
+    pad_values = {"prompt_ids_bp": (pad_id, True), "prompt_mask_bp": (0, True),
+                  "response_ids_bt": (pad_id, False), "response_mask_bt": (0, False),
+                  "old_logprobs_bt": (0.0, False), "ref_logprobs_bt": (0.0, False)}
+    values = {}
+    for f in fields(Experience):
+        items = [getattr(e, f.name) for e in parts]
+        if f.name in pad_values and items[0] is not None:
+            value, left = pad_values[f.name]
+            width = p_width if left else t_width
+            values[f.name] = torch.cat([_pad_to(x, width, value, left) for x in items])
+        elif isinstance(items[0], torch.Tensor):
+            values[f.name] = torch.cat(items)
+        elif isinstance(items[0], list):
+            values[f.name] = [x for item in items for x in item]
+        else:
+            values[f.name] = items[0]
+    return Experience(**values)

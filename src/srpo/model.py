@@ -1,0 +1,102 @@
+"""Loading a policy (any local Hugging Face causal LM directory, or the embedded toy) and formatting prompts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from srpo.configlib import ConfigError
+
+
+@dataclass
+class ModelConfig:
+    """The policy model.
+
+    path: a local Hugging Face model directory, or ``"toy"`` for the embedded default (`srpo.toy`).
+        Nothing is ever downloaded: loading uses ``local_files_only=True``.
+    dtype: dtype of the parameters (and of the optimizer's view of them).
+    autocast_bf16: run forward passes under bfloat16 autocast while keeping float32 parameters
+        (faster on CPUs with avx512_bf16 and on GPUs; off for bit-exact tests).
+    device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (cuda when available).
+    prompt_template: ``"chat"`` applies the tokenizer's chat template (falls back to ``"plain"`` when the
+        tokenizer has none), ``"plain"`` uses the prompt text as is, any other string is a format string
+        with a ``{prompt}`` field.
+    system_prompt: optional system message for the chat template.
+    gradient_checkpointing: trade compute for memory on large models.
+    """
+
+    path: str = "toy"
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    autocast_bf16: bool = False
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    prompt_template: str = "chat"
+    system_prompt: str | None = None
+    gradient_checkpointing: bool = False
+
+    def validate(self) -> None:
+        if self.prompt_template not in ("chat", "plain") and "{prompt}" not in self.prompt_template:
+            raise ConfigError("prompt_template: must be 'chat', 'plain' or contain '{prompt}'")
+        if self.path != "toy" and not Path(self.path).is_dir():
+            raise ConfigError(f"path: {self.path!r} is not a local model directory (srpo never downloads)")
+
+
+def resolve_model_path(path: str) -> Path:
+    """``"toy"`` -> the embedded default model directory; anything else is taken as a local directory."""
+    if path == "toy":
+        from srpo.toy import default_model_dir
+
+        return Path(default_model_dir())
+    return Path(path)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+def load_model_and_tokenizer(cfg: ModelConfig):
+    """Load (model, tokenizer) offline from `cfg.path`; the tokenizer gets a pad token if it lacks one."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    path = resolve_model_path(cfg.path)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(
+        path, local_files_only=True, dtype=getattr(torch, cfg.dtype)
+    ).to(resolve_device(cfg.device))
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.config.use_cache = False
+    return model, tokenizer
+
+
+class PromptFormatter:
+    """Turns a problem's prompt text into the token ids the policy sees."""
+
+    def __init__(self, tokenizer, template: str = "chat", system_prompt: str | None = None):
+        self.tokenizer = tokenizer
+        self.system_prompt = system_prompt
+        self.template = "plain" if template == "chat" and not tokenizer.chat_template else template
+
+    def text(self, prompt: str) -> str:
+        if self.template == "chat":
+            messages = [{"role": "user", "content": prompt}]
+            if self.system_prompt:
+                messages.insert(0, {"role": "system", "content": self.system_prompt})
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        if self.template == "plain":
+            return prompt
+        return self.template.format(prompt=prompt)
+
+    def ids(self, prompts: list[str]) -> list[list[int]]:
+        texts = [self.text(p) for p in prompts]
+        # The chat template already carries any BOS/special tokens it wants.
+        add_special = self.template != "chat"
+        return [self.tokenizer(t, add_special_tokens=add_special)["input_ids"] for t in texts]

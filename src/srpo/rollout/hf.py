@@ -1,0 +1,137 @@
+"""Engines over a Hugging Face causal LM: `KVCacheEngine` (own decode loop) and `HFEngine` (``generate``)."""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+
+from srpo.rollout.base import RolloutBatch, RolloutConfig, SamplingParams, left_pad, response_mask_from_eos
+
+
+def top_p_filter(logits_bv: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Set to -inf every logit outside the smallest set whose probability mass reaches `top_p`.
+
+    The most likely token is always kept. Shapes: [B, V] -> [B, V].
+    """
+    if top_p >= 1.0:
+        return logits_bv
+    sorted_logits, order = logits_bv.sort(dim=-1, descending=True)
+    probs = sorted_logits.softmax(-1)
+    mass_before = probs.cumsum(-1) - probs
+    sorted_logits = sorted_logits.masked_fill(mass_before >= top_p, float("-inf"))
+    return torch.full_like(logits_bv, float("-inf")).scatter(-1, order, sorted_logits)
+
+
+def _eos_ids(model, tokenizer) -> list[int]:
+    ids = model.generation_config.eos_token_id if model.generation_config is not None else None
+    ids = ids if ids is not None else tokenizer.eos_token_id
+    return sorted(set(ids if isinstance(ids, list) else [ids]))
+
+
+def _cache_kwarg(model) -> str:
+    """transformers 5 renamed ``past_key_values`` to ``cache``; accept either."""
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+class _EngineBase:
+    def __init__(self, model, tokenizer, seed: int = 0):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.pad_id = tokenizer.pad_token_id
+        self.eos_ids = _eos_ids(model, tokenizer)
+        self.device = next(model.parameters()).device
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+
+    def _prompts(self, prompt_ids: list[list[int]], n: int):
+        rows = [ids for ids in prompt_ids for _ in range(n)]
+        ids, mask = left_pad(rows, self.pad_id)
+        index = torch.arange(len(prompt_ids)).repeat_interleave(n)
+        return ids.to(self.device), mask.to(self.device), index
+
+    def _finish(self, ids, mask, index, response_ids, logprobs) -> RolloutBatch:
+        response_mask = response_mask_from_eos(response_ids, self.eos_ids)
+        response_ids = response_ids.masked_fill(response_mask == 0, self.pad_id)
+        is_eos = torch.isin(response_ids, torch.tensor(self.eos_ids, device=response_ids.device))
+        truncated = ~(is_eos & (response_mask == 1)).any(-1)
+        texts = self.tokenizer.batch_decode(response_ids.tolist(), skip_special_tokens=True)
+        return RolloutBatch(ids.cpu(), mask.cpu(), response_ids.cpu(), response_mask.cpu(),
+                            (logprobs * response_mask).cpu(), index, truncated.cpu(), texts)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+
+class KVCacheEngine(_EngineBase):
+    """Batched ancestral sampling with a KV cache, recording behaviour log-probs as it goes.
+
+    Per step it keeps only a [B, V] row of logits, so memory does not grow with the vocabulary times the
+    response length, and it stops as soon as every row has produced EOS.
+    """
+
+    @torch.no_grad()
+    def generate(self, prompt_ids: list[list[int]], params: SamplingParams) -> RolloutBatch:
+        ids, mask, index = self._prompts(prompt_ids, params.n)
+        cache_kw = _cache_kwarg(self.model)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                         logits_to_keep=1)
+        cache = out[cache_kw] if cache_kw in out else out.past_key_values
+        last_pos = positions[:, -1:]
+        eos = torch.tensor(self.eos_ids, device=self.device)
+        done = torch.zeros(ids.shape[0], dtype=torch.bool, device=self.device)
+        tokens, logps = [], []
+        for _ in range(params.max_new_tokens):
+            logits = out.logits[:, -1, :].float() / params.temperature
+            token, logp = self._sample(logits, params.top_p)
+            token = token.masked_fill(done, self.pad_id)
+            tokens.append(token)
+            logps.append(logp)
+            done |= torch.isin(token, eos)
+            if done.all():
+                break
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            last_pos = last_pos + 1
+            out = self.model(input_ids=token[:, None], attention_mask=mask, position_ids=last_pos,
+                             use_cache=True, **{cache_kw: cache})
+        return self._finish(ids, mask[:, : ids.shape[1]], index, torch.stack(tokens, 1), torch.stack(logps, 1))
+
+    def _sample(self, logits_bv: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
+        logp_bv = logits_bv.log_softmax(-1)
+        probs = top_p_filter(logits_bv, top_p).softmax(-1)
+        token = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
+        return token, logp_bv.gather(-1, token[:, None]).squeeze(-1)
+
+
+class HFEngine(_EngineBase):
+    """``model.generate`` with sampling; behaviour log-probs come from its returned raw logits.
+
+    HF's sampler draws from torch's global RNG, so this engine seeds it from its own generator per call to
+    stay reproducible (and resumable) without touching the caller's RNG streams.
+    """
+
+    @torch.no_grad()
+    def generate(self, prompt_ids: list[list[int]], params: SamplingParams) -> RolloutBatch:
+        ids, mask, index = self._prompts(prompt_ids, params.n)
+        seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
+        with torch.random.fork_rng(devices=[] if self.device.type == "cpu" else [self.device]):
+            torch.manual_seed(seed)
+            out = self.model.generate(
+                input_ids=ids, attention_mask=mask, do_sample=True, temperature=params.temperature,
+                top_p=params.top_p, top_k=0, max_new_tokens=params.max_new_tokens,
+                pad_token_id=self.pad_id, eos_token_id=self.eos_ids,
+                return_dict_in_generate=True, output_logits=True)
+        response_ids = out.sequences[:, ids.shape[1]:]
+        logits_btv = torch.stack(out.logits, 1).float() / params.temperature
+        logprobs = logits_btv.log_softmax(-1).gather(-1, response_ids[..., None]).squeeze(-1)
+        return self._finish(ids, mask, index, response_ids, logprobs)
+
+
+def build_engine(cfg: RolloutConfig, model, tokenizer, seed: int = 0):
+    """The engine named in the config."""
+    engine_cls = {"kv_cache": KVCacheEngine, "hf": HFEngine}[cfg.engine]
+    return engine_cls(model, tokenizer, seed=seed)

@@ -1,0 +1,87 @@
+"""Run-level and data configs: where a run lives, how long it goes, what it trains and evaluates on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from srpo.configlib import ConfigError
+
+
+@dataclass
+class RunConfig:
+    """The run itself.
+
+    name: label of the run (reports use it). output_dir: the run directory (config.yaml, metrics.jsonl,
+    samples.jsonl, checkpoints/, report/). seed: seeds every RNG (torch, the rollout sampler, samplers).
+    total_steps: training steps (one step = one batch of prompts, their groups, one or more updates).
+    save_every: checkpoint every this many steps (0: only at the end). keep_checkpoints: how many to keep.
+    eval_every: held-out evaluation every this many steps (0: only before and after training).
+    resume: ``auto`` continues from the latest checkpoint in output_dir if there is one, ``never`` refuses
+    to run in a directory that already has one, or a path to a specific checkpoint directory.
+    progress: show a progress bar.
+    """
+
+    name: str = "srpo"
+    output_dir: str = "runs/srpo"
+    seed: int = 0
+    total_steps: int = 100
+    save_every: int = 50
+    keep_checkpoints: int = 2
+    eval_every: int = 0
+    resume: str = "auto"
+    progress: bool = True
+
+    def validate(self) -> None:
+        if self.total_steps < 1:
+            raise ConfigError(f"total_steps: must be >= 1, got {self.total_steps}")
+        if self.save_every < 0 or self.eval_every < 0:
+            raise ConfigError("save_every/eval_every: must be >= 0")
+        if self.keep_checkpoints < 1:
+            raise ConfigError(f"keep_checkpoints: must be >= 1, got {self.keep_checkpoints}")
+
+
+@dataclass
+class DataConfig:
+    """Training and held-out problems.
+
+    train: sources of training problems: file paths (JSONL, JSON, parquet in srpo, verl or TRL layouts)
+        or built-in source specs such as ``toy:math?n=2000&levels=1-4``, ``toy:code?n=1000``,
+        ``humaneval`` or ``gym:chain_sum?size=500`` (see `srpo.data.sources`). Problems are pooled per
+        domain; duplicates (same uid) are kept once.
+    heldout: sources of held-out problems for periodic evaluation; none of their uids may occur in train.
+    column_mapping: for file sources, srpo field -> column name (e.g. ``{prompt: question}``).
+    """
+
+    train: list[str] = field(default_factory=lambda: ["toy:math"])
+    heldout: list[str] = field(default_factory=list)
+    column_mapping: dict[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if not self.train:
+            raise ConfigError("train: at least one source is needed")
+
+
+@dataclass
+class EvalSchedule:
+    """Held-out evaluation inside training.
+
+    samples: responses per problem (pass@1 is averaged over them: avg@samples).
+    temperature, top_p, max_new_tokens: sampling for evaluation (None: as in rollout).
+    ks: pass@k values to report (each <= samples).
+    """
+
+    samples: int = 4
+    temperature: float | None = None
+    top_p: float | None = None
+    max_new_tokens: int | None = None
+    ks: list[int] = field(default_factory=lambda: [1])
+
+    def validate(self) -> None:
+        if self.samples < 1:
+            raise ConfigError(f"samples: must be >= 1, got {self.samples}")
+        bad = [k for k in self.ks if not 1 <= k <= self.samples]
+        if bad:
+            raise ConfigError(f"ks: each k must be in [1, samples={self.samples}], got {bad}")
+
+

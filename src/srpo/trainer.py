@@ -1,0 +1,240 @@
+"""The training loop. One step reads like the algorithm:
+
+    weights  = curriculum.weights(step)                      # which domains, how much
+    prompts  = sampler.next_batch(n, weights)                # uniform, history resampling, ...
+    exp      = score(generate(prompts, G))                   # G responses each, verifier rewards
+    exp.adv  = group_advantages(exp.rewards, exp.groups)     # GRPO / Dr.GRPO / RLOO
+    actor.update(exp)                                        # clipped surrogate, mini/micro-batches
+    sampler.record(...); curriculum.observe(...)             # history for HR and stage switching
+    log(metrics); maybe evaluate(); maybe checkpoint()
+
+Dynamic sampling (DAPO) replaces the generate/score line with rounds of generation that keep only
+groups with mixed verdicts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from srpo import checkpoint as ckpt
+from srpo.actor import Actor
+from srpo.algo import ADVANTAGE_ESTIMATORS
+from srpo.config import TrainConfig, save_config
+from srpo.data import Problem
+from srpo.experience import Experience, concat
+from srpo.model import PromptFormatter, load_model_and_tokenizer
+from srpo.rollout import build_engine
+from srpo.step_metrics import domain_metrics, group_metrics
+from srpo.tracking import Tracker, read_jsonl
+
+
+class Trainer:
+    """GRPO/SRPO trainer over a Hugging Face causal LM. See the module docstring for one step."""
+
+    def __init__(self, cfg: TrainConfig, scorer=None):
+        from srpo.training_setup import build_components
+
+        self.cfg = cfg
+        self.run_dir = Path(cfg.run.output_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        resume_from = self._resume_path()
+        _seed_everything(cfg.run.seed)
+        model_cfg = dataclasses.replace(cfg.model, path=str(resume_from)) if resume_from else cfg.model
+        self.model, self.tokenizer = load_model_and_tokenizer(model_cfg)
+        self.model.eval()
+        self.formatter = PromptFormatter(self.tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
+        self.engine = build_engine(cfg.rollout, self.model, self.tokenizer, seed=cfg.run.seed)
+        parts = build_components(cfg, self.model, self.tokenizer, scorer)
+        self.scorer, self.sampler, self.curriculum = parts.scorer, parts.sampler, parts.curriculum
+        self.heldout, self.actor, self.evaluator = parts.heldout, parts.actor, parts.evaluator
+        self.analysis = parts.analysis
+        self.step = 0
+        self.rollouts_total = 0
+        if resume_from:
+            self._restore(resume_from)
+        else:
+            save_config(cfg, self.run_dir / "config.yaml")
+        self.tracker = Tracker(self.run_dir, parts.backends)
+
+    # ----------------------------------------------------------------- the loop
+    def train(self) -> dict[str, float]:
+        """Run until `run.total_steps`; returns the last step's metrics."""
+        cfg = self.cfg.run
+        metrics: dict[str, float] = {}
+        if self.step == 0 and self.heldout:
+            self.tracker.log(self.evaluate(0), step=0)
+        bar = tqdm(range(self.step + 1, cfg.total_steps + 1), disable=not cfg.progress, desc="train",
+                   initial=self.step, total=cfg.total_steps)
+        for step in bar:
+            metrics = self.train_step(step)
+            if self.heldout and _due(step, cfg.eval_every, cfg.total_steps):
+                metrics.update(self.evaluate(step))
+            self.tracker.log(metrics, step=step)
+            bar.set_postfix(reward=f"{metrics.get('all/reward_mean', 0):.3f}")
+            if _due(step, cfg.save_every, cfg.total_steps):
+                self.save()
+        self.tracker.close()
+        return metrics
+
+    def train_step(self, step: int) -> dict[str, float]:
+        """One step: sample prompts, roll out, score, compute advantages, update, record history."""
+        self.step = step
+        start = time.perf_counter()
+        weights = self.curriculum.weights(step)
+        exp, collect_stats = self.collect(weights)
+        exp.advantages_b = self.advantages(exp)
+        t_update = time.perf_counter()
+        update_stats = self.actor.update(exp) if len(exp) else {}
+        self.feedback(step, exp)
+        metrics = {"stage": float(self.curriculum.stage_index + 1), **collect_stats, **update_stats,
+                   **domain_metrics(exp), **group_metrics(exp), **self.sampler.stats(),
+                   **self.analysis.metrics(exp),
+                   **{f"curriculum/{d}_weight": w for d, w in weights.items()},
+                   "sampler/rollouts_total": float(self.rollouts_total),
+                   "timing/update_s": time.perf_counter() - t_update,
+                   "timing/step_s": time.perf_counter() - start}
+        self.tracker.log_samples(self.analysis.sample_rows(step, self.curriculum.stage_index + 1, exp))
+        return metrics
+
+    # ----------------------------------------------------------------- pieces of a step
+    def collect(self, weights: dict[str, float]) -> tuple[Experience, dict[str, float]]:
+        """Prompts -> scored groups, through plain sampling or DAPO-style dynamic sampling."""
+        n_prompts = self.cfg.rollout.prompts_per_step
+        timer = _Timer()
+        if self.cfg.sampling.name != "dynamic_sampling":
+            exp = self.rollout(self.sampler.next_batch(n_prompts, weights), timer)
+            return exp, timer.metrics()
+        from srpo.sampling import collect_dynamic_batch
+
+        offset = [0]
+
+        def rollout_groups(problems: list[Problem]) -> list[Experience]:
+            exp = self.rollout(problems, timer, group_offset=offset[0])
+            offset[0] += len(problems)
+            return [exp.select(rows) for rows in exp.group_rows()]
+
+        groups, stats = collect_dynamic_batch(
+            lambda n: self.sampler.next_batch(n, weights), rollout_groups,
+            is_informative=lambda g: 0 < int(g.corrects_b.sum()) < len(g),
+            batch_groups=n_prompts, max_rounds=self.cfg.sampling.dynamic_max_rounds,
+            oversample=self.cfg.sampling.dynamic_oversample)
+        exp = concat(groups, self.tokenizer.pad_token_id) if groups else self._empty_experience()
+        return exp, {**timer.metrics(), **{f"dynamic/{k}": float(v) for k, v in stats.items()}}
+
+    def rollout(self, problems: list[Problem], timer: "_Timer", group_offset: int = 0) -> Experience:
+        """Generate `group_size` responses per problem and score them."""
+        with timer("generate"):
+            batch = self.engine.generate(self.formatter.ids([p.prompt for p in problems]),
+                                         self.cfg.rollout.sampling())
+        with timer("score"):
+            problem_per_row = [problems[i] for i in batch.prompt_index_b.tolist()]
+            results = self.scorer.score(batch.texts, problem_per_row)
+        self.rollouts_total += len(batch.texts)
+        return Experience.from_rollout(batch, problems, results, group_offset)
+
+    def advantages(self, exp: Experience) -> torch.Tensor:
+        algo = self.cfg.algorithm
+        estimator = ADVANTAGE_ESTIMATORS.get(algo.advantage)
+        kwargs = {"eps": algo.adv_eps}
+        if algo.advantage == "grpo":
+            kwargs["std_unbiased"] = algo.std_unbiased
+        return estimator(exp.rewards_b, exp.group_ids_b, **kwargs)
+
+    def feedback(self, step: int, exp: Experience) -> None:
+        """Tell the sampler each prompt's verdicts (history resampling) and the curriculum the reward."""
+        for rows in exp.group_rows():
+            self.sampler.record(exp.problems[rows[0]], exp.corrects_b[rows].tolist())
+        if len(exp):
+            self.curriculum.observe(step, float(exp.rewards_b.mean()))
+
+    def evaluate(self, step: int) -> dict[str, float]:
+        """Held-out pass@k with its own seeded engine, so evaluation never shifts the training RNG."""
+        return self.evaluator(self.heldout, seed=self.cfg.run.seed * 100_003 + step)
+
+    # ----------------------------------------------------------------- checkpoints
+    def save(self) -> Path:
+        state = {"step": self.step, "rollouts_total": self.rollouts_total, "actor": self.actor.state_dict(),
+                 "engine": self.engine.state_dict(), "sampler": self.sampler.state_dict(),
+                 "curriculum": self.curriculum.state_dict(), "rng": ckpt.rng_state()}
+        return ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, state,
+                                    self.cfg.run.keep_checkpoints)
+
+    def _resume_path(self) -> Path | None:
+        mode = self.cfg.run.resume
+        latest = ckpt.latest_checkpoint(self.run_dir)
+        if mode == "auto":
+            return latest
+        if mode == "never":
+            if latest:
+                raise RuntimeError(f"{self.run_dir} already has checkpoint {latest}; run.resume=never refuses "
+                                   "to overwrite it (use run.resume=auto to continue or a new run.output_dir)")
+            return None
+        return Path(mode)
+
+    def _restore(self, path: Path) -> None:
+        state = ckpt.load_state(path)
+        self.step, self.rollouts_total = state["step"], state["rollouts_total"]
+        self.actor.load_state_dict(state["actor"])
+        self.engine.load_state_dict(state["engine"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.curriculum.load_state_dict(state["curriculum"])
+        ckpt.set_rng_state(state["rng"])
+        _truncate_log(self.run_dir / "metrics.jsonl", self.step)
+        _truncate_log(self.run_dir / "samples.jsonl", self.step)
+
+    def _empty_experience(self) -> Experience:
+        empty = torch.zeros((0, 1), dtype=torch.long)
+        return Experience(empty, empty, empty, empty, empty.float(), torch.zeros(0), torch.zeros(0, dtype=bool),
+                          torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=bool), [], [], [])
+
+
+class _Timer:
+    """Accumulates wall time per named phase."""
+
+    def __init__(self):
+        self.totals: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        timer = self
+
+        class _Span:
+            def __enter__(self):
+                self.start = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.totals[name] = timer.totals.get(name, 0.0) + time.perf_counter() - self.start
+
+        return _Span()
+
+    def metrics(self) -> dict[str, float]:
+        return {f"timing/{k}_s": v for k, v in self.totals.items()}
+
+
+def _due(step: int, every: int, total: int) -> bool:
+    return step == total or (every > 0 and step % every == 0)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log lines written after checkpoint `step` (they will be produced again on resume)."""
+    if not path.exists():
+        return
+    rows = [r for r in read_jsonl(path) if r.get("step", 0) <= step]
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)

@@ -1,0 +1,148 @@
+"""Builds the parts a `Trainer` wires together from a `TrainConfig` (data, sampler, curriculum, verifiers,
+actor, evaluation, analysis, loggers), so the trainer itself only holds the loop."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from srpo.actor import Actor
+from srpo.config import TrainConfig
+from srpo.configlib import ConfigError, to_dict
+from srpo.data import Problem
+from srpo.experience import Experience
+from srpo.rollout import KVCacheEngine, SamplingParams
+
+
+@dataclass
+class Components:
+    scorer: Any
+    sampler: Any
+    curriculum: Any
+    heldout: list[Problem]
+    actor: Actor
+    evaluator: Callable[..., dict[str, float]]
+    analysis: "RolloutAnalysis"
+    backends: list
+
+
+def load_pool(specs: list[str], mapping: dict[str, str]) -> list[Problem]:
+    """Problems from every source, first occurrence of each uid kept."""
+    from srpo.data.loaders import load_problems
+
+    seen: dict[str, Problem] = {}
+    for spec in specs:
+        for problem in load_problems(spec, mapping=mapping or None):
+            seen.setdefault(problem.uid, problem)
+    return list(seen.values())
+
+
+def split_by_domain(problems: list[Problem]) -> dict[str, list[Problem]]:
+    pools: dict[str, list[Problem]] = {}
+    for problem in problems:
+        pools.setdefault(problem.domain, []).append(problem)
+    return pools
+
+
+def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Components:
+    from srpo.curriculum import Curriculum
+    from srpo.rewards import RewardScorer
+    from srpo.sampling import DomainMixture, build_sampler
+    from srpo.tracking import make_backends
+
+    train = load_pool(cfg.data.train, cfg.data.column_mapping)
+    heldout = load_pool(cfg.data.heldout, cfg.data.column_mapping)
+    overlap = {p.uid for p in train} & {p.uid for p in heldout}
+    if overlap:
+        raise ConfigError(f"data.heldout: {len(overlap)} held-out problems also occur in data.train "
+                          f"(e.g. uid {sorted(overlap)[0]})")
+    curriculum = Curriculum(cfg.curriculum)
+    pools = split_by_domain(train)
+    _check_domains(curriculum, pools)
+    samplers = {d: build_sampler(cfg.sampling.name, pools[d], cfg.run.seed + i, cfg.sampling)
+                for i, d in enumerate(sorted(pools))}
+    scorer = scorer or RewardScorer(cfg.rewards, cfg.sandbox)
+    return Components(
+        scorer=scorer,
+        sampler=DomainMixture(samplers, seed=cfg.run.seed),
+        curriculum=curriculum,
+        heldout=heldout,
+        actor=_build_actor(cfg, model),
+        evaluator=make_evaluator(cfg, model, tokenizer, scorer),
+        analysis=RolloutAnalysis(cfg),
+        backends=make_backends(cfg.logging.backends, cfg.run.output_dir, to_dict(cfg)),
+    )
+
+
+def _check_domains(curriculum, pools: dict[str, list[Problem]]) -> None:
+    for domain in curriculum.domains():
+        if domain not in pools:
+            raise ConfigError(f"curriculum: a stage samples domain {domain!r} but data.train has no "
+                              f"{domain} problems (domains found: {sorted(pools) or 'none'})")
+
+
+def _build_actor(cfg: TrainConfig, model) -> Actor:
+    ref_model = None
+    if cfg.algorithm.kl_coef > 0:
+        ref_model = copy.deepcopy(model).eval().requires_grad_(False)
+    batch = cfg.rollout.group_size * cfg.rollout.prompts_per_step
+    mini = cfg.algorithm.mini_batch_size or batch
+    optimizer_steps = cfg.run.total_steps * cfg.algorithm.ppo_epochs * -(-batch // mini)
+    return Actor(model, cfg.algorithm, cfg.optim, temperature=cfg.rollout.temperature,
+                 norm_len=cfg.algorithm.norm_len or cfg.rollout.max_new_tokens,
+                 total_optimizer_steps=optimizer_steps, autocast=cfg.model.autocast_bf16, ref_model=ref_model)
+
+
+def make_generate_fn(model, tokenizer, formatter, params: SamplingParams, seed: int):
+    """``generate_fn(problems, n) -> n responses per problem`` over a fresh seeded engine."""
+    engine = KVCacheEngine(model, tokenizer, seed=seed)
+
+    def generate(problems: list[Problem], n: int) -> list[list[str]]:
+        batch = engine.generate(formatter.ids([p.prompt for p in problems]),
+                                SamplingParams(n, params.temperature, params.top_p, params.max_new_tokens))
+        return [batch.texts[i * n:(i + 1) * n] for i in range(len(problems))]
+
+    return generate
+
+
+def make_evaluator(cfg: TrainConfig, model, tokenizer, scorer):
+    """A function ``(problems, seed) -> flat eval metrics`` using `srpo.eval.evaluate`."""
+    from srpo.eval import evaluate
+    from srpo.model import PromptFormatter
+
+    ev, ro = cfg.eval, cfg.rollout
+    params = SamplingParams(ev.samples, ev.temperature or ro.temperature, ev.top_p or ro.top_p,
+                            ev.max_new_tokens or ro.max_new_tokens)
+    formatter = PromptFormatter(tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
+
+    def run(problems: list[Problem], seed: int) -> dict[str, float]:
+        generate = make_generate_fn(model, tokenizer, formatter, params, seed)
+        result = evaluate(problems, generate, scorer.score, n=ev.samples, ks=ev.ks)
+        return result.flat_metrics(prefix="eval")
+
+    return run
+
+
+class RolloutAnalysis:
+    """Per-step behaviour metrics (reflection, code in math) and the sampled rollout log."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+
+    def metrics(self, exp: Experience) -> dict[str, float]:
+        from srpo.analysis import rollout_metrics
+
+        if not len(exp):
+            return {}
+        return rollout_metrics(exp.texts, exp.domains, exp.response_lengths_b.tolist(), self.cfg.analysis)
+
+    def sample_rows(self, step: int, stage: int, exp: Experience) -> list[dict[str, Any]]:
+        from srpo.analysis import select_samples
+
+        lengths = exp.response_lengths_b.tolist()
+        rows = [{"step": step, "uid": p.uid, "index": i, "stage": stage, "domain": p.domain,
+                 "prompt": p.prompt, "response": text, "reward": float(r.score), "correct": bool(r.correct),
+                 "length": int(n)}
+                for i, (p, text, r, n) in enumerate(zip(exp.problems, exp.texts, exp.results, lengths))]
+        return select_samples(rows, self.cfg.sample_log)
