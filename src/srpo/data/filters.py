@@ -179,10 +179,14 @@ def _top_level_separator(answer: str) -> bool:
 def check_gold_parse(problem: Problem, cfg: "CurateConfig") -> Drop | None:
     """math-verify must parse the gold (bare golds are wrapped in ``$...$``; see DESIGN.md)."""
     parsed = parse_gold(problem.answer or "")
-    return None if parsed else Drop("gold_unparseable", f"math-verify cannot parse gold {problem.answer!r}")
+    # math-verify falls back to returning the raw string; only a sympy object counts as parsed.
+    if any(not isinstance(x, str) for x in parsed):
+        return None
+    return Drop("gold_unparseable", f"math-verify cannot parse gold {problem.answer!r}")
 
 
 def parse_gold(answer: str) -> list:
+    """math-verify's parse of a gold answer (bare golds wrapped in ``$...$``); [] when it fails."""
     from math_verify import parse
 
     text = answer if ("\\boxed" in answer or "$" in answer) else f"${answer}$"

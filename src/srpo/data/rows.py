@@ -64,12 +64,13 @@ def _jsonl_rows(path: Path) -> Iterator[RawRow]:
             if not line.strip():
                 continue
             where = f"{path}:line {lineno}"
+            line = line.rstrip("\r\n")
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
-                yield RawRow(where, None, f"invalid JSON ({err.msg} at column {err.colno})", line.rstrip("\n"))
+                yield RawRow(where, None, f"invalid JSON ({err.msg} at column {err.colno})", line)
                 continue
-            yield _as_mapping(where, row, line.rstrip("\n"))
+            yield _as_mapping(where, row, line)
 
 
 def _json_rows(path: Path) -> Iterator[RawRow]:
