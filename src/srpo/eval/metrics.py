@@ -37,6 +37,8 @@ def pass_at_k(n: int, c: int, k: int) -> float:
         raise ValueError(f"pass_at_k: k={k} is larger than the number of samples n={n}")
     if n - c < k:
         return 1.0
+    if k == 1:
+        return c / n  # the product telescopes to this; dividing once avoids n rounding steps
     prod = 1.0
     for i in range(n - c + 1, n + 1):
         prod *= 1.0 - k / i
