@@ -137,3 +137,16 @@ def test_unknown_file_type_and_missing_file(tmp_path):
         load_problems(tmp_path / "x.csv")
     with pytest.raises(DataError, match="no such file"):
         load_problems(tmp_path / "x.jsonl")
+
+
+def test_dataset_like_objects():
+    class FakeDataset(list):  # what load_problems relies on: iteration over dict rows
+        column_names = ["question", "answer"]
+
+    class FakeDatasetDict(dict):
+        column_names = {"train": ["question", "answer"]}
+
+    [p] = load_problems(FakeDataset([{"question": "What is 5 + 5 exactly?", "answer": "10"}]))
+    assert p.answer == "10"
+    with pytest.raises(DataError, match="pass one split"):
+        load_problems(FakeDatasetDict(train=[]))

@@ -97,7 +97,9 @@ def _parquet_rows(path: Path) -> Iterator[RawRow]:
 
 def iter_object_rows(rows: Any, name: str) -> Iterator[RawRow]:
     """Rows of an in-memory table: a Hugging Face `datasets.Dataset` or any iterable of dicts."""
-    if hasattr(rows, "keys") and not hasattr(rows, "column_names") and callable(rows.keys):
+    # A dict of splits, or a datasets.DatasetDict (whose column_names is a dict per split).
+    is_splits = isinstance(rows, dict) or isinstance(getattr(rows, "column_names", None), dict)
+    if is_splits:
         raise DataError(f"{name}: got a mapping of splits ({', '.join(map(str, rows.keys()))}); pass one split")
     for index, row in enumerate(rows):
         yield _as_mapping(f"{name}:row {index}", row, None)
