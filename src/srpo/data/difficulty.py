@@ -60,7 +60,9 @@ class LabelConfig:
 
 
 def assign_label(pass_rate: float, cfg: LabelConfig) -> str:
-    """>>> assign_label(0.5, LabelConfig())
+    """The label for a pass rate under the config's thresholds.
+
+    >>> assign_label(0.5, LabelConfig())
     'medium'
     """
     if pass_rate >= cfg.easy_min_pass_rate:
