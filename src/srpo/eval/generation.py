@@ -1,0 +1,65 @@
+"""`make_generate_fn`: a ``generate_fn(problems, n) -> n texts per problem`` from a model path.
+
+It loads the model offline through `srpo.model` (``"toy"`` = the embedded default), formats prompts with
+`srpo.model.PromptFormatter` (the tokenizer's chat template when it has one, else the plain prompt) and
+samples with the KV-cache engine of `srpo.rollout`, `batch_size` problems per engine call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from srpo.configlib import ConfigError
+from srpo.data.problem import Problem
+
+GenerateFn = Callable[[list[Problem], int], list[list[str]]]
+
+
+@dataclass
+class SamplingConfig:
+    """How responses are sampled for labelling and evaluation.
+
+    temperature: softmax temperature (> 0).
+    top_p: nucleus mass in (0, 1].
+    max_new_tokens: response length cap.
+    batch_size: problems per generation call (each brings its n samples).
+    seed: seed of the sampler, so a run can be repeated.
+    """
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 512
+    batch_size: int = 8
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.temperature <= 0:
+            raise ConfigError(f"temperature: must be > 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p: must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1 or self.batch_size < 1:
+            raise ConfigError("max_new_tokens/batch_size: must be >= 1")
+
+
+def make_generate_fn(model_path: str, sampling: SamplingConfig, *, device: str = "cpu",
+                     prompt_template: str = "chat", system_prompt: str | None = None) -> GenerateFn:
+    """Load `model_path` once and return a sampling function over it."""
+    from srpo.model import ModelConfig, PromptFormatter, load_model_and_tokenizer
+    from srpo.rollout import KVCacheEngine, SamplingParams
+
+    model, tokenizer = load_model_and_tokenizer(ModelConfig(path=model_path, device=device))
+    model.eval()
+    formatter = PromptFormatter(tokenizer, prompt_template, system_prompt)
+    engine = KVCacheEngine(model, tokenizer, seed=sampling.seed)
+
+    def generate(problems: list[Problem], n: int) -> list[list[str]]:
+        out: list[list[str]] = []
+        params = SamplingParams(n, sampling.temperature, sampling.top_p, sampling.max_new_tokens)
+        for start in range(0, len(problems), sampling.batch_size):
+            chunk = problems[start:start + sampling.batch_size]
+            batch = engine.generate(formatter.ids([p.prompt for p in chunk]), params)
+            out.extend(batch.texts[i * n:(i + 1) * n] for i in range(len(chunk)))
+        return out
+
+    return generate
