@@ -12,7 +12,7 @@ from srpo.config import TrainConfig
 from srpo.configlib import ConfigError, to_dict
 from srpo.data import Problem
 from srpo.experience import Experience
-from srpo.rollout import KVCacheEngine, SamplingParams
+from srpo.rollout import SamplingParams
 
 
 @dataclass
@@ -94,21 +94,10 @@ def _build_actor(cfg: TrainConfig, model) -> Actor:
                  total_optimizer_steps=optimizer_steps, autocast=cfg.model.autocast_bf16, ref_model=ref_model)
 
 
-def make_generate_fn(model, tokenizer, formatter, params: SamplingParams, seed: int):
-    """``generate_fn(problems, n) -> n responses per problem`` over a fresh seeded engine."""
-    engine = KVCacheEngine(model, tokenizer, seed=seed)
-
-    def generate(problems: list[Problem], n: int) -> list[list[str]]:
-        batch = engine.generate(formatter.ids([p.prompt for p in problems]),
-                                SamplingParams(n, params.temperature, params.top_p, params.max_new_tokens))
-        return [batch.texts[i * n:(i + 1) * n] for i in range(len(problems))]
-
-    return generate
-
-
 def make_evaluator(cfg: TrainConfig, model, tokenizer, scorer):
     """A function ``(problems, seed) -> flat eval metrics`` using `srpo.eval.evaluate`."""
     from srpo.eval import evaluate
+    from srpo.eval.generation import generate_fn_for
     from srpo.model import PromptFormatter
 
     ev, ro = cfg.eval, cfg.rollout
@@ -117,7 +106,8 @@ def make_evaluator(cfg: TrainConfig, model, tokenizer, scorer):
     formatter = PromptFormatter(tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
 
     def run(problems: list[Problem], seed: int) -> dict[str, float]:
-        generate = make_generate_fn(model, tokenizer, formatter, params, seed)
+        generate = generate_fn_for(model, tokenizer, formatter, params, seed=seed,
+                                   batch_size=cfg.rollout.prompts_per_step * 4)
         result = evaluate(problems, generate, scorer.score, n=ev.samples, ks=ev.ks)
         return result.flat_metrics(prefix="eval")
 

@@ -3,7 +3,7 @@
 import torch
 
 from srpo.data import load_problems
-from srpo.eval.generation import SamplingConfig, make_generate_fn
+from srpo.eval.generation import GenerationConfig, make_generate_fn
 
 
 def tiny_model_dir(path):
@@ -26,7 +26,7 @@ def tiny_model_dir(path):
 def test_generate_fn_shapes_and_seeding(tmp_path):
     path = str(tiny_model_dir(tmp_path / "m"))
     problems = load_problems("gym:chain_sum?size=3")
-    sampling = SamplingConfig(max_new_tokens=6, batch_size=2, seed=1)
+    sampling = GenerationConfig(max_new_tokens=6, batch_size=2, seed=1)
     first = make_generate_fn(path, sampling)(problems, 2)
     again = make_generate_fn(path, sampling)(problems, 2)
     assert len(first) == 3 and all(len(r) == 2 and all(isinstance(t, str) for t in r) for r in first)

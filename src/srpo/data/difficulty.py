@@ -23,7 +23,7 @@ from typing import Callable
 from srpo.configlib import ConfigError
 from srpo.data.problem import Problem
 from srpo.eval.evaluate import count_correct
-from srpo.eval.generation import SamplingConfig
+from srpo.eval.generation import GenerationConfig
 from srpo.eval.metrics import pass_at_k
 from srpo.rewards.base import RewardResult
 
@@ -47,7 +47,7 @@ class LabelConfig:
     easy_min_pass_rate: float = 0.75
     hard_max_pass_rate: float = 0.25
     ks: list[int] = field(default_factory=lambda: [1, 4, 8])
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    sampling: GenerationConfig = field(default_factory=GenerationConfig)
 
     def validate(self) -> None:
         if self.k < 1:

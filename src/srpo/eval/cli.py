@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from srpo.configlib import ConfigError
-from srpo.eval.generation import SamplingConfig
+from srpo.eval.generation import GenerationConfig
 
 
 @dataclass
@@ -17,7 +17,7 @@ class EvalConfig:
 
     n: responses sampled per problem; avg@n is pass@1 averaged over them (the paper uses 32).
     ks: pass@k values to report (each <= n).
-    sampling: temperature, top_p, max_new_tokens, batch_size, seed (see `SamplingConfig`).
+    sampling: temperature, top_p, max_new_tokens, batch_size, seed (see `GenerationConfig`).
     benchmarks: files or built-in sources to evaluate on (command-line inputs are added to these). Each
         file is one benchmark named by its stem; math rows need a gold answer (AIME style: problem +
         answer), code rows tests (HumanEval or srpo's tests dict).
@@ -25,7 +25,7 @@ class EvalConfig:
 
     n: int = 32
     ks: list[int] = field(default_factory=lambda: [1])
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    sampling: GenerationConfig = field(default_factory=GenerationConfig)
     benchmarks: list[str] = field(default_factory=list)
 
     def validate(self) -> None:

@@ -1,4 +1,5 @@
-"""`make_generate_fn`: a ``generate_fn(problems, n) -> n texts per problem`` from a model path.
+"""``generate_fn(problems, n) -> n texts per problem``: over a loaded model (`generate_fn_for`, what the
+trainer uses for held-out evaluation) or a model path (`make_generate_fn`, the CLIs).
 
 It loads the model offline through `srpo.model` (``"toy"`` = the embedded default), formats prompts with
 `srpo.model.PromptFormatter` (the tokenizer's chat template when it has one, else the plain prompt) and
@@ -17,7 +18,7 @@ GenerateFn = Callable[[list[Problem], int], list[list[str]]]
 
 
 @dataclass
-class SamplingConfig:
+class GenerationConfig:
     """How responses are sampled for labelling and evaluation.
 
     temperature: softmax temperature (> 0).
@@ -42,24 +43,32 @@ class SamplingConfig:
             raise ConfigError("max_new_tokens/batch_size: must be >= 1")
 
 
-def make_generate_fn(model_path: str, sampling: SamplingConfig, *, device: str = "cpu",
-                     prompt_template: str = "chat", system_prompt: str | None = None) -> GenerateFn:
-    """Load `model_path` once and return a sampling function over it."""
-    from srpo.model import ModelConfig, PromptFormatter, load_model_and_tokenizer
+def generate_fn_for(model, tokenizer, formatter, params, *, seed: int, batch_size: int) -> GenerateFn:
+    """A sampling function over an already loaded model, with its own seeded engine so that calling it
+    never moves any other random stream (the trainer's resume relies on that)."""
     from srpo.rollout import KVCacheEngine, SamplingParams
 
-    model, tokenizer = load_model_and_tokenizer(ModelConfig(path=model_path, device=device))
-    model.eval()
-    formatter = PromptFormatter(tokenizer, prompt_template, system_prompt)
-    engine = KVCacheEngine(model, tokenizer, seed=sampling.seed)
+    engine = KVCacheEngine(model, tokenizer, seed=seed)
 
     def generate(problems: list[Problem], n: int) -> list[list[str]]:
         out: list[list[str]] = []
-        params = SamplingParams(n, sampling.temperature, sampling.top_p, sampling.max_new_tokens)
-        for start in range(0, len(problems), sampling.batch_size):
-            chunk = problems[start:start + sampling.batch_size]
-            batch = engine.generate(formatter.ids([p.prompt for p in chunk]), params)
+        call = SamplingParams(n, params.temperature, params.top_p, params.max_new_tokens)
+        for start in range(0, len(problems), batch_size):
+            chunk = problems[start:start + batch_size]
+            batch = engine.generate(formatter.ids([p.prompt for p in chunk]), call)
             out.extend(batch.texts[i * n:(i + 1) * n] for i in range(len(chunk)))
         return out
 
     return generate
+
+
+def make_generate_fn(model_path: str, sampling: GenerationConfig, *, device: str = "cpu",
+                     prompt_template: str = "chat", system_prompt: str | None = None) -> GenerateFn:
+    """Load `model_path` once and return a sampling function over it."""
+    from srpo.model import ModelConfig, PromptFormatter, load_model_and_tokenizer
+
+    model, tokenizer = load_model_and_tokenizer(ModelConfig(path=model_path, device=device))
+    model.eval()
+    formatter = PromptFormatter(tokenizer, prompt_template, system_prompt)
+    return generate_fn_for(model, tokenizer, formatter, sampling, seed=sampling.seed,
+                           batch_size=sampling.batch_size)
