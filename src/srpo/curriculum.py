@@ -230,9 +230,18 @@ class Curriculum:
             i += 1
         return i, start
 
+    def _stage_at(self, step: int) -> tuple[int, int]:
+        """(stage index, stage start) in force at `step`: past switches from the log, future by until_step."""
+        i, start = 0, 0
+        for sw in self._switches:
+            if sw["step"] > step:
+                return i, start
+            i, start = sw["stage"], sw["step"]
+        return self._after_until(step)
+
     def weights(self, step: int) -> dict[str, float]:
         """Normalised domain weights for the batch of `step` (ramped when the stage has a ramp)."""
-        i, start = self._after_until(step)
+        i, start = self._stage_at(step)
         st = self.stages[i]
         k = step - start
         if st.ramp_steps > 0 and k < st.ramp_steps:

@@ -81,3 +81,26 @@ def test_registry_and_bad_inputs():
         s.record("zzz", [True])
     with pytest.raises(TypeError, match=r"corrects\[1\] must be a bool"):
         s.record("p000", [True, 0.5])
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"name": "dapo"}, "sampling.name: must be one of"),
+    ({"hr_drop_threshold": 0.0}, "sampling.hr_drop_threshold: must be in (0, 1]"),
+    ({"hr_readmit_prob": 1.5}, "sampling.hr_readmit_prob: must be in [0, 1]"),
+    ({"hr_epoch_mode": "pass"}, "sampling.hr_epoch_mode: must be one of"),
+    ({"hr_min_active": -1}, "sampling.hr_min_active: must be >= 0"),
+    ({"dynamic_max_rounds": 0}, "sampling.dynamic_max_rounds: must be >= 1"),
+    ({"dynamic_oversample": 0}, "sampling.dynamic_oversample: must be a finite number > 0"),
+])
+def test_config_validation_names_the_field(data, message):
+    from dataclasses import dataclass, field
+
+    from srpo.configlib import ConfigError, build
+
+    @dataclass
+    class Root:
+        sampling: SamplingConfig = field(default_factory=SamplingConfig)
+
+    with pytest.raises(ConfigError) as err:
+        build(Root, {"sampling": data})
+    assert message in str(err.value)

@@ -16,27 +16,40 @@ next `next_batch` call, so all records of the epoch are in.
 
 Index layout, worked example
 ----------------------------
-Five problems with uids ``a b c d e``. A sampler first sorts its problems by uid (so the stream does not
-depend on the order a loader returned them in); call that the canonical order ``[a, b, c, d, e]``.
-The prompt stream is the concatenation of epoch orders; the order of epoch ``k`` is a permutation of the
-epoch's active set drawn from an RNG seeded by ``(seed, k)`` only. With ``n = 4`` per batch (orders
-illustrative)::
+A sampler sorts its problems by uid (so the stream does not depend on the order a loader returned them
+in). The prompt stream is the concatenation of epoch orders; the order of epoch ``k`` is a permutation of
+the epoch's active set drawn from an RNG seeded by ``(seed, k)`` alone. Five problems, 4 per batch:
 
-    epoch 0 order:  c a e b d          epoch 1 order:  b d a c e   (uniform: every prompt once per epoch)
-    batch 0:        c a e b            <- positions 0..3 of epoch 0
-    batch 1:        d | b d a          <- position 4 of epoch 0, then positions 0..2 of epoch 1
-    batch 2:        c e | ...          (crossing an epoch boundary inside a batch is normal)
+>>> from srpo.data import Problem
+>>> from srpo.sampling import UniformSampler, HistoryResamplingSampler
+>>> problems = [Problem(uid=u, domain="math", prompt=u) for u in "edcba"]
+>>> s = UniformSampler(problems, seed=0)
+>>> [[p.uid for p in s.next_batch(4)] for _ in range(3)]
+[['b', 'e', 'd', 'a'], ['c', 'a', 'e', 'd'], ['b', 'c', 'a', 'b']]
 
+Epoch 0 is ``b e d a c``, epoch 1 ``a e d b c``: batch 1 holds the last prompt of epoch 0 and the first three
+of epoch 1 (crossing a boundary inside a batch is normal); batch 2 ends epoch 1 and starts epoch 2.
 The trainer keeps each prompt's group together: rollout row ``i * G + j`` is the j-th response to
-``batch[i]`` (for G = 2, batch 0 gives rows ``c c a a e e b b``), so group i is rows ``[i*G, (i+1)*G)``.
+``batch[i]`` (for G = 2, batch 0 gives rows ``b b e e d d a a``), so group i is rows ``[i*G, (i+1)*G)``.
 
-For history resampling, suppose epoch 0's records say ``a`` was all correct. The boundary decision for
-epoch 0 is due when batch 1 crosses it, but batch 1's records (of ``d``) are not in yet, so epoch 1's head
-(``b d a``) is drawn provisionally from the old active set. At the start of batch 2 the decision is applied:
-``a`` leaves the active set, and the not-yet-served rest of epoch 1 is redrawn from the new active set
-(``c e`` here, every active prompt not served yet in epoch 1, reshuffled by an RNG seeded with
-``(seed, 1)``). So a dropped prompt can be served at most once more, in the batch that crossed the boundary,
-and never again; when a batch ends exactly at a boundary nothing is provisional.
+History resampling, same seed, ``a`` always solved and the others half solved:
+
+>>> h = HistoryResamplingSampler(problems, seed=0)
+>>> for _ in range(3):
+...     batch = [p.uid for p in h.next_batch(4)]
+...     for uid in batch:
+...         h.record(uid, [True, True] if uid == "a" else [True, False])
+...     print(batch, h.epoch, h.active_uids)
+['b', 'e', 'd', 'a'] 0 ['a', 'b', 'c', 'd', 'e']
+['c', 'a', 'e', 'd'] 1 ['a', 'b', 'c', 'd', 'e']
+['b', 'c', 'c', 'b'] 2 ['b', 'c', 'd', 'e']
+
+Batch 1 crosses the epoch-0 boundary before the record of ``c`` (epoch 0's last prompt) is in, so epoch
+1's head ``a e d`` is drawn provisionally from the old active set. At the start of batch 2 the epoch-0
+decision is applied (``a`` was all correct: dropped) and the unserved rest of epoch 1 is redrawn from the
+new active set: every active prompt not yet served in epoch 1 (``b c``), reshuffled by an RNG seeded with
+``(seed, 1)``. So a dropped prompt can be served at most once more, in the batch that crossed the
+boundary, and never after; when a batch ends exactly at a boundary nothing is provisional.
 
 Determinism and resume: every random draw comes from ``numpy.random.default_rng([seed, stream, counter])``
 (a counter-based scheme: epoch number for orders, boundary number for re-admission), so the RNG state is

@@ -87,7 +87,8 @@ class DomainMixture:
         self._last = dict.fromkeys(self._samplers, 0)
 
     @classmethod
-    def from_problems(cls, problems: Sequence[Problem], seed: int, cfg: SamplingConfig | None = None) -> "DomainMixture":
+    def from_problems(cls, problems: Sequence[Problem], seed: int,
+                      cfg: SamplingConfig | None = None) -> "DomainMixture":
         """Group `problems` by domain and build ``cfg.name`` samplers with per-domain seeds."""
         cfg = cfg if cfg is not None else SamplingConfig()
         by_domain: dict[str, list[Problem]] = {}
