@@ -58,9 +58,16 @@ def test_unrecorded_and_mixed_prompts_stay():
         for p in s.next_batch(2):
             if p.uid != "p000":  # the trainer never reported p000 (e.g. generation failed)
                 s.record(p.uid, [True, True] if p.uid <= "p003" else [True, False])
-    s.next_batch(1)
+    first = s.next_batch(2)
     assert s.dropped_uids == ["p001", "p002", "p003"]
     assert s.active_uids == ["p000", "p004", "p005", "p006", "p007"]
+    # the forgotten serve of epoch 0 must not swallow p000's epoch-1 record
+    batches = [first, s.next_batch(2), s.next_batch(1)]  # exactly epoch 1 (5 prompts)
+    assert sorted(uids(batches[0] + batches[1] + batches[2])) == s.active_uids
+    for p in (p for b in batches for p in b):
+        s.record(p.uid, [True, True] if p.uid == "p000" else [True, False])
+    s.next_batch(1)
+    assert s.dropped_uids == ["p001", "p002", "p003", "p000"] and s.stats()["unmatched_records"] == 0
 
 
 def test_readmission_probability_one_and_zero():

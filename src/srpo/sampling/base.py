@@ -154,7 +154,8 @@ class PromptSampler(abc.ABC):
 
     @abc.abstractmethod
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a `state_dict` (raises ValueError if it belongs to another sampler kind or data set)."""
+        """Restore a `state_dict`: the state's seed wins over the constructor's; the config (threshold,
+        readmission, ...) is the constructor's. Raises ValueError for another sampler kind or data set."""
 
     @property
     @abc.abstractmethod
