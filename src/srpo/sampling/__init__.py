@@ -1,0 +1,27 @@
+"""Prompt samplers: uniform epochs, history resampling (SRPO), dynamic sampling (DAPO), domain mixtures.
+
+Every sampler is deterministic from its seed and resumable through a JSON-serialisable `state_dict`.
+The call order the trainer follows and the index layout are documented in `srpo.sampling.base`.
+"""
+
+from srpo.sampling.base import PromptSampler
+from srpo.sampling.config import SamplingConfig
+from srpo.sampling.dynamic import collect_dynamic_batch, is_mixed
+from srpo.sampling.history import HistoryResamplingSampler, select_drops
+from srpo.sampling.mixture import DomainMixture, allocate
+from srpo.sampling.registry import SAMPLERS, build_sampler
+from srpo.sampling.uniform import UniformSampler
+
+__all__ = [
+    "SAMPLERS",
+    "DomainMixture",
+    "HistoryResamplingSampler",
+    "PromptSampler",
+    "SamplingConfig",
+    "UniformSampler",
+    "allocate",
+    "build_sampler",
+    "collect_dynamic_batch",
+    "is_mixed",
+    "select_drops",
+]

@@ -1,0 +1,72 @@
+"""The sampling section of the config tree."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from srpo.configlib import ConfigError
+
+SamplerName = Literal["uniform", "history_resampling", "dynamic_sampling"]
+EpochMode = Literal["active_pass", "fixed_size"]
+RefillMode = Literal["fixed", "need"]
+
+
+@dataclass
+class SamplingConfig:
+    """Which prompt sampler feeds the trainer, and its options.
+
+    name: ``"uniform"`` (shuffled epochs over all prompts: vanilla GRPO), ``"history_resampling"`` (SRPO's
+        HR: prompts whose rollouts were all correct in an epoch leave the pool at the epoch boundary) or
+        ``"dynamic_sampling"`` (DAPO baseline: a uniform prompt stream; the trainer oversamples and keeps
+        only groups whose ``correct`` values are not all equal, see `srpo.sampling.dynamic`).
+    hr_drop_threshold: HR drops an active prompt at the epoch boundary when its epoch pass rate (correct
+        rollouts / rollouts recorded for it in that epoch) is >= this. 1.0 (default) = only all-correct
+        prompts; must be in (0, 1].
+    hr_readmit_prob: at each epoch boundary, every prompt dropped at an earlier boundary comes back with this
+        probability (independent draws from the seeded RNG). 0.0 (default) = removals are permanent.
+    hr_epoch_mode: what counts as an HR epoch. ``"active_pass"`` (default): one pass over the current
+        active set, so epochs get shorter as prompts are dropped. ``"fixed_size"``: an epoch is always as many
+        prompts as the original data set; the active set is cycled (reshuffled per cycle) to fill it, so a
+        prompt can be served several times in one epoch and boundaries come at a steady step rate.
+    hr_min_active: floor of the HR active set. The effective floor is ``max(1, hr_min_active, largest n
+        ever passed to next_batch)``, so a batch never has to repeat a prompt because of drops. When the
+        drops of a boundary would go below it, only the easiest candidates are dropped (highest pass rate
+        first, seeded tie-break) and the rest stay; the boundary counts in ``floor_hits``.
+    dynamic_max_rounds: dynamic sampling: most generation rounds per training batch. When hit, the trainer
+        trains on the groups that survived (possibly fewer, possibly none) and logs ``cap_hit``. DAPO's verl
+        recipe scripts use 10 (``max_num_gen_batches``).
+    dynamic_oversample: dynamic sampling: prompts generated per round as a multiple of the batch size
+        (``"fixed"`` refill) or of the groups still missing (``"need"`` refill). DAPO's scripts use 3.
+    dynamic_refill: ``"fixed"`` (DAPO as published: every round generates ceil(oversample * batch) prompts)
+        or ``"need"`` (round r generates ceil(oversample * missing) prompts: fewer wasted rollouts).
+    """
+
+    name: SamplerName = "uniform"
+    hr_drop_threshold: float = 1.0
+    hr_readmit_prob: float = 0.0
+    hr_epoch_mode: EpochMode = "active_pass"
+    hr_min_active: int = 0
+    dynamic_max_rounds: int = 10
+    dynamic_oversample: float = 3.0
+    dynamic_refill: RefillMode = "fixed"
+
+    def validate(self) -> None:
+        if not (0.0 < self.hr_drop_threshold <= 1.0):
+            raise ConfigError(f"hr_drop_threshold: must be in (0, 1], got {self.hr_drop_threshold}")
+        if not (0.0 <= self.hr_readmit_prob <= 1.0):
+            raise ConfigError(f"hr_readmit_prob: must be in [0, 1], got {self.hr_readmit_prob}")
+        if self.hr_min_active < 0:
+            raise ConfigError(f"hr_min_active: must be >= 0, got {self.hr_min_active}")
+        if self.dynamic_max_rounds < 1:
+            raise ConfigError(f"dynamic_max_rounds: must be >= 1, got {self.dynamic_max_rounds}")
+        if not (math.isfinite(self.dynamic_oversample) and self.dynamic_oversample > 0):
+            raise ConfigError(f"dynamic_oversample: must be a finite number > 0, got {self.dynamic_oversample}")
+        if self.hr_epoch_mode not in ("active_pass", "fixed_size"):
+            raise ConfigError(f"hr_epoch_mode: must be 'active_pass' or 'fixed_size', got {self.hr_epoch_mode!r}")
+        if self.dynamic_refill not in ("fixed", "need"):
+            raise ConfigError(f"dynamic_refill: must be 'fixed' or 'need', got {self.dynamic_refill!r}")
+        if self.name not in ("uniform", "history_resampling", "dynamic_sampling"):
+            raise ConfigError(
+                f"name: must be one of uniform, history_resampling, dynamic_sampling, got {self.name!r}")

@@ -1,0 +1,259 @@
+"""Epoch machinery shared by the uniform and history-resampling samplers.
+
+The stream, the lazy boundary decision and the attribution of feedback to epochs are described (with a
+worked example) in `srpo.sampling.base`. Subclasses only say which prompts leave (`_select_drops`) and
+which come back (`_select_readmits`) at a boundary, and how long an epoch is (`_fills_fixed_size`).
+
+Feedback attribution: every served prompt leaves a pending "serve" tagged with its epoch; `record(uid, .)`
+consumes the oldest pending serve of that uid, so feedback for the tail of epoch k that arrives after epoch
+k+1 has begun still counts for epoch k. A record with no pending serve (e.g. recorded twice) counts for the
+current epoch and in ``unmatched_records``. Serves never recorded by the time their epoch is decided are
+forgotten: such a prompt counts as unseen in that epoch, and unseen prompts always stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from srpo.data.problem import Problem
+from srpo.sampling.base import (
+    STREAM_ORDER,
+    STREAM_REFILL,
+    PromptSampler,
+    as_bools,
+    check_n,
+    fingerprint,
+    seeded_rng,
+)
+from srpo.sampling.config import SamplingConfig
+
+STATE_VERSION = 1
+_TOTALS = ("dropped_total", "readmitted_total", "floor_hits", "unmatched_records", "served_total",
+           "epochs_completed")
+
+
+def epoch_summary(tallies: dict[str, list[int]]) -> dict[str, float]:
+    """Outcome mix of one epoch from per-uid ``[n_correct, n_rollouts]`` tallies (prompts with rollouts)."""
+    seen = [(c, t) for c, t in tallies.values() if t > 0]
+    n = len(seen)
+    rollouts = sum(t for _, t in seen)
+    return {
+        "epoch_prompts_seen": float(n),
+        "epoch_pass_rate": sum(c for c, _ in seen) / rollouts if rollouts else 0.0,
+        "epoch_frac_all_correct": sum(c == t for c, t in seen) / n if n else 0.0,
+        "epoch_frac_all_wrong": sum(c == 0 for c, _ in seen) / n if n else 0.0,
+        "epoch_frac_mixed": sum(0 < c < t for c, t in seen) / n if n else 0.0,
+    }
+
+
+class EpochSampler(PromptSampler):
+    """Shuffled epochs over an active set that subclasses may shrink and grow at epoch boundaries."""
+
+    kind = "epoch"
+
+    def __init__(self, problems: Sequence[Problem], seed: int, cfg: SamplingConfig | None = None) -> None:
+        super().__init__(problems, seed, cfg)
+        self._dropped: list[list[Any]] = []  # [uid, epoch it was dropped at], oldest first
+        self._active: list[str] = list(self._uids)  # canonical order
+        self._epoch = 0
+        self._pos = 0
+        self._undecided: list[int] = []  # epochs fully served whose boundary decision is still due
+        self._provisional = False  # current order was drawn before the previous boundary was decided
+        self._serves: dict[str, list[int]] = {}  # uid -> epochs of its pending (unrecorded) serves
+        self._tallies: dict[int, dict[str, list[int]]] = {}  # epoch -> uid -> [n_correct, n_rollouts]
+        self._max_batch = 0
+        self._totals = dict.fromkeys(_TOTALS, 0)
+        self._last: dict[str, float] = {}
+        self._order = self._draw_order(STREAM_ORDER, [])
+
+    # ---- hooks -------------------------------------------------------------------------------------
+    def _fills_fixed_size(self) -> bool:
+        """True: an epoch is `dataset_size` prompts (cycling the active set); False: one active pass."""
+        return False
+
+    def _select_drops(self, tallies: dict[str, list[int]], epoch: int) -> tuple[list[str], bool]:
+        """Active uids leaving at the end of `epoch`, and whether the floor held some back."""
+        return [], False
+
+    def _select_readmits(self, epoch: int) -> list[str]:
+        """Dropped uids coming back at the end of `epoch`."""
+        return []
+
+    # ---- the stream --------------------------------------------------------------------------------
+    def next_batch(self, n: int) -> list[Problem]:
+        n = check_n(n)
+        if n == 0:
+            return []
+        self._max_batch = max(self._max_batch, n)
+        self._settle()
+        out: list[Problem] = []
+        while len(out) < n:
+            if self._pos >= len(self._order):
+                # At the start of a call every record of the finished epoch is in: decide now.
+                self._advance_epoch(decide_now=not out)
+            take = min(n - len(out), len(self._order) - self._pos)
+            for uid in self._order[self._pos:self._pos + take]:
+                self._serves.setdefault(uid, []).append(self._epoch)
+                out.append(self._by_uid[uid])
+            self._pos += take
+        self._totals["served_total"] += n
+        return out
+
+    def _advance_epoch(self, decide_now: bool) -> None:
+        if decide_now:
+            self._decide(self._epoch)
+        else:
+            self._undecided.append(self._epoch)
+        self._epoch += 1
+        self._pos = 0
+        self._order = self._draw_order(STREAM_ORDER, [])
+        self._provisional = bool(self._undecided)
+
+    def _settle(self) -> None:
+        """Apply boundary decisions that were due while records were outstanding; fix the current order."""
+        if not self._undecided:
+            return
+        changed = False
+        for e in self._undecided:
+            changed |= self._decide(e)
+        self._undecided = []
+        if self._provisional and changed:
+            self._order = self._draw_order(STREAM_REFILL, self._order[:self._pos])
+        self._provisional = False
+
+    def _draw_order(self, stream: int, prefix: list[str]) -> list[str]:
+        """`prefix` (already served this epoch) + a fresh shuffle of the rest of the epoch."""
+        rng = seeded_rng(self._seed, stream, self._epoch)
+        if self._fills_fixed_size():
+            rest: list[str] = []
+            while len(prefix) + len(rest) < self.dataset_size:
+                rest.extend(self._active[i] for i in rng.permutation(len(self._active)))
+            return prefix + rest[:self.dataset_size - len(prefix)]
+        served = set(prefix)
+        pool = [u for u in self._active if u not in served]
+        return prefix + [pool[i] for i in rng.permutation(len(pool))]
+
+    # ---- boundary decision -------------------------------------------------------------------------
+    def _decide(self, epoch: int) -> bool:
+        """Close `epoch`: readmit, then drop; returns whether the active set changed."""
+        tallies = self._tallies.pop(epoch, {})
+        self._forget_serves(epoch)
+        readmitted = self._select_readmits(epoch)
+        if readmitted:
+            back = set(readmitted)
+            self._dropped = [d for d in self._dropped if d[0] not in back]
+            self._set_active()
+        drops, floor_hit = self._select_drops(tallies, epoch)
+        self._dropped.extend([uid, epoch] for uid in drops)
+        if drops:
+            self._set_active()
+        self._totals["dropped_total"] += len(drops)
+        self._totals["readmitted_total"] += len(readmitted)
+        self._totals["floor_hits"] += int(floor_hit)
+        self._totals["epochs_completed"] += 1
+        self._last = {**epoch_summary(tallies), "epoch_dropped": float(len(drops)),
+                      "epoch_readmitted": float(len(readmitted)), "epoch_floor_hit": float(floor_hit)}
+        return bool(drops or readmitted)
+
+    def _set_active(self) -> None:
+        gone = {d[0] for d in self._dropped}
+        self._active = [u for u in self._uids if u not in gone]
+
+    def _forget_serves(self, epoch: int) -> None:
+        for uid in list(self._serves):
+            left = [e for e in self._serves[uid] if e != epoch]
+            if left:
+                self._serves[uid] = left
+            else:
+                del self._serves[uid]
+
+    def _floor(self) -> int:
+        return max(1, self.cfg.hr_min_active, self._max_batch)
+
+    # ---- feedback ----------------------------------------------------------------------------------
+    def record(self, uid: str, corrects: Sequence[bool]) -> None:
+        if uid not in self._by_uid:
+            raise KeyError(f"record: unknown uid {uid!r} (not among this sampler's {self.dataset_size} problems)")
+        flags = as_bools(uid, corrects)
+        pending = self._serves.get(uid)
+        if pending:
+            epoch = pending.pop(0)
+            if not pending:
+                del self._serves[uid]
+        else:
+            epoch = self._epoch
+            self._totals["unmatched_records"] += 1
+        tally = self._tallies.setdefault(epoch, {}).setdefault(uid, [0, 0])
+        tally[0] += sum(flags)
+        tally[1] += len(flags)
+
+    # ---- introspection -----------------------------------------------------------------------------
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    @property
+    def active_size(self) -> int:
+        return len(self._active)
+
+    @property
+    def active_uids(self) -> list[str]:
+        """Uids currently drawn from, in canonical (sorted) order."""
+        return list(self._active)
+
+    @property
+    def dropped_uids(self) -> list[str]:
+        """Uids currently dropped, oldest drop first."""
+        return [d[0] for d in self._dropped]
+
+    def stats(self) -> dict[str, float]:
+        """``dataset_size, active_size, epoch, epoch_progress`` (fraction of the current epoch served),
+        the cumulative ``dropped_total, readmitted_total`` (so dropped now = their difference),
+        ``floor_hits, unmatched_records, served_total, epochs_completed``, and, once an epoch has been
+        decided, that epoch's ``epoch_pass_rate, epoch_frac_all_correct, epoch_frac_all_wrong,
+        epoch_frac_mixed, epoch_prompts_seen, epoch_dropped, epoch_readmitted, epoch_floor_hit``."""
+        out = {"dataset_size": float(self.dataset_size), "active_size": float(self.active_size),
+               "epoch": float(self._epoch), "epoch_progress": self._pos / max(1, len(self._order))}
+        out.update({k: float(v) for k, v in self._totals.items()})
+        out.update(self._last)
+        return out
+
+    # ---- checkpointing -----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "version": STATE_VERSION, "seed": self._seed,
+            "fingerprint": fingerprint(self._uids), "dataset_size": self.dataset_size,
+            "epoch": self._epoch, "pos": self._pos, "order": list(self._order),
+            "dropped": [list(d) for d in self._dropped], "undecided": list(self._undecided),
+            "provisional": self._provisional,
+            "serves": {u: list(es) for u, es in self._serves.items()},
+            "tallies": [[e, {u: list(t) for u, t in tal.items()}] for e, tal in sorted(self._tallies.items())],
+            "max_batch": self._max_batch, "totals": dict(self._totals), "last": dict(self._last),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("kind") != self.kind:
+            raise ValueError(f"sampler state: it belongs to a {state.get('kind')!r} sampler, "
+                             f"this one is {self.kind!r} (sampling.name changed since the checkpoint?)")
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"sampler state: version {state.get('version')!r} is not {STATE_VERSION}")
+        if state["fingerprint"] != fingerprint(self._uids):
+            raise ValueError(f"sampler state: saved for a different problem set ({state['dataset_size']} "
+                             f"problems, fingerprint {state['fingerprint']}) than this one "
+                             f"({self.dataset_size}, {fingerprint(self._uids)})")
+        unknown = [u for u in state["order"] if u not in self._by_uid]
+        if unknown:
+            raise ValueError(f"sampler state: order names unknown uid {unknown[0]!r}")
+        self._seed = int(state["seed"])
+        self._epoch, self._pos = int(state["epoch"]), int(state["pos"])
+        self._order = list(state["order"])
+        self._dropped = [[str(u), int(e)] for u, e in state["dropped"]]
+        self._set_active()
+        self._undecided = [int(e) for e in state["undecided"]]
+        self._provisional = bool(state["provisional"])
+        self._serves = {u: [int(e) for e in es] for u, es in state["serves"].items()}
+        self._tallies = {int(e): {u: [int(c), int(t)] for u, (c, t) in tal.items()} for e, tal in state["tallies"]}
+        self._max_batch = int(state["max_batch"])
+        self._totals = {k: int(state["totals"].get(k, 0)) for k in _TOTALS}
+        self._last = {k: float(v) for k, v in state["last"].items()}
