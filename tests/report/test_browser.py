@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from srpo.report.html import figure_section, page
+from srpo.report.htmlpage import figure_section, page
 from srpo.report.plots import FigureSpec
 
 REPO = Path(__file__).resolve().parents[2]

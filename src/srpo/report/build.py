@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from srpo.report.figures import figure_specs
-from srpo.report.html import page, summary_table
+from srpo.report.htmlpage import page, summary_table
 from srpo.report.plots import figure_png, render_figure
 from srpo.report.runs import load_runs
 from srpo.report.summary import summarize, summary_domains

@@ -87,8 +87,9 @@ def hr_figure(runs: list[Run]) -> FigureSpec:
         "Prompts still sampled per domain (top) and prompts dropped so far because all their rollouts "
         "were correct (bottom).",
         (
-            tuple(_one(f"{d}: active set", f"sampler/{d}/active_size", "prompts") for d in doms),
-            tuple(_one(f"{d}: dropped (total)", f"sampler/{d}/dropped_total", "prompts") for d in doms),
+            tuple(_one(f"{d}: active set", f"sampler/{d}/active_size", "prompts", smooth=False) for d in doms),
+            tuple(_one(f"{d}: dropped (total)", f"sampler/{d}/dropped_total", "prompts", smooth=False)
+                  for d in doms),
         ),
     )
 
@@ -177,8 +178,9 @@ def training_figure(runs: list[Run]) -> FigureSpec:
             (
                 _one("loss", "train/loss", "loss", zero_based=False),
                 _one("gradient norm", "train/grad_norm", "norm"),
-                _one("learning rate", "train/lr", "lr", scientific=True),
-                _one("code weight", "curriculum/code_weight", "share of code prompts", percent=True),
+                _one("learning rate", "train/lr", "lr", scientific=True, smooth=False),
+                _one("code weight", "curriculum/code_weight", "share of code prompts", percent=True,
+                     smooth=False),
             ),
         ),
     )

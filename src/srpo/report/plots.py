@@ -5,7 +5,8 @@ needs a display nor changes the caller's matplotlib backend; PNGs come out of th
 
 Conventions a reader can rely on across the whole report:
 - a run has the same colour in every figure (tab10, in the order the run directories were given);
-- noisy per-step metrics are drawn raw (faint) with a centred moving average on top (solid);
+- noisy per-step metrics are drawn raw (faint) with a smoothed line on top (solid), smoothed within each
+  stage so that a real jump at a stage switch stays a jump;
 - sparse metrics (held-out evaluation) are drawn as points joined by lines, never smoothed;
 - a dotted vertical line in the run's colour marks where its ``stage`` changes, labelled "stage k";
 - a panel with nothing to show says "no data".
@@ -29,6 +30,7 @@ PALETTE = (
     "#bcbd22",
 )
 PANEL_W, PANEL_H, HEADER_H, DPI = 3.9, 2.7, 0.95, 110
+MIN_FIG_W = 6.5  # inches: a one-panel figure still leaves room for a legend of several runs
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class Line:
 @dataclass(frozen=True)
 class Panel:
     """One subplot: title, y label, lines. `sparse`: points, no smoothing; `percent`: fractions shown as %;
-    `zero_based`: the y axis starts at 0."""
+    `zero_based`: the y axis starts at 0; `smooth`: raw faint + smoothed line (else the raw line only)."""
 
     title: str
     ylabel: str
@@ -52,6 +54,7 @@ class Panel:
     percent: bool = False
     zero_based: bool = True
     scientific: bool = False  # tick labels like 1.0e-06 (learning rates), instead of an offset label
+    smooth: bool = True  # False for counters and schedules, which have no noise to average out
 
 
 @dataclass(frozen=True)
@@ -82,18 +85,36 @@ def smoothing_window(n: int) -> int:
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving average; near the ends the window shrinks to the points that exist (no padding).
+    """Local linear smoothing: at each point, the least-squares line through `window` points around it,
+    evaluated there. The window is centred where it can be and shifted inwards near the ends (kept full
+    width, so the end points stay as smooth as the rest).
+
+    In the interior this equals the centred moving average; at the ends, unlike a moving average, it does
+    not bend a trend towards older values (the final reward is not understated while it still rises).
+    O(n) through cumulative sums of x, y, xy, x^2 with x = point index.
 
     >>> smooth(np.array([0.0, 3.0, 6.0, 3.0]), 3).tolist()
-    [1.5, 3.0, 4.0, 4.5]
+    [0.0, 3.0, 4.0, 4.0]
     """
-    if window <= 1 or len(values) < 2:
+    n = len(values)
+    if window <= 1 or n < 3:
         return values.astype(float)
     half = window // 2
-    csum = np.concatenate([[0.0], np.cumsum(values, dtype=float)])
-    idx = np.arange(len(values))
-    lo, hi = np.maximum(idx - half, 0), np.minimum(idx + half + 1, len(values))
-    return (csum[hi] - csum[lo]) / (hi - lo)
+    x = np.arange(n, dtype=float)
+    y = values.astype(float)
+
+    def csum(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([[0.0], np.cumsum(a)])
+
+    cx, cy, cxx, cxy = csum(x), csum(y), csum(x * x), csum(x * y)
+    window = min(window, n)
+    lo = np.clip(np.arange(n) - half, 0, n - window)
+    hi = lo + window
+    m = (hi - lo).astype(float)
+    sx, sy, sxx, sxy = cx[hi] - cx[lo], cy[hi] - cy[lo], cxx[hi] - cxx[lo], cxy[hi] - cxy[lo]
+    denom = m * sxx - sx * sx
+    slope = np.divide(m * sxy - sx * sy, denom, out=np.zeros(n), where=denom > 1e-12)
+    return (sy - slope * sx) / m + slope * x
 
 
 def percent_label(value: float, _pos: object = None) -> str:
@@ -118,13 +139,16 @@ def smooth_segments(steps: np.ndarray, values: np.ndarray, breaks: list[int]) ->
     return np.concatenate([smooth(p, smoothing_window(len(p))) for p in parts]) if parts else values
 
 
-def _draw_series(ax, steps: np.ndarray, values: np.ndarray, colour: str, dash: str, sparse: bool,
-                 breaks: list[int]) -> None:
-    if sparse:
+def _draw_series(ax, steps: np.ndarray, values: np.ndarray, colour: str, dash: str, panel: "Panel",
+                 breaks: list[int], raw_alpha: float) -> None:
+    if panel.sparse:
         ax.plot(steps, values, dash, color=colour, lw=1.4, marker="o", ms=3.5)
         return
+    if not panel.smooth:
+        ax.plot(steps, values, dash, color=colour, lw=1.6)
+        return
     if smoothing_window(len(values)) > 1:
-        ax.plot(steps, values, dash, color=colour, lw=0.8, alpha=0.22)
+        ax.plot(steps, values, dash, color=colour, lw=0.8, alpha=raw_alpha)
     ax.plot(steps, smooth_segments(steps, values, breaks), dash, color=colour, lw=1.6)
 
 
@@ -155,12 +179,13 @@ def _no_data(ax, title: str) -> None:
 def draw_panel(ax, panel: Panel, runs: list[Run], x_label: bool) -> bool:
     """Draw `panel` on `ax` for all runs; returns False (and writes "no data") when nothing exists."""
     drawn = False
+    raw_alpha = 0.22 if len(runs) <= 2 else 0.12  # raw traces of many runs would drown the smoothed lines
     for i, run in enumerate(runs):
         for line in panel.lines:
             series = run.get(line.key)
             if series is not None and len(series[0]):
                 breaks = [step for step, _ in run.stage_starts]
-                _draw_series(ax, series[0], series[1], run_colour(i), line.dash, panel.sparse, breaks)
+                _draw_series(ax, series[0], series[1], run_colour(i), line.dash, panel, breaks, raw_alpha)
                 drawn = True
     if not drawn:
         _no_data(ax, panel.title)
@@ -186,7 +211,8 @@ def draw_panel(ax, panel: Panel, runs: list[Run], x_label: bool) -> bool:
 def render_figure(spec: FigureSpec, runs: list[Run]) -> Figure:
     """One figure for `spec`: the panel grid, a title and a legend of run colours (and dash styles)."""
     n_rows, n_cols = len(spec.grid), max(len(row) for row in spec.grid)
-    fig = Figure(figsize=(PANEL_W * n_cols, PANEL_H * n_rows + HEADER_H), dpi=DPI, layout="constrained")
+    width = max(PANEL_W * n_cols, MIN_FIG_W)
+    fig = Figure(figsize=(width, PANEL_H * n_rows + HEADER_H), dpi=DPI, layout="constrained")
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for r, row in enumerate(spec.grid):
         for c in range(n_cols):
@@ -201,9 +227,19 @@ def render_figure(spec: FigureSpec, runs: list[Run]) -> Figure:
     for line in spec.line_legend:
         handles.append(Line2D([], [], color="#555555", ls=line.dash, lw=1.6))
         labels.append(line.name)
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), frameon=False,
+    fig.legend(handles, labels, loc="outside lower center", ncol=legend_columns(labels, width), frameon=False,
                fontsize=9)
     return fig
+
+
+def legend_columns(labels: list[str], width_in: float) -> int:
+    """Legend entries per row that fit `width_in` inches (9 pt text is ~0.075 in per character).
+
+    >>> legend_columns(["staged", "mixed"], 6.5), legend_columns(["a-rather-long-run-name"] * 4, 6.5)
+    (2, 2)
+    """
+    entry = max(len(label) for label in labels) * 0.075 + 0.8  # text + line sample + padding
+    return max(1, min(len(labels), int(width_in // entry)))
 
 
 def figure_png(fig: Figure) -> bytes:
