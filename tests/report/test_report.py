@@ -137,3 +137,29 @@ def test_cli_error_names_file_and_line(tmp_path, capsys):
     args = _parser().parse_args(["report", str(tmp_path / "r")])
     assert args.func(args) == 2
     assert "metrics.jsonl:2" in capsys.readouterr().err
+
+
+def test_trainer_shaped_logging_fills_the_analysis_figures(tmp_path):
+    # What the trainer does each step: rollout_metrics -> Tracker.log; the report then finds every panel.
+    from srpo.analysis import rollout_metrics
+    from srpo.tracking import Tracker
+
+    texts = {"math": ["Wait, let me check. 4", "```python\nprint(4)\n```", "Alternatively 4", "4"],
+             "code": ["def f():\n    return 1", "Hmm, perhaps a loop instead", "x", "y"]}
+    with Tracker(tmp_path) as tracker:
+        for step in range(1, 13):
+            stage = 1 if step <= 6 else 2
+            doms = ["math"] if stage == 1 else ["math", "code"]
+            responses = [t for d in doms for t in texts[d]]
+            domains = [d for d in doms for _ in texts[d]]
+            tracker.log({"stage": stage, **rollout_metrics(responses, domains, [len(t) for t in responses])}, step)
+    runs = load_runs([tmp_path])
+    assert runs[0].stage_starts == [(7, 2)]
+    for spec in figure_specs(runs):
+        if spec.name not in ("reflection", "reflect_length", "code_in_math"):
+            continue
+        fig = Figure()
+        for panel in (p for row in spec.grid for p in row if p is not None):
+            assert draw_panel(fig.add_subplot(), panel, runs, x_label=True), (spec.name, panel.title)
+    reflection = next(s for s in figure_specs(runs) if s.name == "reflection")
+    assert [row[0].title for row in reflection.grid] == ["math: recheck", "code: recheck", "all: recheck"]
