@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make Debian's chromium available for the report's headless-browser test (tests/report/test_browser.py).
+# Make Debian's chromium available for the report's headless-browser test (tests/report/test_report_browser.py).
 # Idempotent and quiet: does nothing when chromium is on PATH; otherwise installs it with apt-get when run
 # as root. Exits non-zero with a message saying what to do when it cannot.
 set -euo pipefail

@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # for the synth helper
 
-from synth import make_run  # noqa: E402
+from report_synth import make_run  # noqa: E402
 
 from srpo.report import build_report  # noqa: E402
 
