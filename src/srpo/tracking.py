@@ -1,16 +1,28 @@
 """Metric and sample logging for a run directory.
 
 Metrics are flat ``domain/name`` keys. `Tracker.log` appends one JSON line per call to
-``RUN_DIR/metrics.jsonl`` (with ``step``), and forwards the same dict to every extra backend.
-`Tracker.log_samples` appends rollout rows to ``RUN_DIR/samples.jsonl``.
+``RUN_DIR/metrics.jsonl`` (with ``step``), and forwards the same dict to every extra backend
+(`TensorBoardBackend`, `WandbBackend`; both optional extras, built by `make_backends`).
+`Tracker.log_samples` appends rollout rows to ``RUN_DIR/samples.jsonl``, keeping the share that the
+`SampleLogConfig` selects when one is given.
+
+Backends receive exactly the dict written to metrics.jsonl minus ``step``; they keep the finite numeric
+values (bools as 0/1) and skip the rest, as metrics.jsonl stores non-finite floats as ``null``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
+
+from srpo.analysis.samples import SampleLogConfig, select_samples
+from srpo.configlib import ConfigError
+
+BACKENDS = ("tensorboard", "wandb")
+WANDB_MODES = ("offline", "online", "disabled")
 
 
 class Backend(Protocol):
@@ -41,14 +53,169 @@ class JsonlWriter:
         self._fh.close()
 
 
-class Tracker:
-    """Writes metrics.jsonl and samples.jsonl in `run_dir` and fans metrics out to `backends`."""
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The finite numeric entries of `metrics` as floats (what TensorBoard and W&B receive).
 
-    def __init__(self, run_dir: str | Path, backends: list[Backend] | None = None):
+    >>> scalar_metrics({"a": 1, "b": float("nan"), "c": None, "d": "x", "e": True})
+    {'a': 1.0, 'e': 1.0}
+    """
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, (bool, int, float)) and math.isfinite(value):
+            out[key] = float(value)
+    return out
+
+
+class TensorBoardBackend:
+    """Scalars to a TensorBoard event file in `log_dir` (optional extra: ``pip install 'srpo[tensorboard]'``)."""
+
+    def __init__(self, log_dir: str | Path):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as err:
+            raise ImportError(
+                "logging.backends contains 'tensorboard' but the tensorboard package is not installed: "
+                "pip install 'srpo[tensorboard]' (or remove it from logging.backends)"
+            ) from err
+        self.log_dir = Path(log_dir)
+        self._writer = SummaryWriter(log_dir=str(self.log_dir))
+
+    def log(self, metrics: dict[str, Any], step: int) -> None:
+        for key, value in scalar_metrics(metrics).items():
+            self._writer.add_scalar(key, value, global_step=step)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class WandbBackend:
+    """Scalars to a Weights & Biases run (optional extra: ``pip install 'srpo[wandb]'``).
+
+    `mode="offline"` (the default) needs no account or network: the run is written under
+    ``<run_dir>/wandb`` and can be uploaded later with ``wandb sync``.
+    """
+
+    def __init__(
+        self,
+        project: str,
+        mode: str = "offline",
+        config: dict[str, Any] | None = None,
+        run_dir: str | Path | None = None,
+        name: str | None = None,
+    ):
+        if mode not in WANDB_MODES:
+            raise ValueError(f"wandb mode: must be one of {list(WANDB_MODES)}, got {mode!r}")
+        try:
+            import wandb
+        except ImportError as err:
+            raise ImportError(
+                "logging.backends contains 'wandb' but the wandb package is not installed: "
+                "pip install 'srpo[wandb]' (or remove it from logging.backends)"
+            ) from err
+        self._run = wandb.init(
+            project=project,
+            mode=mode,
+            config=dict(config or {}),
+            dir=None if run_dir is None else str(run_dir),
+            name=name,
+        )
+
+    def log(self, metrics: dict[str, Any], step: int) -> None:
+        self._run.log(scalar_metrics(metrics), step=step)
+
+    def close(self) -> None:
+        self._run.finish()
+
+
+@dataclass
+class LoggingConfig:
+    """Where metrics and rollout samples go. ``RUN_DIR/metrics.jsonl`` is always written.
+
+    Fields:
+        backends: extra metric sinks that receive the same dict as metrics.jsonl: ``"tensorboard"``
+            (event files in ``RUN_DIR/tensorboard``; needs the ``srpo[tensorboard]`` extra) and/or
+            ``"wandb"`` (Weights & Biases; needs the ``srpo[wandb]`` extra). Empty by default.
+        wandb_project: W&B project the run is logged under.
+        wandb_mode: ``"offline"`` (default; files in ``RUN_DIR/wandb``, upload later with ``wandb sync``),
+            ``"online"`` or ``"disabled"``.
+        samples: the rollout sample log ``RUN_DIR/samples.jsonl`` (share of rollouts kept, hash seed).
+    """
+
+    backends: list[str] = field(default_factory=list)
+    wandb_project: str = "srpo"
+    wandb_mode: str = "offline"
+    samples: SampleLogConfig = field(default_factory=SampleLogConfig)
+
+    def validate(self) -> None:
+        for i, name in enumerate(self.backends):
+            if name not in BACKENDS:
+                raise ConfigError(f"backends[{i}]: unknown backend {name!r} (known: {', '.join(BACKENDS)})")
+        if len(set(self.backends)) != len(self.backends):
+            raise ConfigError(f"backends: listed twice in {self.backends}")
+        if self.wandb_mode not in WANDB_MODES:
+            raise ConfigError(f"wandb_mode: must be one of {list(WANDB_MODES)}, got {self.wandb_mode!r}")
+        try:
+            self.samples.validate()
+        except ConfigError as err:
+            raise ConfigError(f"samples.{err}") from None
+
+
+def _run_name(config: dict[str, Any] | None) -> str | None:
+    run = (config or {}).get("run")
+    return run.get("name") if isinstance(run, dict) else None
+
+
+def make_backends(
+    names: list[str],
+    run_dir: str | Path,
+    config: dict[str, Any] | None = None,
+    logging_cfg: LoggingConfig | None = None,
+) -> list[Backend]:
+    """Build the named backends for `run_dir`.
+
+    `config` is the resolved run config as a plain dict: W&B records it, and its ``run.name`` names the
+    W&B run. `logging_cfg` supplies the W&B project and mode (defaults: ``srpo``, offline).
+    """
+    logging_cfg = logging_cfg or LoggingConfig()
+    run_dir = Path(run_dir)
+    backends: list[Backend] = []
+    for name in names:
+        if name == "tensorboard":
+            backends.append(TensorBoardBackend(run_dir / "tensorboard"))
+        elif name == "wandb":
+            backends.append(
+                WandbBackend(logging_cfg.wandb_project, logging_cfg.wandb_mode, config, run_dir, _run_name(config))
+            )
+        else:
+            raise ValueError(f"logging.backends: unknown backend {name!r} (known: {', '.join(BACKENDS)})")
+    return backends
+
+
+class Tracker:
+    """Writes metrics.jsonl and samples.jsonl in `run_dir` and fans metrics out to `backends`.
+
+    With `sample_log` set, `log_samples` keeps only the rows `select_samples` picks; without it, all rows.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        backends: list[Backend] | None = None,
+        sample_log: SampleLogConfig | None = None,
+    ):
         self.run_dir = Path(run_dir)
         self._metrics = JsonlWriter(self.run_dir / "metrics.jsonl")
         self._samples = JsonlWriter(self.run_dir / "samples.jsonl")
         self._backends = list(backends or [])
+        self._sample_log = sample_log
+
+    @classmethod
+    def from_config(
+        cls, run_dir: str | Path, logging: LoggingConfig, config: dict[str, Any] | None = None
+    ) -> "Tracker":
+        """A tracker with the backends and sample share that `logging` asks for."""
+        backends = make_backends(logging.backends, run_dir, config, logging)
+        return cls(run_dir, backends, sample_log=logging.samples)
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self._metrics.write({"step": step, **metrics})
@@ -56,6 +223,8 @@ class Tracker:
             backend.log(metrics, step)
 
     def log_samples(self, rows: list[dict[str, Any]]) -> None:
+        if self._sample_log is not None:
+            rows = select_samples(rows, self._sample_log)
         for row in rows:
             self._samples.write(row)
 
@@ -72,15 +241,21 @@ class Tracker:
         self.close()
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Read a JSON-lines file; a malformed line raises an error naming the file and line number."""
-    rows = []
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each non-blank line; errors name the file and line."""
     with Path(path).open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError as err:
                 raise ValueError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
-    return rows
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+            yield lineno, row
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Read a JSON-lines file; a malformed line raises an error naming the file and line number."""
+    return [row for _, row in iter_jsonl(path)]

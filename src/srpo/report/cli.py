@@ -1,0 +1,36 @@
+"""``srpo report RUN_DIR [RUN_DIR ...] [--out DIR]``. Importing this is cheap: matplotlib loads on use."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _cli(args: argparse.Namespace) -> int:
+    out_dir = args.out if args.out is not None else Path(args.run_dirs[0]) / "report"
+    from srpo.report.build import build_report
+
+    try:
+        path = build_report(args.run_dirs, out_dir)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"srpo report: error: {err}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+def add_cli(subparsers) -> argparse.ArgumentParser:
+    """Add ``srpo report RUN_DIR [RUN_DIR ...] [--out DIR]``."""
+    parser = subparsers.add_parser(
+        "report",
+        help="plot one or more runs into a self-contained HTML report",
+        description="Plot the metrics of one or more run directories (overlaid, one colour per run) into "
+        "report.html plus one PNG per figure, and print the HTML file's path.",
+    )
+    parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
+                        help="run directory holding metrics.jsonl (and config.yaml for the run's name)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="output directory (default: the first RUN_DIR's report/)")
+    parser.set_defaults(func=_cli)
+    return parser
