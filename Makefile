@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/srpo demo
 
 test: $(STAMP)
+	bash scripts/ensure-chromium.sh || test -z "$$CI"  # CI must have it; elsewhere the browser test skips
 	$(PY) -m pytest -q
 
 clean:

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from srpo.algo_config import AlgorithmConfig, OptimConfig
-from srpo.analysis import AnalysisConfig, SampleLogConfig
+from srpo.analysis import AnalysisConfig
 from srpo.configlib import ConfigError, apply_overrides, build, load_yaml, to_dict
 from srpo.curriculum import CurriculumConfig
 from srpo.model import ModelConfig
@@ -46,7 +46,6 @@ class TrainConfig:
     eval: EvalSchedule = field(default_factory=EvalSchedule)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
-    sample_log: SampleLogConfig = field(default_factory=SampleLogConfig)
 
     def validate(self) -> None:
         """Cross-section rules (each section validates its own fields)."""

@@ -28,6 +28,7 @@ from srpo import checkpoint as ckpt
 from srpo.actor import Actor
 from srpo.algo import ADVANTAGE_ESTIMATORS
 from srpo.config import TrainConfig, save_config
+from srpo.configlib import to_dict
 from srpo.data import Problem
 from srpo.experience import Experience, concat
 from srpo.model import PromptFormatter, load_model_and_tokenizer
@@ -62,7 +63,7 @@ class Trainer:
             self._restore(resume_from)
         else:
             save_config(cfg, self.run_dir / "config.yaml")
-        self.tracker = Tracker(self.run_dir, parts.backends)
+        self.tracker = Tracker.from_config(self.run_dir, cfg.logging, to_dict(cfg))
 
     # ----------------------------------------------------------------- the loop
     def train(self) -> dict[str, float]:
@@ -95,9 +96,9 @@ class Trainer:
         update_stats = self.actor.update(exp) if len(exp) else {}
         self.feedback(step, exp)
         metrics = {"stage": float(self.curriculum.stage_index + 1), **collect_stats, **update_stats,
-                   **domain_metrics(exp), **group_metrics(exp), **self.sampler.stats(),
-                   **self.analysis.metrics(exp),
-                   **{f"curriculum/{d}_weight": w for d, w in weights.items()},
+                   **domain_metrics(exp), **group_metrics(exp),
+                   **{f"sampler/{k}": v for k, v in self.sampler.stats().items()},
+                   **self.analysis.metrics(exp), **self.curriculum.stats(step),
                    "sampler/rollouts_total": float(self.rollouts_total),
                    "timing/update_s": time.perf_counter() - t_update,
                    "timing/step_s": time.perf_counter() - start}
@@ -112,7 +113,7 @@ class Trainer:
         if self.cfg.sampling.name != "dynamic_sampling":
             exp = self.rollout(self.sampler.next_batch(n_prompts, weights), timer)
             return exp, timer.metrics()
-        from srpo.sampling import collect_dynamic_batch
+        from srpo.sampling import collect_dynamic_batch, is_mixed
 
         offset = [0]
 
@@ -121,11 +122,12 @@ class Trainer:
             offset[0] += len(problems)
             return [exp.select(rows) for rows in exp.group_rows()]
 
+        sampling = self.cfg.sampling
         groups, stats = collect_dynamic_batch(
             lambda n: self.sampler.next_batch(n, weights), rollout_groups,
-            is_informative=lambda g: 0 < int(g.corrects_b.sum()) < len(g),
-            batch_groups=n_prompts, max_rounds=self.cfg.sampling.dynamic_max_rounds,
-            oversample=self.cfg.sampling.dynamic_oversample)
+            is_informative=lambda g: is_mixed(g.corrects_b.tolist()), batch_groups=n_prompts,
+            max_rounds=sampling.dynamic_max_rounds, oversample=sampling.dynamic_oversample,
+            group_corrects=lambda g: g.corrects_b.tolist(), refill=sampling.dynamic_refill)
         exp = concat(groups, self.tokenizer.pad_token_id) if groups else self._empty_experience()
         return exp, {**timer.metrics(), **{f"dynamic/{k}": float(v) for k, v in stats.items()}}
 
@@ -138,7 +140,11 @@ class Trainer:
             problem_per_row = [problems[i] for i in batch.prompt_index_b.tolist()]
             results = self.scorer.score(batch.texts, problem_per_row)
         self.rollouts_total += len(batch.texts)
-        return Experience.from_rollout(batch, problems, results, group_offset)
+        exp = Experience.from_rollout(batch, problems, results, group_offset)
+        # Every generated group feeds the sampler's history, also those dynamic sampling discards.
+        for rows in exp.group_rows():
+            self.sampler.record(exp.problems[rows[0]], exp.corrects_b[rows].tolist())
+        return exp
 
     def advantages(self, exp: Experience) -> torch.Tensor:
         algo = self.cfg.algorithm
@@ -149,9 +155,7 @@ class Trainer:
         return estimator(exp.rewards_b, exp.group_ids_b, **kwargs)
 
     def feedback(self, step: int, exp: Experience) -> None:
-        """Tell the sampler each prompt's verdicts (history resampling) and the curriculum the reward."""
-        for rows in exp.group_rows():
-            self.sampler.record(exp.problems[rows[0]], exp.corrects_b[rows].tolist())
+        """Tell the curriculum the step's mean reward (its plateau rule reads it)."""
         if len(exp):
             self.curriculum.observe(step, float(exp.rewards_b.mean()))
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from srpo.actor import Actor
 from srpo.config import TrainConfig
-from srpo.configlib import ConfigError, to_dict
+from srpo.configlib import ConfigError
 from srpo.data import Problem
 from srpo.experience import Experience
 from srpo.rollout import SamplingParams
@@ -24,7 +24,6 @@ class Components:
     actor: Actor
     evaluator: Callable[..., dict[str, float]]
     analysis: "RolloutAnalysis"
-    backends: list
 
 
 def load_pool(specs: list[str], mapping: dict[str, str]) -> list[Problem]:
@@ -49,7 +48,6 @@ def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Compone
     from srpo.curriculum import Curriculum
     from srpo.rewards import RewardScorer
     from srpo.sampling import DomainMixture, build_sampler
-    from srpo.tracking import make_backends
 
     train = load_pool(cfg.data.train, cfg.data.column_mapping)
     heldout = load_pool(cfg.data.heldout, cfg.data.column_mapping)
@@ -57,8 +55,8 @@ def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Compone
     if overlap:
         raise ConfigError(f"data.heldout: {len(overlap)} held-out problems also occur in data.train "
                           f"(e.g. uid {sorted(overlap)[0]})")
-    curriculum = Curriculum(cfg.curriculum)
     pools = split_by_domain(train)
+    curriculum = Curriculum(cfg.curriculum, domain_sizes={d: len(v) for d, v in pools.items()})
     _check_domains(curriculum, pools)
     samplers = {d: build_sampler(cfg.sampling.name, pools[d], cfg.run.seed + i, cfg.sampling)
                 for i, d in enumerate(sorted(pools))}
@@ -71,12 +69,12 @@ def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Compone
         actor=_build_actor(cfg, model),
         evaluator=make_evaluator(cfg, model, tokenizer, scorer),
         analysis=RolloutAnalysis(cfg),
-        backends=make_backends(cfg.logging.backends, cfg.run.output_dir, to_dict(cfg)),
     )
 
 
 def _check_domains(curriculum, pools: dict[str, list[Problem]]) -> None:
-    for domain in curriculum.domains():
+    wanted = {d for stage in curriculum.stages for d, w in stage.weights.items() if w > 0}
+    for domain in sorted(wanted):
         if domain not in pools:
             raise ConfigError(f"curriculum: a stage samples domain {domain!r} but data.train has no "
                               f"{domain} problems (domains found: {sorted(pools) or 'none'})")
@@ -115,7 +113,7 @@ def make_evaluator(cfg: TrainConfig, model, tokenizer, scorer):
 
 
 class RolloutAnalysis:
-    """Per-step behaviour metrics (reflection, code in math) and the sampled rollout log."""
+    """Per-step behaviour metrics (reflection, code in math) and the rows offered to the sample log."""
 
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
@@ -127,12 +125,9 @@ class RolloutAnalysis:
             return {}
         return rollout_metrics(exp.texts, exp.domains, exp.response_lengths_b.tolist(), self.cfg.analysis)
 
-    def sample_rows(self, step: int, stage: int, exp: Experience) -> list[dict[str, Any]]:
-        from srpo.analysis import select_samples
+    @staticmethod
+    def sample_rows(step: int, stage: int, exp: Experience) -> list[dict[str, Any]]:
+        from srpo.analysis import sample_rows
 
-        lengths = exp.response_lengths_b.tolist()
-        rows = [{"step": step, "uid": p.uid, "index": i, "stage": stage, "domain": p.domain,
-                 "prompt": p.prompt, "response": text, "reward": float(r.score), "correct": bool(r.correct),
-                 "length": int(n)}
-                for i, (p, text, r, n) in enumerate(zip(exp.problems, exp.texts, exp.results, lengths))]
-        return select_samples(rows, self.cfg.sample_log)
+        return sample_rows(step, stage, [p.uid for p in exp.problems], exp.domains, exp.texts,
+                           exp.rewards_b.tolist(), exp.corrects_b.tolist(), exp.response_lengths_b.tolist())

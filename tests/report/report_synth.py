@@ -55,7 +55,7 @@ def _step_metrics(step: int, rng, stage_switch: int | None, regime: str, n_steps
     m["groups/all_correct_frac"] = zero * (0.3 + 0.5 * t)
     m["groups/all_wrong_frac"] = zero - m["groups/all_correct_frac"]
     m["groups/effective_ratio"] = 1 - zero
-    m["curriculum/code_weight"] = 0.0 if stage == 1 else min(0.5, 0.05 * (step - stage_switch + 1))
+    m["curriculum/weight_code"] = 0.0 if stage == 1 else min(0.5, 0.05 * (step - stage_switch + 1))
     m["timing/step_s"] = 1.2
     if step == 7:
         m["train/grad_norm"] = math.nan  # the trainer's Tracker writes NaN as null

@@ -179,7 +179,7 @@ def training_figure(runs: list[Run]) -> FigureSpec:
                 _one("loss", "train/loss", "loss", zero_based=False),
                 _one("gradient norm", "train/grad_norm", "norm"),
                 _one("learning rate", "train/lr", "lr", scientific=True, smooth=False),
-                _one("code weight", "curriculum/code_weight", "share of code prompts", percent=True,
+                _one("code weight", "curriculum/weight_code", "share of code prompts", percent=True,
                      smooth=False),
             ),
         ),
