@@ -28,6 +28,7 @@ class Outer:
 
 def test_build_nested_and_overrides():
     data = apply_overrides({"inner": {"lr": 1}}, ["inner.mode=b", "limit=3", "inner.tags=[u, v]"])
+    assert build(Outer, apply_overrides({}, ["inner.lr=1e-5"])).inner.lr == 1e-5
     cfg = build(Outer, data)
     assert cfg.inner.lr == 1.0 and isinstance(cfg.inner.lr, float)
     assert cfg.inner.mode == "b" and cfg.limit == 3 and cfg.inner.tags == ["u", "v"]

@@ -20,6 +20,8 @@ class RunConfig:
     resume: ``auto`` continues from the latest checkpoint in output_dir if there is one, ``never`` refuses
     to run in a directory that already has one, or a path to a specific checkpoint directory.
     progress: show a progress bar.
+    stop_at_step: end this invocation after this step with a checkpoint, as an interruption would; the
+        schedules still span total_steps and a later invocation resumes exactly (time-boxed jobs).
     """
 
     name: str = "srpo"
@@ -31,8 +33,11 @@ class RunConfig:
     eval_every: int = 0
     resume: str = "auto"
     progress: bool = True
+    stop_at_step: int | None = None
 
     def validate(self) -> None:
+        if self.stop_at_step is not None and not 1 <= self.stop_at_step <= self.total_steps:
+            raise ConfigError(f"stop_at_step: must be in [1, total_steps={self.total_steps}]")
         if self.total_steps < 1:
             raise ConfigError(f"total_steps: must be >= 1, got {self.total_steps}")
         if self.save_every < 0 or self.eval_every < 0:

@@ -67,12 +67,13 @@ class Trainer:
 
     # ----------------------------------------------------------------- the loop
     def train(self) -> dict[str, float]:
-        """Run until `run.total_steps`; returns the last step's metrics."""
+        """Run until `run.total_steps` (or `run.stop_at_step`); returns the last step's metrics."""
         cfg = self.cfg.run
+        last = cfg.stop_at_step or cfg.total_steps
         metrics: dict[str, float] = {}
         if self.step == 0 and self.heldout:
             self.tracker.log(self.evaluate(0), step=0)
-        bar = tqdm(range(self.step + 1, cfg.total_steps + 1), disable=not cfg.progress, desc="train",
+        bar = tqdm(range(self.step + 1, last + 1), disable=not cfg.progress, desc="train",
                    initial=self.step, total=cfg.total_steps)
         for step in bar:
             metrics = self.train_step(step)
@@ -80,7 +81,7 @@ class Trainer:
                 metrics.update(self.evaluate(step))
             self.tracker.log(metrics, step=step)
             bar.set_postfix(reward=f"{metrics.get('all/reward_mean', 0):.3f}")
-            if _due(step, cfg.save_every, cfg.total_steps):
+            if _due(step, cfg.save_every, last):
                 self.save()
         self.tracker.close()
         return metrics
