@@ -20,6 +20,8 @@ class RunConfig:
     resume: ``auto`` continues from the latest checkpoint in output_dir if there is one, ``never`` refuses
     to run in a directory that already has one, or a path to a specific checkpoint directory.
     progress: show a progress bar.
+    max_rollouts: stop once this many responses have been generated (the step that crosses it is the
+        last; held-out evaluation and a checkpoint follow). Compares samplers under one rollout budget.
     stop_at_step: end this invocation after this step with a checkpoint, as an interruption would; the
         schedules still span total_steps and a later invocation resumes exactly (time-boxed jobs).
     """
@@ -33,6 +35,7 @@ class RunConfig:
     eval_every: int = 0
     resume: str = "auto"
     progress: bool = True
+    max_rollouts: int | None = None
     stop_at_step: int | None = None
 
     def validate(self) -> None:

@@ -73,18 +73,26 @@ class Trainer:
         metrics: dict[str, float] = {}
         if self.step == 0 and self.heldout:
             self.tracker.log(self.evaluate(0), step=0)
-        bar = tqdm(range(self.step + 1, last + 1), disable=not cfg.progress, desc="train",
+        start = self.step + 1 if not self._budget_spent() else last + 1
+        bar = tqdm(range(start, last + 1), disable=not cfg.progress, desc="train",
                    initial=self.step, total=cfg.total_steps)
         for step in bar:
             metrics = self.train_step(step)
-            if self.heldout and _due(step, cfg.eval_every, cfg.total_steps):
+            final = step == cfg.total_steps or self._budget_spent()
+            if self.heldout and (final or _due(step, cfg.eval_every, cfg.total_steps)):
                 metrics.update(self.evaluate(step))
             self.tracker.log(metrics, step=step)
             bar.set_postfix(reward=f"{metrics.get('all/reward_mean', 0):.3f}")
-            if _due(step, cfg.save_every, last):
+            if final or _due(step, cfg.save_every, last):
                 self.save()
+            if final:
+                break
         self.tracker.close()
         return metrics
+
+    def _budget_spent(self) -> bool:
+        budget = self.cfg.run.max_rollouts
+        return budget is not None and self.rollouts_total >= budget
 
     def train_step(self, step: int) -> dict[str, float]:
         """One step: sample prompts, roll out, score, compute advantages, update, record history."""

@@ -120,3 +120,14 @@ def test_bad_config_names_the_field(tmp_path):
         load_config("grpo", ["rollout.group_size=0"])
     with pytest.raises(ConfigError, match="mini_batch_size"):
         load_config("grpo", ["algorithm.mini_batch_size=100000"])
+
+
+def test_rollout_budget_stops_the_run(setup):
+    tmp_path, model_dir = setup
+    cfg = config(tmp_path, model_dir, "run.total_steps=50", "run.max_rollouts=30", "run.save_every=0")
+    Trainer(cfg, scorer=DigitScorer()).train()
+    rows = read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    # 12 responses per step: the step that crosses 30 (step 3, 36 rollouts) is the last, evaluated.
+    assert rows[-1]["step"] == 3 and rows[-1]["sampler/rollouts_total"] == 36
+    assert "eval/all/pass@1" in rows[-1]
+    assert (tmp_path / "run" / "checkpoints" / "step_000003").is_dir()
