@@ -16,7 +16,7 @@ import sys
 from srpo.configlib import ConfigError
 
 # Modules that contribute sub-commands through an ``add_cli(subparsers)`` function.
-_COMMAND_MODULES = ("srpo.eval.cli", "srpo.data.curate", "srpo.data.label", "srpo.report.cli")
+_COMMAND_MODULES = ("srpo.eval.cli", "srpo.data.cli", "srpo.report", "srpo.toy.build")
 
 
 def _train(args: argparse.Namespace) -> int:
