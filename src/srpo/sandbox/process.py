@@ -43,6 +43,7 @@ class SandboxOutcome:
     load_error: str | None = None
     detail: str = ""
     seconds: float = 0.0
+    pid_namespace: int | None = None  # inode of the sandbox's pid namespace (bwrap mode), for inspection
 
 
 class SandboxProcess:
@@ -52,6 +53,7 @@ class SandboxProcess:
         self.backend, self.cfg = backend, cfg
         self._pidfd: int | None = None
         self._inner_pid: int | None = None
+        self._pidns: int | None = None
         self._tmp: str | None = None
         kwargs: dict[str, Any] = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       start_new_session=True, close_fds=True)
@@ -80,7 +82,9 @@ class SandboxProcess:
         finally:
             os.close(fd)
         try:
-            self._inner_pid = int(json.loads(b"".join(chunks))["child-pid"])
+            info = json.loads(b"".join(chunks))
+            self._inner_pid = int(info["child-pid"])
+            self._pidns = int(info["pid-namespace"]) if "pid-namespace" in info else None
         except (ValueError, KeyError, TypeError):
             return  # bwrap failed to start; run() reports its stderr
         try:
@@ -108,9 +112,12 @@ class SandboxProcess:
                 self.reap()
         seconds = time.monotonic() - start
         if timed_out:
-            return SandboxOutcome("timeout", detail=f"wall-clock limit of {wall_s:.1f}s exceeded",
-                                  seconds=seconds)
-        return _parse(out, err, self.popen.poll(), seconds)
+            outcome = SandboxOutcome("timeout", detail=f"wall-clock limit of {wall_s:.1f}s exceeded",
+                                     seconds=seconds)
+        else:
+            outcome = _parse(out, err, self.popen.poll(), seconds)
+        outcome.pid_namespace = self._pidns
+        return outcome
 
     def _exchange(self, data: bytes, deadline: float, payload: dict) -> tuple[bytes, bytes, bool]:
         """Write stdin, drain stdout/stderr (capped) until both close or the deadline passes."""
