@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +128,25 @@ def test_no_leaked_processes_or_fds_after_1000_runs():
     assert [o.tests[0].get("value") for o in outs] == [i + 1 for i in range(1000)]
     assert _children() == kids_before
     assert len(os.listdir("/proc/self/fd")) == fds_before
+
+
+def test_sandboxes_die_when_the_owner_exits_without_close(tmp_path):
+    script = tmp_path / "owner.py"
+    script.write_text(
+        "import time\n"
+        "from srpo.sandbox import SandboxConfig, SandboxPool\n"
+        "from srpo.sandbox.process import _LIVE\n"
+        "pool = SandboxPool(SandboxConfig(workers=3))\n"
+        "deadline = time.time() + 10\n"
+        "while len(_LIVE) < 3 and time.time() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        "print(' '.join(str(p.pid_namespace_init) for p in _LIVE), flush=True)\n")  # no close()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[2] / "src"),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
+    pids = [int(p) for p in out.stdout.split()]
+    assert len(pids) == 3, out.stderr
+    deadline = time.monotonic() + 2
+    while any(os.path.exists(f"/proc/{p}") for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p for p in pids if os.path.exists(f"/proc/{p}")]

@@ -10,6 +10,7 @@ without pid-reuse races.
 
 from __future__ import annotations
 
+import atexit
 import json
 import marshal
 import os
@@ -19,6 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,14 @@ from srpo.sandbox.config import SandboxConfig
 
 STDERR_CAP = 16 << 10
 REAP_GRACE_S = 2.0
+# Every started sandbox until it is reaped: killed at interpreter exit even if nobody called close().
+_LIVE: "weakref.WeakSet[SandboxProcess]" = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_all_live() -> None:
+    for proc in list(_LIVE):
+        proc.kill()
 
 
 @dataclass
@@ -72,6 +82,11 @@ class SandboxProcess:
             env = {"HOME": self._tmp, "TMPDIR": self._tmp, "PATH": "/usr/local/bin:/usr/bin:/bin",
                    "LANG": "C.UTF-8"}
             self.popen = subprocess.Popen(backend.command(), cwd=self._tmp, env=env, **kwargs)
+        _LIVE.add(self)
+
+    def __del__(self) -> None:
+        if getattr(self, "popen", None) is not None and self.popen.returncode is None:
+            self.kill()
 
     def _read_info(self, fd: int) -> None:
         """bwrap writes a JSON object with the sandbox init's host pid, then closes the fd."""
@@ -198,6 +213,7 @@ class SandboxProcess:
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+        _LIVE.discard(self)
 
     def kill(self) -> None:
         """Kill the whole tree and wait until it is gone."""
