@@ -46,7 +46,8 @@ class RewardsConfig:
 
     Fields:
         math: components for math problems (default: math_accuracy 1.0, format 0.0, language 0.0).
-        code: components for code problems (default: code_accuracy 1.0, language 0.0).
+        code: components for code problems (default: code_accuracy 1.0, language 0.0). An empty list
+            means the domain is not used (no sandbox is started for an empty ``code``).
         correct_from: per domain, the component whose ``correct`` is the response's verdict; a domain left
             out uses its accuracy reward (``math_accuracy`` / ``code_accuracy``).
         format_template: the format reward's template; ``{name}`` slots are free non-blank text, tags are
@@ -88,7 +89,7 @@ class RewardsConfig:
                     raise ConfigError(f"{domain}[{i}].name: unknown reward {name!r} (known: {', '.join(known)})")
             if len(set(names)) != len(names):
                 raise ConfigError(f"{domain}: a reward is listed twice ({names})")
-            if self.deciding(domain) not in names:
+            if names and self.deciding(domain) not in names:
                 raise ConfigError(f"correct_from.{domain}: {self.deciding(domain)!r} is not among the "
                                   f"{domain} components {names}")
         unknown = set(self.correct_from) - {"math", "code"}

@@ -30,7 +30,8 @@ def compile_template(template: str) -> re.Pattern:
     pattern, pos = [r"\s*"], 0
     for m in _SLOT.finditer(template):
         pattern.append(_fixed(template[pos:m.start()]))
-        pattern.append(rf"(?P<{m.group(1)}>(?:(?!{forbidden})[\s\S])*?\S(?:(?!{forbidden})[\s\S])*?)\s*")
+        free = rf"(?:(?!{forbidden})[\s\S])*?"
+        pattern.append(rf"(?P<{m.group(1)}>{free}(?!{forbidden})\S{free})\s*")
         pos = m.end()
     pattern.append(_fixed(template[pos:]))
     return re.compile("".join(pattern))

@@ -8,6 +8,7 @@ belong to every script. Greek is expected by default because mathematics uses it
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -16,6 +17,7 @@ from srpo.rewards.base import RewardResult
 from srpo.rewards.registry import register_reward
 
 DEFAULT_SCRIPTS = ("latin", "greek")
+_MARKUP = re.compile(r"</?\w+>")
 # First word of a Unicode name -> script, where it differs from the lower-cased word itself.
 _ALIASES = {"cjk": "han", "ideographic": "han", "hangul": "hangul", "hiragana": "japanese",
             "katakana": "japanese"}
@@ -66,7 +68,7 @@ def foreign_share(text: str, scripts: tuple[str, ...] = DEFAULT_SCRIPTS) -> tupl
                                                            "max_share": cfg.language_max_share})
 def language_penalty(response: str, problem: Problem, *, scripts: tuple[str, ...] = DEFAULT_SCRIPTS,
                      max_share: float = 0.0) -> RewardResult:
-    """Score ``-share`` of letters outside `scripts` (0 for a clean response); correct if share <= max_share.
+    """Score ``-share`` of letters (outside ``<tag>`` markup) in scripts other than `scripts` (0 for a clean response); correct if share <= max_share.
 
     >>> p = Problem.create("math", "1+1?", answer="2")
     >>> language_penalty("one plus one is two", p).score
@@ -74,5 +76,6 @@ def language_penalty(response: str, problem: Problem, *, scripts: tuple[str, ...
     >>> language_penalty("nine lette 加", p).score
     -0.1
     """
-    share, counts = foreign_share(response, tuple(s.lower() for s in scripts))
+    prose = _MARKUP.sub(" ", response)  # <think>/<answer> tags are markup, not language
+    share, counts = foreign_share(prose, tuple(s.lower() for s in scripts))
     return RewardResult(0.0 - share, share <= max_share, {"foreign_share": share, "letters_by_script": counts})

@@ -21,14 +21,21 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _INTEGER = re.compile(r"[+-]?\d+")
 _WORDS = re.compile(r"[A-Za-z]+(?: [A-Za-z]+)*")
 _DELIMITED = ("$", "\\boxed", "\\(", "\\[")
+_TEXT = re.compile(r"\\(?:text|textbf|mathrm)\{([^{}]*)\}")
 _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+(?:\{[^{}]*\})?")
 
 
 def _bare(text: str) -> str:
-    """Strip whitespace, one pair of surrounding ``$``, and a final period."""
-    text = text.strip()
+    r"""Strip whitespace, currency dollars, one pair of surrounding ``$``, a whole-answer ``\text{}``,
+    and a final period."""
+    text = text.replace("\\$", "").strip()
+    if text.count("$") == 1:  # "$5": a currency sign, not a math delimiter
+        text = text.replace("$", "").strip()
     if len(text) >= 2 and text[0] == "$" and text[-1] == "$" and "$" not in text[1:-1]:
         text = text[1:-1].strip()
+    whole_text = _TEXT.fullmatch(text)
+    if whole_text:
+        text = whole_text.group(1).strip()
     return text[:-1].rstrip() if text.endswith(".") and not _NUMBER.fullmatch(text) else text
 
 
@@ -47,6 +54,8 @@ def to_latex(answer: str) -> str:
     text = answer.strip()
     if any(d in text for d in _DELIMITED):
         return text
+    if _WORDS.fullmatch(text) and len(text) >= 3 and text.lower() not in ("inf", "infty", "infinity"):
+        return f"$\\text{{{text}}}$"  # a word answer ("Monday"), not a product of variables
     if re.search(r"[A-Za-z]{3,}", _LATEX_COMMAND.sub(" ", text)):
         return text
     return f"${text}$"

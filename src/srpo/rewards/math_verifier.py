@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import marshal
-import os
 import queue
 import select
 import subprocess

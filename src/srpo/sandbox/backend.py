@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from srpo.sandbox.config import SandboxConfig
@@ -47,15 +47,29 @@ class Backend:
     python: str
     pidns: bool
     run_as: int | None = None
-    info_fd: bool = False
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    launcher: tuple[str, ...] = ()
 
     def command(self, info_fd: int | None = None) -> list[str]:
         """Full command line for one judge; `info_fd` is bwrap's --info-fd (child pid of the sandbox)."""
         argv = list(self.argv)
         if info_fd is not None and self.mode == "bwrap":
             argv[1:1] = ["--info-fd", str(info_fd)]
-        return argv + ["-c", JUDGE_SOURCE]
+        return list(self.launcher) + argv + ["-c", JUDGE_SOURCE]
+
+
+def privilege_drop(uid: int | None) -> tuple[tuple[str, ...], int | None]:
+    """How to start bwrap as `uid` when we are root: ``(launcher argv prefix, uid for Popen(user=))``.
+
+    `setpriv` (util-linux) is preferred: Popen(user=...) disables vfork, so every sandbox would fork the
+    whole (possibly many-GiB) trainer process; measured here with a 1 GiB parent: 20 ms CPU and 67 ms wall
+    per start with user=, 0.3 ms / 3 ms through setpriv.
+    """
+    if uid is None:
+        return (), None
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        return (setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"), None
+    return (), uid
 
 
 def bwrap_candidates(cfg: SandboxConfig) -> list[str]:
@@ -119,7 +133,7 @@ def bwrap_argv(bwrap: str, python: str, cfg: SandboxConfig, disable_userns: bool
         argv.append("--disable-userns")
     argv += _system_binds()
     prefix = python_prefix(python)
-    if not prefix.startswith("/usr/"):
+    if prefix != "/usr" and not prefix.startswith("/usr/"):
         argv += ["--ro-bind", prefix, prefix]
     for path in cfg.extra_ro_binds:
         argv += ["--ro-bind", path, path]
@@ -153,7 +167,8 @@ def _resolve_cached(cfg_key: tuple) -> Backend:
     if cfg.mode == "unsafe":
         python = python_candidates(cfg)[0]
         return Backend("unsafe", (python, "-I", "-S", "-B"), python, pidns=False)
-    run_as = cfg.sandbox_uid if os.geteuid() == 0 else None
+    uid = cfg.sandbox_uid if os.geteuid() == 0 else None
+    launcher, run_as = privilege_drop(uid)
     errors = []
     for bwrap in bwrap_candidates(cfg):
         for python in python_candidates(cfg):
@@ -163,12 +178,12 @@ def _resolve_cached(cfg_key: tuple) -> Backend:
                 except (OSError, subprocess.SubprocessError) as err:
                     errors.append(f"{python}: {err}")
                     break
-                backend = Backend("bwrap", tuple(argv), python, pidns=True, run_as=run_as, info_fd=True)
+                backend = Backend("bwrap", tuple(argv), python, pidns=True, run_as=run_as, launcher=launcher)
                 error = _probe(backend, cfg)
                 if error is None:
                     return backend
                 errors.append(f"bwrap={bwrap} python={python} disable_userns={disable_userns}: {error}")
-    raise SandboxUnavailable(_refusal(errors, run_as))
+    raise SandboxUnavailable(_refusal(errors, uid))
 
 
 def _refusal(errors: list[str], run_as: int | None) -> str:

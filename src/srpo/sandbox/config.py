@@ -28,7 +28,7 @@ class SandboxConfig:
         file_mb: largest file the program may write (RLIMIT_FSIZE), in MiB.
         open_files: most open file descriptors (RLIMIT_NOFILE).
         tmp_mb: size of the private writable /tmp (a tmpfs) in MiB (bwrap mode).
-        workers: sandboxes run in parallel by the worker pool; 0 means ``min(32, 4 * os.cpu_count())`` (a
+        workers: sandboxes run in parallel by the worker pool; 0 means ``min(32, 8 * os.cpu_count())`` (a
             sandbox spends most of its short life waiting on the kernel, not on a CPU).
         python: interpreter that runs the programs; empty means this interpreter if the sandbox user can
             read it, else ``/usr/bin/python3``. Only its standard library is visible inside.

@@ -62,9 +62,9 @@ def job_payload(job: SandboxJob, cfg: SandboxConfig, pidns: bool = True) -> dict
 
 
 def default_workers() -> int:
-    """4 per core, at most 32: a sandbox spends most of its short life waiting on namespace set-up and
-    tear-down in the kernel, not on a CPU."""
-    return min(32, 4 * (os.cpu_count() or 1))
+    """8 per core, at most 32: a sandbox spends most of its short life waiting (namespace set-up and
+    tear-down in the kernel, process start-up), not on a CPU."""
+    return min(32, 8 * (os.cpu_count() or 1))
 
 
 class SandboxPool:

@@ -10,6 +10,7 @@ without pid-reuse races.
 
 from __future__ import annotations
 
+import atexit
 import json
 import marshal
 import os
@@ -19,6 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,14 @@ from srpo.sandbox.config import SandboxConfig
 
 STDERR_CAP = 16 << 10
 REAP_GRACE_S = 2.0
+# Every started sandbox until it is reaped: killed at interpreter exit even if nobody called close().
+_LIVE: "weakref.WeakSet[SandboxProcess]" = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_all_live() -> None:
+    for proc in list(_LIVE):
+        proc.kill()
 
 
 @dataclass
@@ -43,6 +53,7 @@ class SandboxOutcome:
     load_error: str | None = None
     detail: str = ""
     seconds: float = 0.0
+    pid_namespace: int | None = None  # inode of the sandbox's pid namespace (bwrap mode), for inspection
 
 
 class SandboxProcess:
@@ -52,6 +63,7 @@ class SandboxProcess:
         self.backend, self.cfg = backend, cfg
         self._pidfd: int | None = None
         self._inner_pid: int | None = None
+        self._pidns: int | None = None
         self._tmp: str | None = None
         kwargs: dict[str, Any] = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       start_new_session=True, close_fds=True)
@@ -70,6 +82,11 @@ class SandboxProcess:
             env = {"HOME": self._tmp, "TMPDIR": self._tmp, "PATH": "/usr/local/bin:/usr/bin:/bin",
                    "LANG": "C.UTF-8"}
             self.popen = subprocess.Popen(backend.command(), cwd=self._tmp, env=env, **kwargs)
+        _LIVE.add(self)
+
+    def __del__(self) -> None:
+        if getattr(self, "popen", None) is not None and self.popen.returncode is None:
+            self.kill()
 
     def _read_info(self, fd: int) -> None:
         """bwrap writes a JSON object with the sandbox init's host pid, then closes the fd."""
@@ -80,7 +97,9 @@ class SandboxProcess:
         finally:
             os.close(fd)
         try:
-            self._inner_pid = int(json.loads(b"".join(chunks))["child-pid"])
+            info = json.loads(b"".join(chunks))
+            self._inner_pid = int(info["child-pid"])
+            self._pidns = int(info["pid-namespace"]) if "pid-namespace" in info else None
         except (ValueError, KeyError, TypeError):
             return  # bwrap failed to start; run() reports its stderr
         try:
@@ -108,9 +127,12 @@ class SandboxProcess:
                 self.reap()
         seconds = time.monotonic() - start
         if timed_out:
-            return SandboxOutcome("timeout", detail=f"wall-clock limit of {wall_s:.1f}s exceeded",
-                                  seconds=seconds)
-        return _parse(out, err, self.popen.poll(), seconds)
+            outcome = SandboxOutcome("timeout", detail=f"wall-clock limit of {wall_s:.1f}s exceeded",
+                                     seconds=seconds)
+        else:
+            outcome = _parse(out, err, self.popen.poll(), seconds)
+        outcome.pid_namespace = self._pidns
+        return outcome
 
     def _exchange(self, data: bytes, deadline: float, payload: dict) -> tuple[bytes, bytes, bool]:
         """Write stdin, drain stdout/stderr (capped) until both close or the deadline passes."""
@@ -191,6 +213,7 @@ class SandboxProcess:
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+        _LIVE.discard(self)
 
     def kill(self) -> None:
         """Kill the whole tree and wait until it is gone."""

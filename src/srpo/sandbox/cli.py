@@ -1,0 +1,36 @@
+"""``srpo sandbox-check``: can this machine isolate untrusted code? (for the lead to wire into cli.py)"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from srpo.sandbox.config import SandboxConfig
+from srpo.sandbox.pool import SandboxJob, SandboxPool
+from srpo.sandbox.backend import SandboxUnavailable
+
+
+def add_cli(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("sandbox-check", help="check that the code sandbox (bubblewrap) works here")
+    p.add_argument("--unsafe", action="store_true", help="check the unsafe (no isolation) mode instead")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    cfg = SandboxConfig(mode="unsafe" if args.unsafe else "bwrap", workers=2)
+    try:
+        pool = SandboxPool(cfg)
+    except SandboxUnavailable as err:
+        print(err)
+        return 1
+    with pool:
+        start = time.perf_counter()
+        out = pool.run(SandboxJob("function", "import socket\ndef f():\n    try:\n"
+                                  "        socket.create_connection(('1.1.1.1', 53), timeout=1)\n"
+                                  "        return 'network reachable'\n    except OSError:\n"
+                                  "        return 'no network'\n", "f", calls=[[]]))
+        ms = (time.perf_counter() - start) * 1e3
+    print(f"mode: {pool.backend.mode}; launcher: {' '.join(pool.backend.launcher) or '-'}; "
+          f"binary: {pool.backend.argv[0]}; interpreter: {pool.backend.python}")
+    print(f"test program: {out.status}, {out.tests[0].get('value') if out.tests else out.detail} ({ms:.0f} ms)")
+    return 0 if out.status == "ok" else 1

@@ -1,0 +1,152 @@
+"""The sandbox pool: verdicts, isolation basics, refusal without bwrap, unsafe opt-in, no leaks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from srpo.configlib import ConfigError, build
+from srpo.sandbox import SandboxConfig, SandboxJob, SandboxPool, SandboxUnavailable
+from srpo.sandbox.backend import resolve_backend
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with SandboxPool(SandboxConfig(timeout_s=2.0, workers=4)) as p:
+        yield p
+
+
+def test_function_cases_and_check(pool):
+    job = SandboxJob("function", "def add(a, b):\n    return a + b\n", "add", calls=[[1, 2], ["a", "b"]],
+                     test_code="def check(candidate):\n    assert candidate(2, 2) == 4\n")
+    out = pool.run(job)
+    assert out.status == "ok" and out.load_error is None
+    assert [t.get("value") for t in out.tests[:2]] == [3, "ab"]
+    assert out.tests[2] == {"name": "test_code", "status": "pass"}
+
+
+def test_plain_asserts_prelude_and_failure_line(pool):
+    job = SandboxJob("function", "import math\ndef f(x):\n    return math.floor(x)\n", "f",
+                     test_code="assert f(2.5) == 2\nassert helper(3) == 3\nassert f(1.5) == 2\n",
+                     prelude="def helper(x):\n    return x\n")
+    out = pool.run(job)
+    assert out.tests[-1]["status"] == "fail"
+    assert out.tests[-1]["detail"].startswith("line 3: AssertionError")
+
+
+def test_in_place_mutation_and_exceptions_cross_the_boundary(pool):
+    job = SandboxJob("function", "def f(xs):\n    xs.sort()\n\ndef g(x):\n    raise ValueError('bad')\n",
+                     "f", test_code="xs = [3, 1, 2]\nf(xs)\nassert xs == [1, 2, 3]\n"
+                                    "try:\n    g(1)\nexcept ValueError as e:\n    assert str(e) == 'bad'\n")
+    assert pool.run(job).tests[-1]["status"] == "pass"
+
+
+def test_missing_entry_point_and_syntax_error(pool):
+    assert "does not define g()" in pool.run(SandboxJob("function", "def f(): pass", "g", calls=[[]])).load_error
+    assert "SyntaxError" in pool.run(SandboxJob("function", "def f(:", "f", calls=[[]])).load_error
+
+
+def test_stdio_runs_each_case_in_a_fresh_process(pool):
+    prog = "import sys\nprint(sum(map(int, sys.stdin.read().split())))\nopen('/tmp/seen', 'a').write('x')\n"
+    out = pool.run(SandboxJob("stdio", prog, stdins=["1 2", "3 4 5\n"]))
+    assert [t["stdout"] for t in out.tests] == ["3\n", "12\n"]
+    assert all(t["status"] == "done" for t in out.tests)
+
+
+def test_timeout_per_stdio_case(pool):
+    out = pool.run(SandboxJob("stdio", "import time, sys\nif sys.stdin.read() == 'slow':\n    time.sleep(9)\n"
+                                       "print('ok')\n", stdins=["fast", "slow"], timeout_s=0.5))
+    assert [t["status"] for t in out.tests] == ["done", "timeout"]
+
+
+def test_bad_kind_is_rejected(pool):
+    with pytest.raises(ValueError, match="kind"):
+        pool.submit(SandboxJob("shell", "echo"))
+
+
+def test_refusal_when_bwrap_cannot_run():
+    # Outside pytest's 0700 tmp dirs: as root the sandbox starts bwrap as an unprivileged user.
+    folder = tempfile.mkdtemp(prefix="srpo-fake-bwrap-")
+    os.chmod(folder, 0o755)
+    fake = Path(folder) / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    with pytest.raises(SandboxUnavailable) as err:
+        resolve_backend(SandboxConfig(bwrap_path=str(fake)))
+    message = str(err.value)
+    assert "Refusing to run untrusted code" in message and "No permissions" in message
+    assert "sandbox.mode=unsafe" in message
+    shutil.rmtree(folder)
+
+
+def test_unsafe_mode_warns_and_runs(capsys):
+    with pytest.warns(RuntimeWarning, match="WITHOUT isolation"):
+        p = SandboxPool(SandboxConfig(mode="unsafe", workers=1, timeout_s=2.0))
+    with p:
+        out = p.run(SandboxJob("function", "def f():\n    return 7\n", "f", calls=[[]]))
+        assert out.tests[0]["value"] == 7
+        assert p.run(SandboxJob("function", "def f():\n    while True: pass\n", "f", calls=[[]],
+                                timeout_s=0.3)).tests[0]["status"] == "timeout"
+    assert "WITHOUT isolation" in capsys.readouterr().err
+
+
+def test_config_validation_names_the_field():
+    with pytest.raises(ConfigError, match="sandbox.timeout_s"):
+        build(SandboxConfig, {"timeout_s": 0}, "sandbox")
+    with pytest.raises(ConfigError, match=r"sandbox.mode: must be one of"):
+        build(SandboxConfig, {"mode": "docker"}, "sandbox")
+
+
+def _children() -> list[int]:
+    me = str(os.getpid())
+    kids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    if fh.read().rsplit(")", 1)[1].split()[1] == me:
+                        kids.append(int(pid))
+            except OSError:
+                pass
+    return kids
+
+
+def test_no_leaked_processes_or_fds_after_1000_runs():
+    fds_before = len(os.listdir("/proc/self/fd"))
+    kids_before = _children()
+    cfg = SandboxConfig(timeout_s=5.0, workers=8)
+    jobs = [SandboxJob("function", "def f(x):\n    return x + 1\n", "f", calls=[[i]]) for i in range(1000)]
+    with SandboxPool(cfg) as p:
+        outs = p.map(jobs)
+    assert [o.tests[0].get("value") for o in outs] == [i + 1 for i in range(1000)]
+    assert _children() == kids_before
+    assert len(os.listdir("/proc/self/fd")) == fds_before
+
+
+def test_sandboxes_die_when_the_owner_exits_without_close(tmp_path):
+    script = tmp_path / "owner.py"
+    script.write_text(
+        "import time\n"
+        "from srpo.sandbox import SandboxConfig, SandboxPool\n"
+        "from srpo.sandbox.process import _LIVE\n"
+        "pool = SandboxPool(SandboxConfig(workers=3))\n"
+        "deadline = time.time() + 10\n"
+        "while len(_LIVE) < 3 and time.time() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        "print(' '.join(str(p.pid_namespace_init) for p in _LIVE), flush=True)\n")  # no close()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[2] / "src"),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
+    pids = [int(p) for p in out.stdout.split()]
+    assert len(pids) == 3, out.stderr
+    deadline = time.monotonic() + 2
+    while any(os.path.exists(f"/proc/{p}") for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p for p in pids if os.path.exists(f"/proc/{p}")]
