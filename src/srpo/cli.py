@@ -16,7 +16,7 @@ import sys
 from srpo.configlib import ConfigError
 
 # Modules that contribute sub-commands through an ``add_cli(subparsers)`` function.
-_COMMAND_MODULES = ("srpo.eval.cli", "srpo.data.cli", "srpo.report", "srpo.toy.build")
+_COMMAND_MODULES = ("srpo.eval.cli", "srpo.data.cli", "srpo.report", "srpo.sandbox.cli", "srpo.toy.build")
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -19,6 +19,8 @@ Code tests (``Problem.tests``) are a dict with these keys:
     ``check(<entry_point>)`` (HumanEval); otherwise it is run as is (plain ``assert`` lines, MBPP).
 ``prelude``
     Optional source placed before the solution (imports a HumanEval prompt carries).
+``timeout_s``
+    Optional per-problem wall-clock limit for the whole test run (default: the sandbox config's).
 """
 
 from __future__ import annotations
