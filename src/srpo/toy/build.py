@@ -1,0 +1,244 @@
+"""Deterministic warm start of the toy model: supervised training on reference solutions.
+
+    python -m srpo.toy.build --out DIR [--steps N] [--seed S]
+
+Recipe (defaults of `WarmStartConfig`): a fresh `ToyModelConfig()` model; each step draws `batch_size`
+training problems (never held-out ones) with their (domain, level) picked by a seeded RNG from
+math levels 1-4 and code levels 1-3 (`code_fraction` of them code); the loss is the mean token
+cross-entropy over response tokens (reference solution + eos; prompt and padding masked out). AdamW,
+linear warm-up then a constant learning rate, so that the model after N steps is the same whatever the
+planned length: `--steps` is the early-stopping knob. bf16 autocast on CPU, fp32 master weights.
+
+Determinism: one thread, `torch.use_deterministic_algorithms(True)`, every RNG seeded from `--seed`, and
+data drawn from the pure task generators, so the same arguments on the same machine and software give
+byte-identical `model.safetensors`. (Other CPUs or library versions may round differently.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from srpo.configlib import ConfigError
+from srpo.toy import tasks
+from srpo.toy.model import ToyModelConfig, build_model
+from srpo.toy.tokenizer import save_tokenizer
+
+
+@dataclass
+class WarmStartConfig:
+    """Supervised warm start of the toy model.
+
+    Fields:
+        steps: optimizer steps; the early-stopping knob (the shipped model uses the default).
+        seed: seeds model init, the (domain, level) draw and the problem streams.
+        batch_size: sequences per step.
+        micro_batch: rows per forward/backward chunk (length-sorted; the step's gradient is unchanged).
+        lr: AdamW learning rate after warm-up (constant: no decay, see the module docstring).
+        warmup_steps: linear warm-up from 0 to `lr`.
+        weight_decay: AdamW decoupled weight decay.
+        grad_clip: max global gradient norm.
+        math_levels: MATH difficulty levels in the mix, drawn uniformly.
+        code_levels: CODE difficulty levels in the mix, drawn uniformly.
+        code_fraction: probability that a sequence is a CODE problem.
+        bf16: bf16 autocast for forward/backward (about 2x faster on CPUs with bf16 support).
+        threads: torch intra-op threads; 1 for the reproducible build.
+        model: shape of the model.
+    """
+
+    steps: int = 1000
+    seed: int = 0
+    batch_size: int = 64
+    micro_batch: int = 16
+    lr: float = 1e-3
+    warmup_steps: int = 50
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    math_levels: tuple[int, ...] = (1, 2, 3, 4)
+    code_levels: tuple[int, ...] = (1, 2, 3)
+    code_fraction: float = 0.4
+    bf16: bool = True
+    threads: int = 1
+    model: ToyModelConfig = field(default_factory=ToyModelConfig)
+
+    def validate(self) -> None:
+        for name in ("batch_size", "micro_batch", "threads"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if self.steps < 0 or self.warmup_steps < 0:
+            raise ConfigError(f"steps: steps and warmup_steps must be >= 0, got {self.steps}, {self.warmup_steps}")
+        if not 0.0 <= self.code_fraction <= 1.0:
+            raise ConfigError(f"code_fraction: must be in [0, 1], got {self.code_fraction}")
+        for dom, levels in (("math", self.math_levels), ("code", self.code_levels)):
+            bad = [lv for lv in levels if not 1 <= lv <= tasks.MAX_LEVEL[dom]]
+            if bad or not levels:
+                raise ConfigError(f"{dom}_levels: need levels in 1..{tasks.MAX_LEVEL[dom]}, got {levels}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr: must be > 0, got {self.lr}")
+        self.model.validate()
+
+
+def draw_batch(cfg: WarmStartConfig, step: int) -> list:
+    """The `batch_size` training problems of one step; a pure function of (cfg, step)."""
+    rng = random.Random(f"srpo.toy.build/{cfg.seed}/{step}")
+    counts: dict[tuple[str, int], int] = {}
+    for _ in range(cfg.batch_size):
+        if rng.random() < cfg.code_fraction:
+            key = ("code", rng.choice(cfg.code_levels))
+        else:
+            key = ("math", rng.choice(cfg.math_levels))
+        counts[key] = counts.get(key, 0) + 1
+    batch = []
+    for (domain, level), n in sorted(counts.items()):
+        batch += tasks.problems(domain, n, level, seed=cfg.seed * 1_000_003 + step)
+    return batch
+
+
+def encode_batch(tokenizer, problems) -> dict:
+    """Right-padded ``input_ids``/``attention_mask``/``labels`` [B, T]; labels -100 outside responses."""
+    import torch
+
+    rows = []
+    for p in problems:
+        prompt = tokenizer.apply_chat_template([{"role": "user", "content": p.prompt}], tokenize=False,
+                                               add_generation_prompt=True)
+        p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        r_ids = tokenizer(p.metadata["solution"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        rows.append((p_ids + r_ids, [-100] * len(p_ids) + r_ids))
+    width = max(len(ids) for ids, _ in rows)
+    pad = tokenizer.pad_token_id
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, (x, y) in enumerate(rows):
+        ids[i, :len(x)] = torch.tensor(x)
+        labels[i, :len(y)] = torch.tensor(y)
+        mask[i, :len(x)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def micro_batches(batch: dict, size: int) -> list[dict]:
+    """Split a batch into length-sorted chunks of `size` rows, each trimmed to its own longest row.
+
+    Math rows are about half as long as code rows, so sorting before chunking removes most padding.
+    """
+    lengths = batch["attention_mask"].sum(dim=1)
+    order = sorted(range(len(lengths)), key=lambda i: (int(lengths[i]), i))
+    chunks = []
+    for start in range(0, len(order), size):
+        idx = order[start:start + size]
+        width = int(lengths[idx].max())
+        chunks.append({k: v[idx, :width] for k, v in batch.items()})
+    return chunks
+
+
+def token_nll_sum(model, chunk: dict):
+    """Sum over response tokens of -log p(token | prefix); logits [B, T, V] predict labels shifted by one."""
+    import torch.nn.functional as F
+
+    logits = model(input_ids=chunk["input_ids"], attention_mask=chunk["attention_mask"]).logits
+    return F.cross_entropy(logits[:, :-1].float().flatten(0, 1), chunk["labels"][:, 1:].flatten(),
+                           ignore_index=-100, reduction="sum")
+
+
+def train(cfg: WarmStartConfig, out_dir: str | Path,
+          on_step: Callable[[int, float, object], None] | None = None) -> Path:
+    """Run the warm start and write an HF model + tokenizer directory to `out_dir`; returns it.
+
+    `on_step(step, loss, model)` is called after every optimizer step (for logging/checkpoints).
+    """
+    import torch
+    from transformers import AutoTokenizer
+
+    cfg.validate()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    torch.use_deterministic_algorithms(True)
+    save_tokenizer(out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    model = build_model(cfg.model, cfg.seed)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
+    for step in range(cfg.steps):
+        batch = encode_batch(tokenizer, draw_batch(cfg, step))
+        n_tokens = int((batch["labels"][:, 1:] != -100).sum())
+        loss = 0.0
+        for chunk in micro_batches(batch, cfg.micro_batch):
+            # Sum per chunk / tokens in the whole batch: the gradient of the batch's token-mean loss.
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                chunk_loss = token_nll_sum(model, chunk) / n_tokens
+            chunk_loss.backward()
+            loss += float(chunk_loss.detach())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        if on_step is not None:
+            on_step(step + 1, loss, model)
+    save_model(model, out, cfg)
+    return out
+
+
+def save_model(model, out: Path, cfg: WarmStartConfig) -> None:
+    """Weights (fp32 safetensors), config, generation config and a build record with the weights' hash."""
+    model.eval()
+    model.save_pretrained(out, safe_serialization=True)
+    digest = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
+    record = {"warm_start": asdict(cfg), "model_sha256": digest,
+              "n_params": sum(p.numel() for p in model.parameters())}
+    (out / "build_info.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def _parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    d = WarmStartConfig()
+    p.add_argument("--out", required=True, help="output directory (HF model + tokenizer)")
+    p.add_argument("--steps", type=int, default=d.steps, help=f"optimizer steps (default {d.steps})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seed (default {d.seed})")
+    p.add_argument("--threads", type=int, default=d.threads,
+                   help="torch threads (default 1; other counts may give other bytes)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """CLI body: build the warm-start model into ``args.out``."""
+    cfg = WarmStartConfig(steps=args.steps, seed=args.seed, threads=args.threads)
+    try:
+        cfg.validate()
+    except ConfigError as e:
+        print(f"srpo toy build: {e}", file=sys.stderr)
+        return 2
+    t0 = time.time()
+
+    def log(step: int, loss: float, _model) -> None:
+        if not args.quiet and (step % 50 == 0 or step == cfg.steps):
+            print(f"step {step}/{cfg.steps} loss {loss:.4f} {time.time() - t0:.0f}s", flush=True)
+
+    out = train(cfg, args.out, on_step=log)
+    if not args.quiet:
+        print(f"wrote {out} in {time.time() - t0:.0f}s")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """Adds ``srpo toy-build`` (same options as ``python -m srpo.toy.build``)."""
+    p = subparsers.add_parser("toy-build", help="rebuild the embedded toy model deterministically")
+    _parser(p).set_defaults(func=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(_parser(argparse.ArgumentParser(prog="python -m srpo.toy.build",
+                                               description=__doc__.split("\n\n")[0])).parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
