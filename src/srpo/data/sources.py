@@ -8,7 +8,7 @@
     content hash; ``metadata["gym"]`` keeps the dataset name, seed and index, ``metadata["gym_metadata"]``
     the generator's own metadata. Defaults: size 100, seed 0.
 ``toy:<suite>``
-    The embedded toy task suites, resolved lazily through ``srpo.toy.load_suite(name)``.
+    The embedded toy task suites (`srpo.toy.suites.load_suite`), e.g. ``toy:math?n=500&levels=1-4&split=heldout``.
 
 Other packages can add a prefix with `register_source`.
 """
@@ -93,7 +93,7 @@ def gym_source(name: str, params: dict[str, Any]) -> list[Problem]:
 
 def toy_source(name: str, params: dict[str, Any]) -> list[Problem]:
     try:
-        from srpo.toy import load_suite  # type: ignore[attr-defined]
+        from srpo.toy.suites import load_suite
     except ImportError as err:
         raise DataError(f"toy:{name}: the toy package is not available ({err})") from None
     return list(load_suite(name, **params))

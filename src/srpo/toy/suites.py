@@ -1,0 +1,50 @@
+"""``toy:<domain>?n=N&levels=1-4&seed=S&split=train|heldout``: the built-in suites as a data source.
+
+`load_suite` spreads `n` problems evenly over the requested levels (the first levels take the remainder)
+and concatenates the per-level streams of `srpo.toy.tasks`; ``split=heldout`` draws from the held-out
+side of the split, which no training stream ever returns.
+"""
+
+from __future__ import annotations
+
+from srpo.data import Problem
+from srpo.toy import tasks
+
+
+def parse_levels(levels: int | str | list[int], domain: str) -> list[int]:
+    """``"1-4"`` -> [1, 2, 3, 4]; ``"2,4"`` -> [2, 4]; ``3`` -> [3].
+
+    >>> parse_levels("1-3", "math"), parse_levels("2,4", "code"), parse_levels(5, "math")
+    ([1, 2, 3], [2, 4], [5])
+    """
+    if isinstance(levels, int):
+        out = [levels]
+    elif isinstance(levels, list):
+        out = [int(x) for x in levels]
+    else:
+        out = []
+        for part in str(levels).split(","):
+            lo, _, hi = part.partition("-")
+            out.extend(range(int(lo), int(hi or lo) + 1))
+    bad = [x for x in out if not 1 <= x <= tasks.MAX_LEVEL[domain]]
+    if not out or bad:
+        raise ValueError(f"toy:{domain}: levels must lie in 1..{tasks.MAX_LEVEL[domain]}, got {levels!r}")
+    return out
+
+
+def load_suite(name: str, n: int = 1000, levels: int | str | list[int] = "1-4", seed: int = 0,
+               split: str = "train") -> list[Problem]:
+    """Problems of the built-in `name` suite (``math`` or ``code``); see the module docstring."""
+    if name not in tasks.MAX_LEVEL:
+        raise ValueError(f"toy:{name}: unknown suite (known: {', '.join(sorted(tasks.MAX_LEVEL))})")
+    if split not in ("train", "heldout"):
+        raise ValueError(f"toy:{name}: split must be 'train' or 'heldout', got {split!r}")
+    wanted = parse_levels(levels, name)
+    out: list[Problem] = []
+    for i, level in enumerate(wanted):
+        count = n // len(wanted) + (1 if i < n % len(wanted) else 0)
+        if split == "heldout":
+            out.extend(tasks.heldout(name, count, level, seed))
+        else:
+            out.extend(tasks.problems(name, count, level, seed))
+    return out
