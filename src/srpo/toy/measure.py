@@ -75,3 +75,49 @@ def format_table(rates: dict[str, dict[str, float]], k: int) -> str:
     for name, r in rates.items():
         lines.append(f"| {name} | {r['n']} | {r['pass@1']:.3f} | {r[f'pass@{k}']:.3f} |")
     return "\n".join(lines)
+
+
+def heldout_suite(n: int, seed: int = 0, math_levels=range(1, 6), code_levels=range(1, 5)) -> list[Problem]:
+    """`n` held-out problems per (domain, level): the measurement set of docs/toy.md."""
+    from srpo.toy import tasks
+
+    out: list[Problem] = []
+    for level in math_levels:
+        out += tasks.heldout("math", n, level, seed)
+    for level in code_levels:
+        out += tasks.heldout("code", n, level, seed)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m srpo.toy.measure [--model DIR] [--n 200] [--k 8]``: print the pass@1/pass@k table."""
+    import argparse
+    import json
+    import time
+
+    import torch
+
+    from srpo.toy import default_model_dir
+    from srpo.toy.judge import judge
+
+    p = argparse.ArgumentParser(prog="python -m srpo.toy.measure", description=main.__doc__)
+    p.add_argument("--model", default=None, help="model directory (default: the shipped toy model)")
+    p.add_argument("--n", type=int, default=200, help="held-out problems per domain and level")
+    p.add_argument("--k", type=int, default=8, help="samples per problem")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", default=None, help="also write the rates as JSON here")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    rates = measure_pass_rates(args.model or default_model_dir(), heldout_suite(args.n, args.seed), args.k,
+                               judge, seed=args.seed)
+    print(format_table(rates, args.k))
+    print(f"({time.time() - t0:.0f} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rates, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
