@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 _ANSWER_PHRASE = re.compile(r"the\s+(?:final\s+)?answer\s+is\s*[:\-]?\s*(.+)", re.IGNORECASE)
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
-_FENCE = re.compile(r"^[ \t]*```[ \t]*([^\n`]*)\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
+# The opening fence may follow other text on its line (e.g. ``<answer>```python``), as model outputs often
+# have it; the closing fence starts a line.
+_FENCE = re.compile(r"```[ \t]*([^\n`]*)\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
 PYTHON_TAGS = ("python", "py", "python3", "")
 
 
@@ -109,6 +111,8 @@ def extract_code(response: str, which: str = "last", languages: tuple[str, ...] 
 
     >>> extract_code("```py\\na = 1\\n```\\ntext\\n```python\\ndef f():\\n    return 2\\n```")
     'def f():\\n    return 2\\n'
+    >>> extract_code("<answer>```python\\ndef f(x):\\n    return x\\n```</answer>")
+    'def f(x):\\n    return x\\n'
     """
     blocks = [code for lang, code in code_blocks(response) if lang in languages]
     if not blocks:
