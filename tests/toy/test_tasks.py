@@ -7,7 +7,8 @@ import re
 import pytest
 
 from srpo.toy import tasks
-from srpo.toy.judge import run_function_cases
+from srpo.rewards import RewardScorer, RewardsConfig
+from srpo.sandbox import SandboxConfig
 
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
 
@@ -62,8 +63,15 @@ def test_math_answers_are_correct(level):
                 assert _eval_int(lhs) == int(rhs), step
 
 
+@pytest.fixture(scope="module")
+def passes():
+    """Whether `code` passes a problem's hidden cases, judged by the real sandboxed verifier."""
+    with RewardScorer(RewardsConfig(), SandboxConfig(workers=2)) as scorer:
+        yield lambda code, problem: scorer.score([f"```python\n{code}```"], [problem])[0].correct
+
+
 @pytest.mark.parametrize("level", range(1, tasks.MAX_LEVEL["code"] + 1))
-def test_code_reference_solutions_pass_their_cases(level):
+def test_code_reference_solutions_pass_their_cases(level, passes):
     probs = tasks.code_problems(6, level, seed=5) + tasks.heldout("code", 2, level, seed=5)
     for p in probs:
         assert p.domain == "code" and p.source == "toy/code" and p.difficulty == level
@@ -71,9 +79,9 @@ def test_code_reference_solutions_pass_their_cases(level):
         assert len(p.tests["cases"]) >= 4
         solution = p.metadata["solution"]
         assert solution.startswith("<think>") and f"```python\n{p.metadata['code']}```" in solution
-        assert run_function_cases(p.metadata["code"], p.tests), p.prompt
+        assert passes(p.metadata["code"], p), p.prompt
         # the hidden cases can fail: a constant function does not pass them
-        assert not run_function_cases("def f(*a):\n    return 0\n", p.tests), p.prompt
+        assert not passes("def f(*a):\n    return 0\n", p), p.prompt
 
 
 def test_code_cases_are_computed_not_copied():

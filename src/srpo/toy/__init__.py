@@ -3,7 +3,7 @@
 `default_model_dir()` is the shipped warm-start model (``srpo/toy/assets``, Hugging Face format: load it
 with `AutoModelForCausalLM` / `AutoTokenizer`). `srpo.toy.tasks` holds the procedural suites and the
 held-out split, `srpo.toy.build` the deterministic warm start that produced the assets, and
-`srpo.toy.measure` pass@k measurement with a pluggable judge. See docs/toy.md.
+`srpo.toy.measure` pass@k per level with the real verifiers. See docs/toy.md.
 """
 
 from __future__ import annotations
