@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from srpo.algo import ADVANTAGE_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES
 from srpo.configlib import ConfigError
-
-ADVANTAGES = ("grpo", "dr_grpo", "rloo")
-AGGREGATIONS = ("token_mean", "seq_mean_token_mean", "seq_mean_token_sum", "seq_mean_token_sum_norm")
 
 
 @dataclass
@@ -59,12 +57,11 @@ class AlgorithmConfig:
     old_logprobs: Literal["rollout", "recompute"] = "rollout"
 
     def validate(self) -> None:
-        if self.advantage not in ADVANTAGES:
-            raise ConfigError(f"advantage: must be one of {list(ADVANTAGES)}, got {self.advantage!r}")
-        if self.loss_agg not in AGGREGATIONS:
-            raise ConfigError(f"loss_agg: must be one of {list(AGGREGATIONS)}, got {self.loss_agg!r}")
-        if self.policy_loss != "ppo_clip":
-            raise ConfigError(f"policy_loss: must be 'ppo_clip', got {self.policy_loss!r}")
+        for name, registry in (("advantage", ADVANTAGE_ESTIMATORS), ("loss_agg", LOSS_AGGREGATIONS),
+                               ("policy_loss", POLICY_LOSSES)):
+            value = getattr(self, name)
+            if value not in registry.names():
+                raise ConfigError(f"{name}: must be one of {sorted(registry.names())}, got {value!r}")
         if not 0 <= self.clip_low < 1:
             raise ConfigError(f"clip_low: must be in [0, 1), got {self.clip_low}")
         if self.clip_high < 0:

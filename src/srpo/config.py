@@ -58,7 +58,7 @@ class TrainConfig:
                 and self.model.autocast_bf16:
             raise ConfigError("algorithm.old_logprobs: use 'recompute' with model.autocast_bf16 and "
                               "several ppo_epochs, so pi_old and pi share numerics")
-        if self.rollout.group_size == 1 and self.algorithm.advantage in ("grpo", "dr_grpo", "rloo"):
+        if self.rollout.group_size == 1:
             raise ConfigError("rollout.group_size: group-relative advantages need at least 2 responses "
                               "per prompt (every group of one has advantage 0)")
 
