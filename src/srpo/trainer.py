@@ -98,20 +98,21 @@ class Trainer:
         """One step: sample prompts, roll out, score, compute advantages, update, record history."""
         self.step = step
         start = time.perf_counter()
+        stage = self.curriculum.stage_index + 1  # before feedback, which may switch for the next step
         weights = self.curriculum.weights(step)
         exp, collect_stats = self.collect(weights)
         exp.advantages_b = self.advantages(exp)
         t_update = time.perf_counter()
         update_stats = self.actor.update(exp) if len(exp) else {}
         self.feedback(step, exp)
-        metrics = {"stage": float(self.curriculum.stage_index + 1), **collect_stats, **update_stats,
+        metrics = {"stage": float(stage), **collect_stats, **update_stats,
                    **domain_metrics(exp), **group_metrics(exp),
                    **{f"sampler/{k}": v for k, v in self.sampler.stats().items()},
                    **self.analysis.metrics(exp), **self.curriculum.stats(step),
                    "sampler/rollouts_total": float(self.rollouts_total),
                    "timing/update_s": time.perf_counter() - t_update,
                    "timing/step_s": time.perf_counter() - start}
-        self.tracker.log_samples(self.analysis.sample_rows(step, self.curriculum.stage_index + 1, exp))
+        self.tracker.log_samples(self.analysis.sample_rows(step, stage, exp))
         return metrics
 
     # ----------------------------------------------------------------- pieces of a step
