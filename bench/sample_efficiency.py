@@ -6,7 +6,7 @@ from the sampler, for several seeds, each stopped at the same number of generate
 steps. Printed per method (mean over seeds): rollouts and steps until held-out pass@1 first reaches the
 target, final pass@1, and the mean zero-advantage fraction over the second half of training.
 
-    python bench/sample_efficiency.py [--seeds 0 1 2] [--budget 9600] [--target 0.32]
+    python bench/sample_efficiency.py [--seeds 0 1 2] [--budget 6400] [--target 0.30]
 
 The zero-advantage fraction for dynamic sampling is measured on the groups it trains on (after its
 filter) and, in brackets, on everything it generated.
@@ -64,9 +64,9 @@ def _mean(values: list) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--budget", type=int, default=9600, help="rollouts per run")
-    parser.add_argument("--target", type=float, default=0.32, help="held-out pass@1 to reach")
-    parser.add_argument("--eval-every", type=int, default=15)
+    parser.add_argument("--budget", type=int, default=6400, help="rollouts per run")
+    parser.add_argument("--target", type=float, default=0.30, help="held-out pass@1 to reach")
+    parser.add_argument("--eval-every", type=int, default=20)
     parser.add_argument("--eval-samples", type=int, default=2)
     parser.add_argument("--heldout", type=int, default=201)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
