@@ -54,6 +54,7 @@ class Trainer:
         self.formatter = PromptFormatter(self.tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
         self.engine = build_engine(cfg.rollout, self.model, self.tokenizer, seed=cfg.run.seed)
         parts = build_components(cfg, self.model, self.tokenizer, scorer)
+        self._owns_scorer = scorer is None
         self.scorer, self.sampler, self.curriculum = parts.scorer, parts.sampler, parts.curriculum
         self.heldout, self.actor, self.evaluator = parts.heldout, parts.actor, parts.evaluator
         self.analysis = parts.analysis
@@ -87,8 +88,14 @@ class Trainer:
                 self.save()
             if final:
                 break
-        self.tracker.close()
+        self.close()
         return metrics
+
+    def close(self) -> None:
+        """Flush the logs and stop the verifier workers this trainer started."""
+        self.tracker.close()
+        if self._owns_scorer:
+            self.scorer.close()
 
     def _budget_spent(self) -> bool:
         budget = self.cfg.run.max_rollouts
@@ -159,10 +166,7 @@ class Trainer:
     def advantages(self, exp: Experience) -> torch.Tensor:
         algo = self.cfg.algorithm
         estimator = ADVANTAGE_ESTIMATORS.get(algo.advantage)
-        kwargs = {"eps": algo.adv_eps}
-        if algo.advantage == "grpo":
-            kwargs["std_unbiased"] = algo.std_unbiased
-        return estimator(exp.rewards_b, exp.group_ids_b, **kwargs)
+        return estimator(exp.rewards_b, exp.group_ids_b, eps=algo.adv_eps, std_unbiased=algo.std_unbiased)
 
     def feedback(self, step: int, exp: Experience) -> None:
         """Tell the curriculum the step's mean reward (its plateau rule reads it)."""
