@@ -45,11 +45,16 @@ def add_cli(subparsers: Any) -> None:
 
     lab = subparsers.add_parser("label-difficulty", help="label problems easy/medium/hard from pass rates")
     add_input_args(lab)
-    lab.add_argument("--model", default="toy", help="local Hugging Face model directory, or 'toy'")
-    lab.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    lab.add_argument("--out", required=True, help="output directory (labelled.jsonl, summary.json)")
-    lab.add_argument("--no-progress", action="store_true")
+    add_model_args(lab, "output directory (labelled.jsonl, summary.json)")
     lab.set_defaults(func=run_label)
+
+
+def add_model_args(parser: argparse.ArgumentParser, out_help: str) -> None:
+    """Options of the commands that sample from a model: --model, --device, --out, --no-progress."""
+    parser.add_argument("--model", default="toy", help="local Hugging Face model directory, or 'toy'")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--out", required=True, help=out_help)
+    parser.add_argument("--no-progress", action="store_true")
 
 
 def run_curate(args: argparse.Namespace) -> int:

@@ -38,14 +38,11 @@ class EvalConfig:
 
 def add_cli(subparsers: Any) -> None:
     """Add the ``eval`` sub-command."""
-    from srpo.data.cli import add_input_args
+    from srpo.data.cli import add_input_args, add_model_args
 
     parser = subparsers.add_parser("eval", help="pass@k and avg@n of a model on benchmark files")
     add_input_args(parser, required=False)
-    parser.add_argument("--model", default="toy", help="local Hugging Face model directory, or 'toy'")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    parser.add_argument("--out", required=True, help="output directory (eval.json)")
-    parser.add_argument("--no-progress", action="store_true")
+    add_model_args(parser, "output directory (eval.json)")
     parser.set_defaults(func=run_eval)
 
 
