@@ -80,7 +80,7 @@ def main() -> None:
                 print(f"{method:<8} seed {seed}: {summary}", flush=True)
     print(f"\nbudget {args.budget} rollouts, target held-out pass@1 {args.target}, seeds {args.seeds}; "
           "means over seeds ('(k/n)': reached in k of n seeds)")
-    header = f"{'method':<9}{'start':>7}{'final':>7}{'steps':>7}{'steps→tgt':>13}{'rollouts→tgt':>15}{'late 0-adv':>12}"
+    header = f"{'method':<9}{'start':>7}{'final':>7}{'steps':>7}{'steps→tgt':>13}{'rollouts→tgt':>15}{'late 0-adv [generated]':>24}"
     print(header)
     for method, runs in results.items():
         late = _mean([r["late_zero_adv"] for r in runs])
@@ -88,7 +88,7 @@ def main() -> None:
         late += f" [{generated}]" if generated != "not reached" else ""
         print(f"{method:<9}{_mean([r['start'] for r in runs]):>7}{_mean([r['final'] for r in runs]):>7}"
               f"{_mean([r['steps'] for r in runs]):>7}{_mean([r['steps_to_target'] for r in runs]):>13}"
-              f"{_mean([r['rollouts_to_target'] for r in runs]):>15}{late:>12}")
+              f"{_mean([r['rollouts_to_target'] for r in runs]):>15}{late:>24}")
 
 
 if __name__ == "__main__":
