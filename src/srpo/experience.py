@@ -51,6 +51,13 @@ class Experience:
             problems=[problems[i] for i in index], texts=list(batch.texts), results=list(results),
         )
 
+    @classmethod
+    def empty(cls) -> "Experience":
+        """No rows (dynamic sampling that kept no group): the update and metrics skip it."""
+        ids = torch.zeros((0, 1), dtype=torch.long)
+        return cls(ids, ids, ids, ids, ids.float(), torch.zeros(0), torch.zeros(0, dtype=torch.bool),
+                   torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.bool), [], [], [])
+
     def __len__(self) -> int:
         return self.response_ids_bt.shape[0]
 

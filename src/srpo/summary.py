@@ -44,15 +44,15 @@ def _stage_summary(rows: list[dict]) -> list[dict]:
     stages: dict[int, list[dict]] = {}
     for r in rows:
         stages.setdefault(int(r.get("stage", 1)), []).append(r)
-    summary = []
-    for stage, stage_rows in sorted(stages.items()):
-        def avg(key: str) -> float | None:
-            values = [r[key] for r in stage_rows if r.get(key) is not None]
-            return mean(values) if values else None
-        summary.append({"stage": stage, "steps": len(stage_rows), "zero_adv_frac": avg("groups/zero_adv_frac"),
-                        "all_correct_frac": avg("groups/all_correct_frac"),
-                        "all_wrong_frac": avg("groups/all_wrong_frac")})
-    return summary
+    keys = {"zero_adv_frac": "groups/zero_adv_frac", "all_correct_frac": "groups/all_correct_frac",
+            "all_wrong_frac": "groups/all_wrong_frac"}
+    return [{"stage": stage, "steps": len(stage_rows), **{name: _mean_of(stage_rows, key) for name, key in keys.items()}}
+            for stage, stage_rows in sorted(stages.items())]
+
+
+def _mean_of(rows: list[dict], key: str) -> float | None:
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return mean(values) if values else None
 
 
 def _active_set_per_epoch(rows: list[dict], domains: list[str]) -> dict[str, list[int]]:

@@ -14,6 +14,7 @@ groups with mixed verdicts.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import random
@@ -145,7 +146,7 @@ class Trainer:
             is_informative=lambda g: is_mixed(g.corrects_b.tolist()), batch_groups=n_prompts,
             max_rounds=sampling.dynamic_max_rounds, oversample=sampling.dynamic_oversample,
             group_corrects=lambda g: g.corrects_b.tolist(), refill=sampling.dynamic_refill)
-        exp = concat(groups, self.tokenizer.pad_token_id) if groups else self._empty_experience()
+        exp = concat(groups, self.tokenizer.pad_token_id) if groups else Experience.empty()
         return exp, {**timer.metrics(), **{f"dynamic/{k}": float(v) for k, v in stats.items()}}
 
     def rollout(self, problems: list[Problem], timer: "_Timer", group_offset: int = 0) -> Experience:
@@ -208,11 +209,6 @@ class Trainer:
         _truncate_log(self.run_dir / "metrics.jsonl", self.step)
         _truncate_log(self.run_dir / "samples.jsonl", self.step)
 
-    def _empty_experience(self) -> Experience:
-        empty = torch.zeros((0, 1), dtype=torch.long)
-        return Experience(empty, empty, empty, empty, empty.float(), torch.zeros(0), torch.zeros(0, dtype=bool),
-                          torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=bool), [], [], [])
-
 
 class _Timer:
     """Accumulates wall time per named phase."""
@@ -220,17 +216,13 @@ class _Timer:
     def __init__(self):
         self.totals: dict[str, float] = {}
 
+    @contextlib.contextmanager
     def __call__(self, name: str):
-        timer = self
-
-        class _Span:
-            def __enter__(self):
-                self.start = time.perf_counter()
-
-            def __exit__(self, *exc):
-                timer.totals[name] = timer.totals.get(name, 0.0) + time.perf_counter() - self.start
-
-        return _Span()
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.totals[name] = self.totals.get(name, 0.0) + time.perf_counter() - start
 
     def metrics(self) -> dict[str, float]:
         return {f"timing/{k}_s": v for k, v in self.totals.items()}

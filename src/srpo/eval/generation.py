@@ -35,12 +35,11 @@ class GenerationConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        if self.temperature <= 0:
-            raise ConfigError(f"temperature: must be > 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ConfigError(f"top_p: must be in (0, 1], got {self.top_p}")
-        if self.max_new_tokens < 1 or self.batch_size < 1:
-            raise ConfigError("max_new_tokens/batch_size: must be >= 1")
+        from srpo.rollout.base import check_sampling
+
+        check_sampling(self.temperature, self.top_p, self.max_new_tokens)
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size: must be >= 1, got {self.batch_size}")
 
 
 def generate_fn_for(model, tokenizer, formatter, params, *, seed: int, batch_size: int) -> GenerateFn:

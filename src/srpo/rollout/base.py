@@ -15,6 +15,16 @@ import torch
 from srpo.configlib import ConfigError
 
 
+def check_sampling(temperature: float, top_p: float, max_new_tokens: int) -> None:
+    """Reject sampling parameters no engine can use (raises `ConfigError` naming the field)."""
+    if temperature <= 0:
+        raise ConfigError(f"temperature: must be > 0, got {temperature}")
+    if not 0 < top_p <= 1:
+        raise ConfigError(f"top_p: must be in (0, 1], got {top_p}")
+    if max_new_tokens < 1:
+        raise ConfigError(f"max_new_tokens: must be >= 1, got {max_new_tokens}")
+
+
 @dataclass
 class SamplingParams:
     """n: samples per prompt; temperature, top_p: the sampling distribution; max_new_tokens: response cap."""
@@ -51,12 +61,7 @@ class RolloutConfig:
             raise ConfigError(f"group_size: must be >= 1, got {self.group_size}")
         if self.prompts_per_step < 1:
             raise ConfigError(f"prompts_per_step: must be >= 1, got {self.prompts_per_step}")
-        if self.temperature <= 0:
-            raise ConfigError(f"temperature: must be > 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ConfigError(f"top_p: must be in (0, 1], got {self.top_p}")
-        if self.max_new_tokens < 1:
-            raise ConfigError(f"max_new_tokens: must be >= 1, got {self.max_new_tokens}")
+        check_sampling(self.temperature, self.top_p, self.max_new_tokens)
 
     def sampling(self, n: int | None = None) -> SamplingParams:
         return SamplingParams(n or self.group_size, self.temperature, self.top_p, self.max_new_tokens)
