@@ -25,7 +25,7 @@ METHODS = {"uniform": "uniform", "dynamic": "dynamic_sampling", "hr": "history_r
 def run_one(method: str, seed: int, args: argparse.Namespace, out: Path) -> list[dict]:
     from srpo.config import load_config
     from srpo.tracking import read_jsonl
-    from srpo.trainer import Trainer
+    from srpo.engines.native.trainer import Trainer
 
     run_dir = out / f"{method}-{seed}"
     cfg = load_config("demo", [

@@ -49,7 +49,7 @@ class ExactScorer:
 def run_srpo(model_dir: Path, steps: int, warmup: int, dtype: str, out: Path) -> dict[str, list[float]]:
     from srpo.config import load_config
     from srpo.data.loaders import export_jsonl
-    from srpo.trainer import Trainer
+    from srpo.engines.native.trainer import Trainer
     from srpo.tracking import read_jsonl
 
     data = out / "train.jsonl"
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternate srpo/TRL this many times")
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     args = parser.parse_args()
-    from srpo.toy import default_model_dir
+    from srpo.toy.weights import default_model_dir
 
     model_dir = Path(default_model_dir())
     ours: dict[str, list[float]] = {}

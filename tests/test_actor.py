@@ -5,13 +5,14 @@ import copy
 import pytest
 import torch
 
-from srpo.actor import Actor, lr_lambda
+from srpo.engines.native.actor import Actor, lr_lambda
 from srpo.algo import ADVANTAGE_ESTIMATORS
-from srpo.algo_config import AlgorithmConfig, OptimConfig
+from srpo.config.algorithm import AlgorithmConfig, OptimConfig
 from srpo.data import Problem
-from srpo.experience import Experience, concat
+from srpo.engines.native.experience import Experience, concat
 from srpo.rewards import RewardResult
-from srpo.rollout import KVCacheEngine, SamplingParams
+from srpo.core.generation import SamplingParams
+from srpo.engines.native.rollout import KVCacheEngine
 
 
 def make_experience(model, tokenizer, seed=0, group_offset=0):

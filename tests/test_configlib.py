@@ -3,7 +3,7 @@ from typing import Literal
 
 import pytest
 
-from srpo.configlib import ConfigError, apply_overrides, build
+from srpo.core.configlib import ConfigError, apply_overrides, build
 
 
 @dataclass

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from srpo.configlib import ConfigError, build
+from srpo.core.configlib import ConfigError, build
 from srpo.curriculum import Curriculum, CurriculumConfig, StageConfig
 
 

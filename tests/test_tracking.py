@@ -39,7 +39,7 @@ import sys
 import types
 
 from srpo.analysis import SampleLogConfig
-from srpo.configlib import ConfigError, build
+from srpo.core.configlib import ConfigError, build
 from srpo.tracking import LoggingConfig, TensorBoardBackend, make_backends, scalar_metrics
 
 

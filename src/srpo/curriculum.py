@@ -17,8 +17,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from srpo.configlib import ConfigError
-from srpo.data.problem import DOMAINS
+from srpo.core.configlib import ConfigError
+from srpo.core.problem import DOMAINS
 
 PRESETS = ("staged", "mixed", "math_only", "code_only", "custom")
 STATE_VERSION = 1

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 from srpo.analysis.samples import SampleLogConfig, select_samples
-from srpo.configlib import ConfigError
+from srpo.core.configlib import ConfigError
 
 BACKENDS = ("tensorboard", "wandb")
 WANDB_MODES = ("offline", "online", "disabled")

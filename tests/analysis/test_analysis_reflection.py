@@ -7,7 +7,7 @@ import srpo.analysis.reflection
 import srpo.analysis.rollout
 import srpo.analysis.samples
 from srpo.analysis import AnalysisConfig, contains_code, detect_reflection, rollout_metrics
-from srpo.configlib import ConfigError, build
+from srpo.core.configlib import ConfigError, build
 
 
 @pytest.mark.parametrize(

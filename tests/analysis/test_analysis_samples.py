@@ -1,7 +1,7 @@
 import pytest
 
 from srpo.analysis import SampleLogConfig, sample_rows, select_samples
-from srpo.configlib import ConfigError, build
+from srpo.core.configlib import ConfigError, build
 
 
 def _rows(steps=range(1, 21), uids=8, group=4):

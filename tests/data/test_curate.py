@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from srpo.configlib import ConfigError, build
+from srpo.core.configlib import ConfigError, build
 from srpo.data import iter_problems, load_problems
 from srpo.data.curate import CurateConfig, curate, format_report, write_outputs
 from srpo.data.dedup import NearDuplicateIndex

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from srpo.configlib import ConfigError, build
+from srpo.core.configlib import ConfigError, build
 from srpo.data import load_problems
 from srpo.data.difficulty import LabelConfig, assign_label, label_difficulty
 from srpo.rewards import RewardResult

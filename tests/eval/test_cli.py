@@ -3,8 +3,8 @@ import contextlib
 import json
 from pathlib import Path
 
-from srpo.data.cli import add_cli as add_data_cli
-from srpo.eval.cli import add_cli as add_eval_cli
+from srpo.cli.data import add_cli as add_data_cli
+from srpo.cli.eval import add_cli as add_eval_cli
 from srpo.rewards import RewardResult
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
@@ -36,7 +36,7 @@ def fake_scorer():
 
 
 def test_eval_and_label_cli_wiring(tmp_path, monkeypatch, capsys):
-    import srpo.eval.generation as generation
+    import srpo.engines.native.generation as generation
     import srpo.eval.scoring as scoring
 
     seen = {}

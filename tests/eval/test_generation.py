@@ -3,7 +3,8 @@
 import torch
 
 from srpo.data import load_problems
-from srpo.eval.generation import GenerationConfig, make_generate_fn
+from srpo.engines.native.generation import make_generate_fn
+from srpo.eval.config import GenerationConfig
 
 
 def tiny_model_dir(path):

@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 import srpo.report.figures
 import srpo.report.plots
 import srpo.report.runs
-from srpo.report import add_cli, build_report, load_runs
+from srpo.cli.report import add_cli
+from srpo.report import build_report, load_runs
 from srpo.report.figures import figure_specs
 from srpo.report.plots import Line, Panel, draw_panel, render_figure, run_colour, smooth
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from srpo.configlib import ConfigError, build
+from srpo.core.configlib import ConfigError, build
 from srpo.data import Problem
 from srpo.rewards import (RewardComponent, RewardResult, RewardScorer, RewardsConfig, available_rewards,
                           get_reward, register_reward)

@@ -1,9 +1,10 @@
 import pytest
 import torch
 
-from srpo.rollout import HFEngine, KVCacheEngine, SamplingParams
-from srpo.rollout.base import left_pad, response_mask_from_eos
-from srpo.rollout.hf import top_p_filter
+from srpo.core.generation import SamplingParams
+from srpo.engines.native.rollout import HFEngine, KVCacheEngine
+from srpo.engines.native.rollout.base import left_pad, response_mask_from_eos
+from srpo.engines.native.rollout.hf import top_p_filter
 
 
 def test_left_pad_and_eos_mask():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from srpo.data.problem import Problem
+from srpo.core.problem import Problem
 
 
 def make_problems(n: int, domain: str = "math", prefix: str = "p") -> list[Problem]:

@@ -95,7 +95,7 @@ def test_registry_and_bad_inputs():
 def test_config_validation_names_the_field(data, message):
     from dataclasses import dataclass, field
 
-    from srpo.configlib import ConfigError, build
+    from srpo.core.configlib import ConfigError, build
 
     @dataclass
     class Root:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from srpo.configlib import ConfigError, build
+from srpo.core.configlib import ConfigError, build
 from srpo.sandbox import SandboxConfig, SandboxJob, SandboxPool, SandboxUnavailable
-from srpo.sandbox.backend import resolve_backend
+from srpo.sandbox.resolve import resolve_backend
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-import srpo.toy as toy
+import srpo.toy.weights as toy
 from srpo.toy import tasks
 
 

@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from srpo.configlib import ConfigError
+from srpo.core.configlib import ConfigError
 from srpo.toy import build
+from srpo.cli import main
 from srpo.toy.build import WarmStartConfig, draw_batch, micro_batches
 
 
@@ -16,15 +17,15 @@ def _sha(path):
 
 def test_cli_build_is_byte_identical(tmp_path):
     argv = ["--steps", "2", "--seed", "3", "--quiet"]
-    assert build.main(["--out", str(tmp_path / "a"), *argv]) == 0
-    assert build.main(["--out", str(tmp_path / "b"), *argv]) == 0
+    assert main(["toy-build", "--out", str(tmp_path / "a"), *argv]) == 0
+    assert main(["toy-build", "--out", str(tmp_path / "b"), *argv]) == 0
     for name in ("model.safetensors", "config.json", "tokenizer.json", "build_info.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     info = json.loads((tmp_path / "a" / "build_info.json").read_text())
     assert info["model_sha256"] == _sha(tmp_path / "a" / "model.safetensors")
     assert info["warm_start"]["steps"] == 2 and info["warm_start"]["seed"] == 3
     # a different seed gives different weights (the comparison above can fail)
-    assert build.main(["--out", str(tmp_path / "c"), "--steps", "2", "--seed", "4", "--quiet"]) == 0
+    assert main(["toy-build", "--out", str(tmp_path / "c"), "--steps", "2", "--seed", "4", "--quiet"]) == 0
     assert _sha(tmp_path / "c" / "model.safetensors") != _sha(tmp_path / "a" / "model.safetensors")
 
 

@@ -3,9 +3,9 @@ resampling, stage 2 math + code through the sandbox, metrics per domain and stag
 
 from srpo.config import load_config
 from srpo.report import build_report
-from srpo.summary import format_summary, summarize_run
+from srpo.report.headline import format_summary, summarize_run
 from srpo.tracking import read_jsonl
-from srpo.trainer import Trainer
+from srpo.engines.native.trainer import Trainer
 
 
 def test_staged_run_switches_to_code_and_reports(tmp_path):

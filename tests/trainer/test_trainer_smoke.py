@@ -7,12 +7,12 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from srpo.config import load_config
-from srpo.configlib import ConfigError
+from srpo.core.configlib import ConfigError
 from srpo.data import Problem
 from srpo.data.loaders import export_jsonl
 from srpo.rewards import RewardResult
 from srpo.tracking import read_jsonl
-from srpo.trainer import Trainer
+from srpo.engines.native.trainer import Trainer
 
 
 class DigitScorer:

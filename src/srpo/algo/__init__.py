@@ -28,7 +28,7 @@ from srpo.algo.kl import KL_ESTIMATORS, kl_k1, kl_k2, kl_k3
 from srpo.algo.logprobs import entropy_from_logits, logprobs_from_logits
 from srpo.algo.masked import masked_count, masked_mean, masked_sum
 from srpo.algo.policy_loss import POLICY_LOSSES, ppo_clip_loss
-from srpo.algo.registry import Registry, UnknownNameError
+from srpo.core.registry import Registry, UnknownNameError
 
 __all__ = [
     "ADVANTAGE_ESTIMATORS",

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from srpo.algo.masked import masked_sum
-from srpo.algo.registry import Registry
+from srpo.core.registry import Registry
 
 LOSS_AGGREGATIONS: Registry = Registry("loss aggregation")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from srpo.algo.registry import Registry
+from srpo.core.registry import Registry
 
 KL_ESTIMATORS: Registry = Registry("KL estimator")
 

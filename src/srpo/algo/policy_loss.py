@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from srpo.algo.masked import masked_mean
-from srpo.algo.registry import Registry
+from srpo.core.registry import Registry
 
 POLICY_LOSSES: Registry = Registry("policy loss")
 

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from srpo.configlib import ConfigError
+from srpo.core.configlib import ConfigError
 
 DEFAULT_FAMILIES: dict[str, list[str]] = {
     "recheck": [

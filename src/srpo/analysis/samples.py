@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from srpo.configlib import ConfigError
+from srpo.core.configlib import ConfigError
 
 SAMPLE_FIELDS = ("step", "uid", "stage", "domain", "response", "reward", "correct", "length")
 

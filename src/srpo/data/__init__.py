@@ -1,9 +1,9 @@
 """Problem records, loaders, curation filters and difficulty labels."""
 
 from srpo.data.loaders import LoadIssue, export_jsonl, export_verl, iter_problems, load_problems
-from srpo.data.problem import DOMAINS, Problem, make_uid
+from srpo.core.problem import DOMAINS, Problem, make_uid
 from srpo.data.rows import DataError
-from srpo.data.sources import register_source
+from srpo.data.sources import DATA_SOURCES
 
 __all__ = ["DOMAINS", "DataError", "LoadIssue", "Problem", "export_jsonl", "export_verl", "iter_problems",
-           "load_problems", "make_uid", "register_source"]
+           "load_problems", "make_uid", "DATA_SOURCES"]

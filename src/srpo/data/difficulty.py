@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from srpo.configlib import ConfigError
-from srpo.data.problem import Problem
+from srpo.core.configlib import ConfigError
+from srpo.core.problem import Problem
 from srpo.eval.evaluate import count_correct
-from srpo.eval.generation import GenerationConfig
+from srpo.eval.config import GenerationConfig
 from srpo.eval.metrics import pass_at_k
-from srpo.rewards.base import RewardResult
+from srpo.core.results import RewardResult
 
 GenerateFn = Callable[[list[Problem], int], list[list[str]]]
 ScoreFn = Callable[[list[str], list[Problem]], list[RewardResult]]

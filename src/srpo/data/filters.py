@@ -17,12 +17,10 @@ import re
 import sys
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from srpo.data.problem import Problem
+from srpo.core.problem import Problem
 
-if TYPE_CHECKING:
-    from srpo.data.curate import CurateConfig
+from srpo.data.curate_config import CurateConfig
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import ast
 import json
 from typing import Any
 
-from srpo.data.problem import DOMAINS, Problem, make_uid
+from srpo.core.problem import DOMAINS, Problem, make_uid
 from srpo.data.rows import DataError
 
 MAPPABLE = ("uid", "domain", "prompt", "answer", "tests", "source", "difficulty", "metadata", "solution")
@@ -180,7 +180,7 @@ def _answer_and_tests(answer: Any, tests: Any, domain: str, where: str) -> tuple
         except json.JSONDecodeError as err:
             raise DataError(f"{where}: tests is not valid JSON ({err.msg})") from None
     if tests is not None and not isinstance(tests, dict):
-        raise DataError(f"{where}: tests must be an object (see srpo.data.problem), got {type(tests).__name__}")
+        raise DataError(f"{where}: tests must be an object (see srpo.core.problem), got {type(tests).__name__}")
     if isinstance(answer, list):
         answer = ", ".join(str(a) for a in answer)  # several golds: curation flags them as not single-valued
     elif answer is not None and not isinstance(answer, str):

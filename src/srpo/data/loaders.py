@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from srpo.data.formats import row_to_problem
-from srpo.data.problem import Problem
+from srpo.core.problem import Problem
 from srpo.data.rows import DataError, RawRow, iter_object_rows, iter_raw_rows
 from srpo.data.sources import is_source, load_source
 

@@ -7,10 +7,9 @@
     config (numbers are parsed). Items become math Problems with the generator's gold answer; uid is the
     content hash; ``metadata["gym"]`` keeps the dataset name, seed and index, ``metadata["gym_metadata"]``
     the generator's own metadata. Defaults: size 100, seed 0.
-``toy:<suite>``
-    The embedded toy task suites (`srpo.toy.suites.load_suite`), e.g. ``toy:math?n=500&levels=1-4&split=heldout``.
-
-Other packages can add a prefix with `register_source`.
+Other packages add a prefix by registering ``fn(name, params) -> list[Problem]`` in `DATA_SOURCES`, either
+when imported or through the ``srpo.data_sources`` entry-point group, which is how the embedded toy suites
+(``toy:math?n=500&levels=1-4&split=heldout``, see `srpo.toy.suites`) arrive without this layer importing them.
 """
 
 from __future__ import annotations
@@ -20,21 +19,17 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from srpo.data.formats import humaneval_problem
-from srpo.data.problem import Problem
+from srpo.core.problem import Problem
+from srpo.core.registry import Registry
 from srpo.data.rows import DataError
 
 SourceFn = Callable[[str, dict[str, Any]], list[Problem]]
-_SOURCES: dict[str, SourceFn] = {}
+DATA_SOURCES: Registry[SourceFn] = Registry("data source", entry_points="srpo.data_sources")
 GYM_DEFAULT_SIZE = 100
 
 
-def register_source(prefix: str, fn: SourceFn) -> None:
-    """Make ``<prefix>`` and ``<prefix>:<name>[?k=v&...]`` load through ``fn(name, params)``."""
-    _SOURCES[prefix] = fn
-
-
 def is_source(spec: str) -> bool:
-    return split_spec(spec)[0] in _SOURCES
+    return split_spec(spec)[0] in DATA_SOURCES
 
 
 def split_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
@@ -47,9 +42,9 @@ def split_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
 
 def load_source(spec: str) -> list[Problem]:
     prefix, name, params = split_spec(spec)
-    if prefix not in _SOURCES:
-        raise DataError(f"{spec}: unknown source (known prefixes: {', '.join(sorted(_SOURCES))})")
-    return _SOURCES[prefix](name, params)
+    if prefix not in DATA_SOURCES:
+        raise DataError(f"{spec}: unknown source (known prefixes: {', '.join(DATA_SOURCES.names())})")
+    return DATA_SOURCES.get(prefix)(name, params)
 
 
 def _parse_value(text: str) -> Any:
@@ -91,14 +86,5 @@ def gym_source(name: str, params: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def toy_source(name: str, params: dict[str, Any]) -> list[Problem]:
-    try:
-        from srpo.toy.suites import load_suite
-    except ImportError as err:
-        raise DataError(f"toy:{name}: the toy package is not available ({err})") from None
-    return list(load_suite(name, **params))
-
-
-register_source("humaneval", humaneval_source)
-register_source("gym", gym_source)
-register_source("toy", toy_source)
+DATA_SOURCES.add("humaneval", humaneval_source)
+DATA_SOURCES.add("gym", gym_source)

@@ -10,9 +10,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
-from srpo.data.problem import DOMAINS, Problem
+from srpo.core.problem import DOMAINS, Problem
 from srpo.eval.metrics import mean_ci, pass_at_k
-from srpo.rewards.base import RewardResult
+from srpo.core.results import RewardResult
 
 GenerateFn = Callable[[list[Problem], int], list[list[str]]]
 ScoreFn = Callable[[list[str], list[Problem]], list[RewardResult]]

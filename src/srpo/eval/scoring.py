@@ -9,8 +9,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-from srpo.data.problem import Problem
-from srpo.rewards.base import RewardResult
+from srpo.core.problem import Problem
+from srpo.core.results import RewardResult
 
 ScoreFn = Callable[[list[str], list[Problem]], list[RewardResult]]
 

@@ -1,19 +1,16 @@
 """Plots and the self-contained HTML report over one or more run directories (``srpo report``).
 
-`add_cli` is imported eagerly (the CLI needs it at start-up); the rest loads matplotlib, so it is
-imported on first use.
+Everything here loads matplotlib, so it is imported on first use.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from srpo.report.cli import add_cli
-
 _LAZY = {"build_report": "srpo.report.build", "Run": "srpo.report.runs", "load_run": "srpo.report.runs",
          "load_runs": "srpo.report.runs"}
 
-__all__ = ["Run", "add_cli", "build_report", "load_run", "load_runs"]
+__all__ = ["Run", "build_report", "load_run", "load_runs"]
 
 
 def __getattr__(name: str) -> Any:

@@ -4,7 +4,7 @@ Importing this package registers the built-in rewards: ``math_accuracy``, ``code
 ``language``. The trainer's entry point is `RewardScorer`.
 """
 
-from srpo.rewards.base import RewardResult
+from srpo.core.results import RewardResult
 from srpo.rewards.registry import available_rewards, get_reward, register_reward
 from srpo.rewards import code_reward, format_reward, language, math_reward  # noqa: F401  (registration)
 from srpo.rewards.code_reward import code_accuracy

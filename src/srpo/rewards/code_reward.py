@@ -1,6 +1,6 @@
 """Code accuracy: run the response's code against the problem's tests in the sandbox.
 
-``Problem.tests`` (see `srpo.data.problem`): ``kind`` ``"function"`` (``cases`` as argument lists and
+``Problem.tests`` (see `srpo.core.problem`): ``kind`` ``"function"`` (``cases`` as argument lists and
 expected return values, and/or ``test_code`` with asserts or ``check(candidate)``) or ``"stdio"`` (``cases``
 as stdin and expected stdout), optional ``entry_point`` and ``prelude``. One optional key is added here:
 
@@ -16,8 +16,8 @@ import atexit
 import math
 from typing import Any
 
-from srpo.data.problem import Problem
-from srpo.rewards.base import RewardResult
+from srpo.core.problem import Problem
+from srpo.core.results import RewardResult
 from srpo.rewards.extract import extract_code
 from srpo.rewards.registry import register_reward
 from srpo.sandbox import SandboxConfig, SandboxJob, SandboxOutcome, SandboxPool

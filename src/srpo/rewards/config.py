@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from srpo.configlib import ConfigError
+from srpo.core.configlib import ConfigError
 from srpo.rewards.format_reward import DEFAULT_TEMPLATE
 from srpo.rewards.language import DEFAULT_SCRIPTS
 

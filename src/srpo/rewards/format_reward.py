@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from srpo.data.problem import Problem
-from srpo.rewards.base import RewardResult
+from srpo.core.problem import Problem
+from srpo.core.results import RewardResult
 from srpo.rewards.registry import register_reward
 
 DEFAULT_TEMPLATE = "<think>{think}</think><answer>{answer}</answer>"

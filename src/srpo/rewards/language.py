@@ -12,8 +12,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from srpo.data.problem import Problem
-from srpo.rewards.base import RewardResult
+from srpo.core.problem import Problem
+from srpo.core.results import RewardResult
 from srpo.rewards.registry import register_reward
 
 DEFAULT_SCRIPTS = ("latin", "greek")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from srpo.data.problem import Problem
-from srpo.rewards.base import RewardResult
+from srpo.core.problem import Problem
+from srpo.core.results import RewardResult
 from srpo.rewards.extract import extract_answer
 from srpo.rewards.math_verifier import MathVerifier, default_verifier
 from srpo.rewards.registry import register_reward

@@ -13,8 +13,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-from srpo.data.problem import Problem
-from srpo.rewards.base import RewardResult
+from srpo.core.problem import Problem
+from srpo.core.results import RewardResult
 from srpo.rewards.config import RewardComponent, RewardsConfig
 from srpo.rewards.math_verifier import MathVerifier
 from srpo.rewards.registry import get_entry

@@ -20,7 +20,7 @@ A sampler sorts its problems by uid (so the stream does not depend on the order 
 in). The prompt stream is the concatenation of epoch orders; the order of epoch ``k`` is a permutation of
 the epoch's active set drawn from an RNG seeded by ``(seed, k)`` alone. Five problems, 4 per batch:
 
->>> from srpo.data import Problem
+>>> from srpo.core.problem import Problem
 >>> from srpo.sampling import UniformSampler, HistoryResamplingSampler
 >>> problems = [Problem(uid=u, domain="math", prompt=u) for u in "edcba"]
 >>> s = UniformSampler(problems, seed=0)
@@ -66,7 +66,7 @@ from typing import Any
 
 import numpy as np
 
-from srpo.data.problem import Problem
+from srpo.core.problem import Problem
 from srpo.sampling.config import SamplingConfig
 
 # Stream ids for the counter-based RNG: one per purpose so adding draws to one never shifts another.

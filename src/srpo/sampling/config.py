@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from srpo.configlib import ConfigError
+from srpo.core.configlib import ConfigError
 
 SamplerName = Literal["uniform", "history_resampling", "dynamic_sampling"]
 EpochMode = Literal["active_pass", "fixed_size"]

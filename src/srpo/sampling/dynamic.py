@@ -27,7 +27,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from srpo.data.problem import Problem
+from srpo.core.problem import Problem
 
 G = TypeVar("G")
 log = logging.getLogger("srpo.sampling")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from srpo.data.problem import Problem
+from srpo.core.problem import Problem
 from srpo.sampling.base import (
     STREAM_ORDER,
     STREAM_REFILL,

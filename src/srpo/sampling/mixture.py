@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from srpo.data.problem import Problem
+from srpo.core.problem import Problem
 from srpo.sampling.base import STREAM_MIX, PromptSampler, check_n, check_seed, seeded_rng
 from srpo.sampling.config import SamplingConfig
 from srpo.sampling.registry import build_sampler

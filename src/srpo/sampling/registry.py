@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from srpo.data.problem import Problem
+from srpo.core.problem import Problem
 from srpo.sampling.base import PromptSampler
 from srpo.sampling.config import SamplingConfig
 from srpo.sampling.history import HistoryResamplingSampler

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from srpo.configlib import ConfigError
+from srpo.core.configlib import ConfigError
 
 
 @dataclass

@@ -16,17 +16,14 @@ byte-identical `model.safetensors`. (Other CPUs or library versions may round di
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import random
-import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from srpo.configlib import ConfigError
+from srpo.core.configlib import ConfigError
 from srpo.toy import tasks
 from srpo.toy.model import ToyModelConfig, build_model
 from srpo.toy.tokenizer import save_tokenizer
@@ -196,49 +193,3 @@ def save_model(model, out: Path, cfg: WarmStartConfig) -> None:
     record = {"warm_start": asdict(cfg), "model_sha256": digest,
               "n_params": sum(p.numel() for p in model.parameters())}
     (out / "build_info.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-
-
-def _parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    d = WarmStartConfig()
-    p.add_argument("--out", required=True, help="output directory (HF model + tokenizer)")
-    p.add_argument("--steps", type=int, default=d.steps, help=f"optimizer steps (default {d.steps})")
-    p.add_argument("--seed", type=int, default=d.seed, help=f"seed (default {d.seed})")
-    p.add_argument("--threads", type=int, default=d.threads,
-                   help="torch threads (default 1; other counts may give other bytes)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
-    """CLI body: build the warm-start model into ``args.out``."""
-    cfg = WarmStartConfig(steps=args.steps, seed=args.seed, threads=args.threads)
-    try:
-        cfg.validate()
-    except ConfigError as e:
-        print(f"srpo toy build: {e}", file=sys.stderr)
-        return 2
-    t0 = time.time()
-
-    def log(step: int, loss: float, _model) -> None:
-        if not args.quiet and (step % 50 == 0 or step == cfg.steps):
-            print(f"step {step}/{cfg.steps} loss {loss:.4f} {time.time() - t0:.0f}s", flush=True)
-
-    out = train(cfg, args.out, on_step=log)
-    if not args.quiet:
-        print(f"wrote {out} in {time.time() - t0:.0f}s")
-    return 0
-
-
-def add_cli(subparsers) -> None:
-    """Adds ``srpo toy-build`` (same options as ``python -m srpo.toy.build``)."""
-    p = subparsers.add_parser("toy-build", help="rebuild the embedded toy model deterministically")
-    _parser(p).set_defaults(func=run)
-
-
-def main(argv: list[str] | None = None) -> int:
-    return run(_parser(argparse.ArgumentParser(prog="python -m srpo.toy.build",
-                                               description=__doc__.split("\n\n")[0])).parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

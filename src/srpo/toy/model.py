@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from srpo.configlib import ConfigError
+from srpo.core.configlib import ConfigError
 
 
 @dataclass

@@ -2,12 +2,17 @@
 
 `load_suite` spreads `n` problems evenly over the requested levels (the first levels take the remainder)
 and concatenates the per-level streams of `srpo.toy.tasks`; ``split=heldout`` draws from the held-out
-side of the split, which no training stream ever returns.
+side of the split, which no training stream ever returns. Importing this module registers the ``toy``
+prefix in `srpo.data.sources.DATA_SOURCES`; the package's ``srpo.data_sources`` entry point names it, so
+the data loaders find it without importing the toy package.
 """
 
 from __future__ import annotations
 
-from srpo.data import Problem
+from typing import Any
+
+from srpo.core.problem import Problem
+from srpo.data.sources import DATA_SOURCES
 from srpo.toy import tasks
 
 
@@ -48,3 +53,9 @@ def load_suite(name: str, n: int = 1000, levels: int | str | list[int] = "1-4", 
         else:
             out.extend(tasks.problems(name, count, level, seed))
     return out
+
+
+@DATA_SOURCES.register("toy")
+def toy_source(name: str, params: dict[str, Any]) -> list[Problem]:
+    """``toy:<suite>?k=v...`` -> `load_suite` (the data-source signature)."""
+    return load_suite(name, **params)

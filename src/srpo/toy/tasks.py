@@ -21,7 +21,7 @@ import hashlib
 import random
 from typing import Callable
 
-from srpo.data import Problem
+from srpo.core.problem import Problem
 
 MAX_LEVEL = {"math": 5, "code": 4}
 HELDOUT_MODULUS = 4

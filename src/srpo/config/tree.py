@@ -2,7 +2,7 @@
 
 A run config is one YAML file (or a preset name) plus ``key=value`` overrides. A file may start from a
 preset or another file with ``base: NAME_OR_PATH``; its own keys then override the base's, recursively.
-Presets live in ``srpo/configs/*.yaml``: ``grpo`` (vanilla GRPO), ``dapo`` (dynamic sampling,
+Presets live in ``srpo/config/presets/*.yaml``: ``grpo`` (vanilla GRPO), ``dapo`` (dynamic sampling,
 clip-higher, token-mean), ``srpo`` (history resampling + two-stage curriculum) and ``demo`` (the
 embedded CPU demo).
 """
@@ -16,14 +16,13 @@ from typing import Any
 
 import yaml
 
-from srpo.algo_config import AlgorithmConfig, OptimConfig
+from srpo.config.algorithm import AlgorithmConfig, OptimConfig
 from srpo.analysis import AnalysisConfig
-from srpo.configlib import ConfigError, apply_overrides, build, load_yaml, to_dict
+from srpo.core.configlib import ConfigError, apply_overrides, build, load_yaml, to_dict
 from srpo.curriculum import CurriculumConfig
-from srpo.model import ModelConfig
+from srpo.config.model import ModelConfig, RolloutConfig
 from srpo.rewards import RewardsConfig
-from srpo.rollout import RolloutConfig
-from srpo.run_config import DataConfig, EvalSchedule, RunConfig
+from srpo.config.run import DataConfig, EvalSchedule, RunConfig
 from srpo.sampling import SamplingConfig
 from srpo.sandbox import SandboxConfig
 from srpo.tracking import LoggingConfig
@@ -64,7 +63,7 @@ class TrainConfig:
 
 
 def preset_names() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("srpo.configs").iterdir() if p.name.endswith(".yaml"))
+    return sorted(p.name[:-5] for p in resources.files("srpo.config.presets").iterdir() if p.name.endswith(".yaml"))
 
 
 def _resolve(name_or_path: str) -> dict[str, Any]:
@@ -73,7 +72,7 @@ def _resolve(name_or_path: str) -> dict[str, Any]:
     if not path.exists():
         if name_or_path not in preset_names():
             raise ConfigError(f"{name_or_path}: no such config file or preset (presets: {', '.join(preset_names())})")
-        path = Path(str(resources.files("srpo.configs") / f"{name_or_path}.yaml"))
+        path = Path(str(resources.files("srpo.config.presets") / f"{name_or_path}.yaml"))
     data = load_yaml(path)
     base = data.pop("base", None)
     return _merge(_resolve(str(base)), data) if base else data

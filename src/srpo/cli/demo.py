@@ -7,14 +7,14 @@ import time
 from pathlib import Path
 
 from srpo.config import load_config
-from srpo.summary import format_summary, summarize_run
+from srpo.report.headline import format_summary, summarize_run
 
 
 def run_demo(seed: int = 0, overrides: list[str] | None = None) -> int:
     overrides = [f"run.seed={seed}", f"run.output_dir=runs/demo-seed{seed}", f"run.name=demo-seed{seed}",
                  *(overrides or [])]
     cfg = load_config("demo", overrides)
-    from srpo.trainer import Trainer
+    from srpo.engines.native.trainer import Trainer
 
     start = time.perf_counter()
     Trainer(cfg).train()

@@ -25,16 +25,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from srpo import checkpoint as ckpt
-from srpo.actor import Actor
+from srpo.engines.native import checkpoint as ckpt
+from srpo.engines.native.actor import Actor
 from srpo.algo import ADVANTAGE_ESTIMATORS
 from srpo.config import TrainConfig, save_config
-from srpo.configlib import to_dict
-from srpo.data import Problem
-from srpo.experience import Experience, concat
-from srpo.model import PromptFormatter, load_model_and_tokenizer
-from srpo.rollout import build_engine
-from srpo.step_metrics import domain_metrics, group_metrics
+from srpo.core.configlib import to_dict
+from srpo.core.problem import Problem
+from srpo.engines.native.experience import Experience, concat
+from srpo.engines.native.model import PromptFormatter, load_model_and_tokenizer
+from srpo.engines.native.rollout import build_engine
+from srpo.engines.native.step_metrics import domain_metrics, group_metrics
 from srpo.tracking import Tracker, read_jsonl
 
 
@@ -42,7 +42,7 @@ class Trainer:
     """GRPO/SRPO trainer over a Hugging Face causal LM. See the module docstring for one step."""
 
     def __init__(self, cfg: TrainConfig, scorer=None):
-        from srpo.training_setup import build_components
+        from srpo.engines.native.setup import build_components
 
         self.cfg = cfg
         self.run_dir = Path(cfg.run.output_dir)

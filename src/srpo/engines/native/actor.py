@@ -16,8 +16,8 @@ import torch
 
 from srpo.algo import (KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES, aggregation_totals,
                        entropy_from_logits, logprobs_from_logits, masked_mean)
-from srpo.algo_config import AlgorithmConfig, OptimConfig
-from srpo.experience import Experience
+from srpo.config.algorithm import AlgorithmConfig, OptimConfig
+from srpo.engines.native.experience import Experience
 
 
 def _chunks(n: int, size: int) -> list[list[int]]:

@@ -8,63 +8,11 @@ for prompt i (``prompt_index[row] == i``). Example with P=2, n=3: rows 0,1,2 ans
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import torch
 
-from srpo.configlib import ConfigError
-
-
-def check_sampling(temperature: float, top_p: float, max_new_tokens: int) -> None:
-    """Reject sampling parameters no engine can use (raises `ConfigError` naming the field)."""
-    if temperature <= 0:
-        raise ConfigError(f"temperature: must be > 0, got {temperature}")
-    if not 0 < top_p <= 1:
-        raise ConfigError(f"top_p: must be in (0, 1], got {top_p}")
-    if max_new_tokens < 1:
-        raise ConfigError(f"max_new_tokens: must be >= 1, got {max_new_tokens}")
-
-
-@dataclass
-class SamplingParams:
-    """n: samples per prompt; temperature, top_p: the sampling distribution; max_new_tokens: response cap."""
-
-    n: int = 1
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 64
-
-
-@dataclass
-class RolloutConfig:
-    """How responses are generated during training.
-
-    engine: ``"kv_cache"`` (srpo's own batched decode loop: computes behaviour log-probs on the fly, one
-        vocabulary-sized row per sequence per step) or ``"hf"`` (``model.generate``; log-probs from its
-        returned logits, which holds B x T x V floats: fine for small vocabularies).
-    group_size: responses per prompt (G in GRPO).
-    prompts_per_step: prompts per training step; a step trains on prompts_per_step * group_size responses.
-    temperature, top_p: the sampling distribution. Behaviour log-probs are those of the temperature-scaled
-        softmax before top-p truncation, which is what the trainer's forward pass recomputes.
-    max_new_tokens: response length cap; a response that hits it without EOS is marked truncated.
-    """
-
-    engine: Literal["kv_cache", "hf"] = "kv_cache"
-    group_size: int = 8
-    prompts_per_step: int = 8
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 64
-
-    def validate(self) -> None:
-        if self.group_size < 1:
-            raise ConfigError(f"group_size: must be >= 1, got {self.group_size}")
-        if self.prompts_per_step < 1:
-            raise ConfigError(f"prompts_per_step: must be >= 1, got {self.prompts_per_step}")
-        check_sampling(self.temperature, self.top_p, self.max_new_tokens)
-
-    def sampling(self, n: int | None = None) -> SamplingParams:
-        return SamplingParams(n or self.group_size, self.temperature, self.top_p, self.max_new_tokens)
+from srpo.core.generation import SamplingParams
 
 
 @dataclass

@@ -7,12 +7,12 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from srpo.actor import Actor
+from srpo.engines.native.actor import Actor
 from srpo.config import TrainConfig
-from srpo.configlib import ConfigError
-from srpo.data import Problem
-from srpo.experience import Experience
-from srpo.rollout import SamplingParams
+from srpo.core.configlib import ConfigError
+from srpo.core.problem import Problem
+from srpo.engines.native.experience import Experience
+from srpo.core.generation import SamplingParams
 
 
 @dataclass
@@ -95,8 +95,8 @@ def _build_actor(cfg: TrainConfig, model) -> Actor:
 def make_evaluator(cfg: TrainConfig, model, tokenizer, scorer):
     """A function ``(problems, seed) -> flat eval metrics`` using `srpo.eval.evaluate`."""
     from srpo.eval import evaluate
-    from srpo.eval.generation import generate_fn_for
-    from srpo.model import PromptFormatter
+    from srpo.engines.native.generation import generate_fn_for
+    from srpo.engines.native.model import PromptFormatter
 
     ev, ro = cfg.eval, cfg.rollout
     params = SamplingParams(ev.samples, ev.temperature or ro.temperature, ev.top_p or ro.top_p,

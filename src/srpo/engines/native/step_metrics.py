@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from srpo.experience import Experience
+from srpo.engines.native.experience import Experience
 
 
 def domain_metrics(exp: Experience) -> dict[str, float]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from srpo.algo import ADVANTAGE_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES
-from srpo.configlib import ConfigError
+from srpo.core.configlib import ConfigError
 
 
 @dataclass

@@ -1,51 +1,26 @@
 """``generate_fn(problems, n) -> n texts per problem``: over a loaded model (`generate_fn_for`, what the
 trainer uses for held-out evaluation) or a model path (`make_generate_fn`, the CLIs).
 
-It loads the model offline through `srpo.model` (``"toy"`` = the embedded default), formats prompts with
-`srpo.model.PromptFormatter` (the tokenizer's chat template when it has one, else the plain prompt) and
-samples with the KV-cache engine of `srpo.rollout`, `batch_size` problems per engine call.
+It loads the model offline through `srpo.engines.native.model` (``"toy"`` = the embedded default), formats prompts with
+`srpo.engines.native.model.PromptFormatter` (the tokenizer's chat template when it has one, else the plain prompt) and
+samples with the KV-cache engine of `srpo.engines.native.rollout`, `batch_size` problems per engine call.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
-from srpo.configlib import ConfigError
-from srpo.data.problem import Problem
+from srpo.eval.config import GenerationConfig
+from srpo.core.problem import Problem
 
 GenerateFn = Callable[[list[Problem], int], list[list[str]]]
-
-
-@dataclass
-class GenerationConfig:
-    """How responses are sampled for labelling and evaluation.
-
-    temperature: softmax temperature (> 0).
-    top_p: nucleus mass in (0, 1].
-    max_new_tokens: response length cap.
-    batch_size: problems per generation call (each brings its n samples).
-    seed: seed of the sampler, so a run can be repeated.
-    """
-
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 512
-    batch_size: int = 8
-    seed: int = 0
-
-    def validate(self) -> None:
-        from srpo.rollout.base import check_sampling
-
-        check_sampling(self.temperature, self.top_p, self.max_new_tokens)
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size: must be >= 1, got {self.batch_size}")
 
 
 def generate_fn_for(model, tokenizer, formatter, params, *, seed: int, batch_size: int) -> GenerateFn:
     """A sampling function over an already loaded model, with its own seeded engine so that calling it
     never moves any other random stream (the trainer's resume relies on that)."""
-    from srpo.rollout import KVCacheEngine, SamplingParams
+    from srpo.core.generation import SamplingParams
+    from srpo.engines.native.rollout import KVCacheEngine
 
     engine = KVCacheEngine(model, tokenizer, seed=seed)
 
@@ -64,7 +39,8 @@ def generate_fn_for(model, tokenizer, formatter, params, *, seed: int, batch_siz
 def make_generate_fn(model_path: str, sampling: GenerationConfig, *, device: str = "cpu",
                      prompt_template: str = "chat", system_prompt: str | None = None) -> GenerateFn:
     """Load `model_path` once and return a sampling function over it."""
-    from srpo.model import ModelConfig, PromptFormatter, load_model_and_tokenizer
+    from srpo.config.model import ModelConfig
+    from srpo.engines.native.model import PromptFormatter, load_model_and_tokenizer
 
     model, tokenizer = load_model_and_tokenizer(ModelConfig(path=model_path, device=device))
     model.eval()

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from srpo.configlib import ConfigError, apply_overrides, build, load_yaml
+from srpo.core.configlib import ConfigError, apply_overrides, build, load_yaml
 
 
 def add_input_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -82,7 +82,7 @@ def run_curate(args: argparse.Namespace) -> int:
 def run_label(args: argparse.Namespace) -> int:
     from srpo.data.difficulty import LabelConfig, label_difficulty, summary
     from srpo.data.loaders import load_problems
-    from srpo.eval.generation import make_generate_fn
+    from srpo.engines.native.generation import make_generate_fn
     from srpo.eval.scoring import reward_scorer
 
     cfg = build_config(LabelConfig, args)

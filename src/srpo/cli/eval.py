@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srpo.configlib import ConfigError
-from srpo.eval.generation import GenerationConfig
+from srpo.core.configlib import ConfigError
+from srpo.eval.config import GenerationConfig
 
 
 @dataclass
@@ -38,7 +38,7 @@ class EvalConfig:
 
 def add_cli(subparsers: Any) -> None:
     """Add the ``eval`` sub-command."""
-    from srpo.data.cli import add_input_args, add_model_args
+    from srpo.cli.data import add_input_args, add_model_args
 
     parser = subparsers.add_parser("eval", help="pass@k and avg@n of a model on benchmark files")
     add_input_args(parser, required=False)
@@ -47,10 +47,10 @@ def add_cli(subparsers: Any) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from srpo.data.cli import build_config, parse_mapping
+    from srpo.cli.data import build_config, parse_mapping
     from srpo.data.loaders import load_problems
     from srpo.eval.evaluate import evaluate
-    from srpo.eval.generation import make_generate_fn
+    from srpo.engines.native.generation import make_generate_fn
     from srpo.eval.scoring import reward_scorer
 
     cfg = build_config(EvalConfig, args)

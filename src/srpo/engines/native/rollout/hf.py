@@ -6,7 +6,9 @@ import inspect
 
 import torch
 
-from srpo.rollout.base import RolloutBatch, RolloutConfig, SamplingParams, left_pad, response_mask_from_eos
+from srpo.config.model import RolloutConfig
+from srpo.core.generation import SamplingParams
+from srpo.engines.native.rollout.base import RolloutBatch, left_pad, response_mask_from_eos
 
 
 def top_p_filter(logits_bv: torch.Tensor, top_p: float) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """One training step's experience: rollouts with their rewards, verdicts and advantages, as tensors.
 
-Rows follow the rollout layout (`srpo.rollout.base`): a GRPO group is the set of rows sharing a
+Rows follow the rollout layout (`srpo.engines.native.rollout.base`): a GRPO group is the set of rows sharing a
 `group_ids_b` value. Dynamic sampling may concatenate groups from several generation rounds; `concat`
 re-pads them (prompts on the left, responses on the right) so the layout stays uniform.
 """
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, fields
 
 import torch
 
-from srpo.data import Problem
+from srpo.core.problem import Problem
 from srpo.rewards import RewardResult
-from srpo.rollout import RolloutBatch
+from srpo.engines.native.rollout import RolloutBatch
 
 
 @dataclass

@@ -13,15 +13,15 @@ import importlib
 import os
 import sys
 
-from srpo.configlib import ConfigError
+from srpo.core.configlib import ConfigError
 
 # Modules that contribute sub-commands through an ``add_cli(subparsers)`` function.
-_COMMAND_MODULES = ("srpo.eval.cli", "srpo.data.cli", "srpo.report", "srpo.sandbox.cli", "srpo.toy.build")
+_COMMAND_MODULES = ("srpo.cli.eval", "srpo.cli.data", "srpo.cli.report", "srpo.cli.sandbox", "srpo.cli.toy")
 
 
 def _train(args: argparse.Namespace) -> int:
     from srpo.config import load_config
-    from srpo.trainer import Trainer
+    from srpo.engines.native.trainer import Trainer
 
     cfg = load_config(args.config, args.overrides)
     Trainer(cfg).train()
@@ -30,7 +30,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from srpo.demo import run_demo
+    from srpo.cli.demo import run_demo
 
     overrides = list(args.overrides)
     if args.out:

@@ -1,4 +1,4 @@
-"""``srpo sandbox-check``: can this machine isolate untrusted code? (for the lead to wire into cli.py)"""
+"""``srpo sandbox-check``: can this machine isolate untrusted code?"""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 import time
 
 from srpo.sandbox.config import SandboxConfig
-from srpo.sandbox.pool import SandboxJob, SandboxPool
+from srpo.sandbox.job import SandboxJob
+from srpo.sandbox.pool import SandboxPool
 from srpo.sandbox.backend import SandboxUnavailable
 
 
@@ -25,10 +26,11 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     with pool:
         start = time.perf_counter()
-        out = pool.run(SandboxJob("function", "import socket\ndef f():\n    try:\n"
-                                  "        socket.create_connection(('1.1.1.1', 53), timeout=1)\n"
-                                  "        return 'network reachable'\n    except OSError:\n"
-                                  "        return 'no network'\n", "f", calls=[[]]))
+        # Which network interfaces the program sees: only loopback means the network is off. Nothing is sent.
+        out = pool.run(SandboxJob("function", "import socket\ndef f():\n"
+                                  "    names = sorted(n for _, n in socket.if_nameindex() if n != 'lo')\n"
+                                  "    return 'network interfaces: ' + ', '.join(names) if names else 'no network'\n",
+                                  "f", calls=[[]]))
         ms = (time.perf_counter() - start) * 1e3
     print(f"mode: {pool.backend.mode}; launcher: {' '.join(pool.backend.launcher) or '-'}; "
           f"binary: {pool.backend.argv[0]}; interpreter: {pool.backend.python}")

@@ -3,51 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
 
-from srpo.configlib import ConfigError
-
-
-@dataclass
-class ModelConfig:
-    """The policy model.
-
-    path: a local Hugging Face model directory, or ``"toy"`` for the embedded default (`srpo.toy`).
-        Nothing is ever downloaded: loading uses ``local_files_only=True``.
-    dtype: dtype of the parameters (and of the optimizer's view of them).
-    autocast_bf16: run forward passes under bfloat16 autocast while keeping float32 parameters
-        (faster on CPUs with avx512_bf16 and on GPUs; off for bit-exact tests).
-    device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (cuda when available).
-    prompt_template: ``"chat"`` applies the tokenizer's chat template (falls back to ``"plain"`` when the
-        tokenizer has none), ``"plain"`` uses the prompt text as is, any other string is a format string
-        with a ``{prompt}`` field.
-    system_prompt: optional system message for the chat template.
-    gradient_checkpointing: trade compute for memory on large models.
-    """
-
-    path: str = "toy"
-    dtype: Literal["float32", "bfloat16"] = "float32"
-    autocast_bf16: bool = False
-    device: Literal["cpu", "cuda", "auto"] = "cpu"
-    prompt_template: str = "chat"
-    system_prompt: str | None = None
-    gradient_checkpointing: bool = False
-
-    def validate(self) -> None:
-        if self.prompt_template not in ("chat", "plain") and "{prompt}" not in self.prompt_template:
-            raise ConfigError("prompt_template: must be 'chat', 'plain' or contain '{prompt}'")
-        if self.path != "toy" and not Path(self.path).is_dir():
-            raise ConfigError(f"path: {self.path!r} is not a local model directory (srpo never downloads)")
+from srpo.config.model import ModelConfig
 
 
 def resolve_model_path(path: str) -> Path:
     """``"toy"`` -> the embedded default model directory; anything else is taken as a local directory."""
     if path == "toy":
-        from srpo.toy import default_model_dir
+        from srpo.toy.weights import default_model_dir
 
         return Path(default_model_dir())
     return Path(path)

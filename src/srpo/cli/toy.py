@@ -1,0 +1,96 @@
+"""``srpo toy-build`` (rebuild the embedded warm-start model deterministically) and ``srpo toy-measure``
+(pass@1/pass@k of a model per domain and level of the built-in suites: the table in docs/toy.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from srpo.core.configlib import ConfigError
+from srpo.core.problem import Problem
+from srpo.toy.build import WarmStartConfig, train
+from srpo.toy.measure import cell_rates, format_table, heldout_suite
+
+
+def add_cli(subparsers) -> None:
+    """Adds ``srpo toy-build`` and ``srpo toy-measure``."""
+    build = subparsers.add_parser("toy-build", help="rebuild the embedded toy model deterministically")
+    _parser(build).set_defaults(func=run)
+    measure = subparsers.add_parser("toy-measure", help="pass@1/pass@k of a model per toy domain and level")
+    measure.add_argument("--model", default=None, help="model directory (default: the shipped toy model)")
+    measure.add_argument("--n", type=int, default=200, help="held-out problems per domain and level")
+    measure.add_argument("--k", type=int, default=8, help="samples per problem")
+    measure.add_argument("--seed", type=int, default=0)
+    measure.add_argument("--threads", type=int, default=1)
+    measure.add_argument("--json", default=None, help="also write the rates as JSON here")
+    measure.set_defaults(func=run_measure)
+
+
+def _parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    d = WarmStartConfig()
+    p.add_argument("--out", required=True, help="output directory (HF model + tokenizer)")
+    p.add_argument("--steps", type=int, default=d.steps, help=f"optimizer steps (default {d.steps})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seed (default {d.seed})")
+    p.add_argument("--threads", type=int, default=d.threads,
+                   help="torch threads (default 1; other counts may give other bytes)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """CLI body: build the warm-start model into ``args.out``."""
+    cfg = WarmStartConfig(steps=args.steps, seed=args.seed, threads=args.threads)
+    try:
+        cfg.validate()
+    except ConfigError as e:
+        print(f"srpo toy build: {e}", file=sys.stderr)
+        return 2
+    t0 = time.time()
+
+    def log(step: int, loss: float, _model) -> None:
+        if not args.quiet and (step % 50 == 0 or step == cfg.steps):
+            print(f"step {step}/{cfg.steps} loss {loss:.4f} {time.time() - t0:.0f}s", flush=True)
+
+    out = train(cfg, args.out, on_step=log)
+    if not args.quiet:
+        print(f"wrote {out} in {time.time() - t0:.0f}s")
+    return 0
+
+
+def measure_pass_rates(model_dir: str | Path, problems: Sequence[Problem], k: int, seed: int = 0,
+                       max_new_tokens: int = 96) -> dict[str, dict[str, float]]:
+    """Sample k responses per problem at temperature 1 and judge them with the real verifiers."""
+    from srpo.engines.native.generation import make_generate_fn
+    from srpo.eval.config import GenerationConfig
+    from srpo.rewards import RewardScorer, RewardsConfig
+    from srpo.sandbox import SandboxConfig
+
+    generate = make_generate_fn(str(model_dir), GenerationConfig(max_new_tokens=max_new_tokens, batch_size=32,
+                                                                 seed=seed))
+    responses = generate(list(problems), k)
+    flat_problems = [p for p in problems for _ in range(k)]
+    with RewardScorer(RewardsConfig(), SandboxConfig()) as scorer:
+        results = scorer.score([r for group in responses for r in group], flat_problems)
+    corrects = [[r.correct for r in results[i * k:(i + 1) * k]] for i in range(len(problems))]
+    return cell_rates(problems, corrects, k)
+
+
+def run_measure(args: argparse.Namespace) -> int:
+    """CLI body: print the pass@1/pass@k table of ``args.model`` on the held-out toy suites."""
+    import torch
+
+    from srpo.toy.weights import default_model_dir
+
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    rates = measure_pass_rates(args.model or default_model_dir(), heldout_suite(args.n, args.seed), args.k,
+                               seed=args.seed)
+    print(format_table(rates, args.k))
+    print(f"({time.time() - t0:.0f} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rates, indent=2) + "\n")
+    return 0

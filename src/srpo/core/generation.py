@@ -1,0 +1,27 @@
+"""What a generation request asks for: `SamplingParams`, and the check every engine and config applies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from srpo.core.configlib import ConfigError
+
+
+def check_sampling(temperature: float, top_p: float, max_new_tokens: int) -> None:
+    """Reject sampling parameters no engine can use (raises `ConfigError` naming the field)."""
+    if temperature <= 0:
+        raise ConfigError(f"temperature: must be > 0, got {temperature}")
+    if not 0 < top_p <= 1:
+        raise ConfigError(f"top_p: must be in (0, 1], got {top_p}")
+    if max_new_tokens < 1:
+        raise ConfigError(f"max_new_tokens: must be >= 1, got {max_new_tokens}")
+
+
+@dataclass
+class SamplingParams:
+    """n: samples per prompt; temperature, top_p: the sampling distribution; max_new_tokens: response cap."""
+
+    n: int = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 64

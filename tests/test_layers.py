@@ -1,0 +1,156 @@
+"""The package's layering, read from the source with `ast` (every import counts, also those inside functions).
+
+Layers, lowest first; a module may import its own component and any component of a lower layer, never
+one of the same layer or a higher one:
+
+    cli                     every command-line entry point
+    engines                 native/ (the loop, actor, rollout, checkpoints), one subpackage per engine
+    config                  the one config tree and its presets
+    toy                     the embedded tiny model and its task suites (a data source like any other)
+    data, report            loading, curation, difficulty labels; the HTML report
+    eval                    pass@k / avg@k, the evaluation config
+    rewards, sampling, curriculum, tracking
+    algo, sandbox, analysis
+    core                    shared records, the registry, config machinery, jsonl io
+
+Independently of the layers, the module graph has no cycles (a package's ``__init__`` counts as a module,
+so a submodule importing its own package while the package imports it is a cycle).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import srpo
+
+SRC = Path(srpo.__file__).resolve().parent
+
+LAYERS: list[set[str]] = [
+    {"core"},
+    {"algo", "sandbox", "analysis"},
+    {"rewards", "sampling", "curriculum", "tracking"},
+    {"eval"},
+    {"data", "report"},
+    {"toy"},
+    {"config"},
+    {"engines"},
+    {"cli"},
+]
+LAYER_OF = {component: level for level, group in enumerate(LAYERS) for component in group}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _exists(module: str) -> bool:
+    base = SRC.parent / module.replace(".", "/")
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def _imports(path: Path) -> set[str]:
+    """srpo modules imported anywhere in `path` (``from pkg import sub`` counts as importing ``pkg.sub``)."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "srpo")
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            if module.split(".")[0] != "srpo":
+                continue
+            found.add(module)
+            found.update(f"{module}.{a.name}" for a in node.names if _exists(f"{module}.{a.name}"))
+    found.discard(name)
+    return {m for m in found if _exists(m)}
+
+
+GRAPH = {_module_name(p): _imports(p) for p in sorted(SRC.rglob("*.py"))}
+
+
+def _component(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def test_every_component_has_a_layer():
+    components = {_component(m) for m in GRAPH} - {None}
+    assert components <= set(LAYER_OF), f"add these to LAYERS: {sorted(components - set(LAYER_OF))}"
+
+
+def _breaches(module: str, targets: set[str]) -> list[str]:
+    """The imports of `module` that reach into another component of its own or a higher layer."""
+    own = _component(module)
+    if own is None:
+        return []
+    return sorted(t for t in targets
+                  if _component(t) not in (own, None) and LAYER_OF[_component(t)] >= LAYER_OF[own])
+
+
+@pytest.mark.parametrize("module", sorted(GRAPH))
+def test_no_import_of_the_same_or_a_higher_layer(module):
+    bad = _breaches(module, GRAPH[module])
+    assert not bad, f"{module} (layer {LAYER_OF[_component(module)]}) imports {bad}"
+
+
+def test_engine_agnostic_parts_never_import_an_engine():
+    parts = {"algo", "sampling", "curriculum", "rewards", "sandbox", "data", "eval", "analysis", "report"}
+    bad = {m: sorted(t for t in targets if _component(t) in {"engines", "cli", "config"})
+           for m, targets in GRAPH.items() if _component(m) in parts}
+    assert not {m: t for m, t in bad.items() if t}
+
+
+def test_algo_imports_only_torch_and_the_registry():
+    for path in (SRC / "algo").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            for name in names:
+                top = name.split(".")[0]
+                assert top in {"torch", "__future__", "typing", "collections", "dataclasses", "math"} \
+                    or name.startswith(("srpo.algo", "srpo.core.registry")), f"{path.name} imports {name}"
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return stack[stack.index(target):] + [target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_no_import_cycles():
+    cycle = _find_cycle(GRAPH)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_checker_sees_a_cycle_and_a_layer_breach():
+    """The two checks above can fail: a made-up graph with a cycle is caught, and so is an upward import."""
+    assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _find_cycle({"a": {"b"}, "b": set()}) is None
+    assert _breaches("srpo.data.loaders", {"srpo.toy.suites", "srpo.core.problem"}) == ["srpo.toy.suites"]
+    assert _breaches("srpo.rewards.scorer", {"srpo.data.formats"}) == ["srpo.data.formats"]
+    assert _breaches("srpo.engines.native.trainer", {"srpo.sampling", "srpo.engines.native.actor"}) == []
