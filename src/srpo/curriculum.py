@@ -41,7 +41,7 @@ def normalized(weights: dict[str, float]) -> dict[str, float]:
     return {d: w / total for d, w in weights.items()}
 
 
-@dataclass
+@dataclass(frozen=True)
 class StageConfig:
     """One curriculum stage.
 
@@ -83,7 +83,7 @@ class StageConfig:
             _check_weights(self.ramp_from, "ramp_from")
 
 
-@dataclass
+@dataclass(frozen=True)
 class CurriculumConfig:
     """The curriculum: a named preset or an explicit list of stages.
 

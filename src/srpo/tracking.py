@@ -127,7 +127,7 @@ class WandbBackend:
         self._run.finish()
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoggingConfig:
     """Where metrics and rollout samples go. ``RUN_DIR/metrics.jsonl`` is always written.
 

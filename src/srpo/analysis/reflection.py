@@ -41,7 +41,7 @@ def _default_families() -> dict[str, list[str]]:
     return {name: list(words) for name, words in DEFAULT_FAMILIES.items()}
 
 
-@dataclass
+@dataclass(frozen=True)
 class AnalysisConfig:
     """What the per-step rollout analysis looks for.
 

@@ -18,7 +18,7 @@ from srpo.core.configlib import ConfigError
 SAMPLE_FIELDS = ("step", "uid", "stage", "domain", "response", "reward", "correct", "length")
 
 
-@dataclass
+@dataclass(frozen=True)
 class SampleLogConfig:
     """The rollout sample log (``RUN_DIR/samples.jsonl``).
 

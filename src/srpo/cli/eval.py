@@ -11,7 +11,7 @@ from srpo.core.configlib import ConfigError
 from srpo.eval.config import GenerationConfig
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvalConfig:
     """Benchmark evaluation.
 

@@ -9,7 +9,7 @@ from srpo.algo import ADVANTAGE_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES
 from srpo.core.configlib import ConfigError
 
 
-@dataclass
+@dataclass(frozen=True)
 class AlgorithmConfig:
     """The RL objective.
 
@@ -78,7 +78,7 @@ class AlgorithmConfig:
             raise ConfigError(f"mini_batch_size: must be >= 1 or null, got {self.mini_batch_size}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class OptimConfig:
     """AdamW and its learning-rate schedule.
 

@@ -10,7 +10,7 @@ from srpo.core.configlib import ConfigError
 from srpo.core.generation import SamplingParams, check_sampling
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """The policy model.
 
@@ -42,7 +42,7 @@ class ModelConfig:
             raise ConfigError(f"path: {self.path!r} is not a local model directory (srpo never downloads)")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RolloutConfig:
     """How responses are generated during training.
 

@@ -8,7 +8,7 @@ from typing import Literal
 from srpo.core.configlib import ConfigError
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
     """The run itself.
 
@@ -49,7 +49,7 @@ class RunConfig:
             raise ConfigError(f"keep_checkpoints: must be >= 1, got {self.keep_checkpoints}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     """Training and held-out problems.
 
@@ -70,7 +70,7 @@ class DataConfig:
             raise ConfigError("train: at least one source is needed")
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvalSchedule:
     """Held-out evaluation inside training.
 

@@ -28,7 +28,7 @@ from srpo.sandbox import SandboxConfig
 from srpo.tracking import LoggingConfig
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything a run needs, one section per concern (each section documents its own fields)."""
 

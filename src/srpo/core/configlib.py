@@ -1,7 +1,8 @@
 """Generic machinery for the config tree: dataclasses from nested dicts, YAML, `key=value` overrides.
 
-Every concern (model, rollout, algorithm, sampling, rewards, ...) defines its own dataclass; each field is
-documented once, in that class's docstring. A class may define ``validate(self)`` that raises
+Every concern (model, rollout, algorithm, sampling, rewards, ...) defines its own frozen dataclass; each
+field is declared with `option`, which keeps its one-line documentation next to it (``srpo config`` prints
+it). A class may define ``validate(self)`` that raises
 `ConfigError` for bad values or combinations; the loader prefixes the dotted path of the field so the
 message always names it, e.g. ``algorithm.clip_high: must be >= clip_low (0.2), got 0.1``.
 """
@@ -17,6 +18,23 @@ from typing import Any, TypeVar
 import yaml
 
 T = TypeVar("T")
+_DOC = "doc"
+
+
+def option(default: Any = dataclasses.MISSING, doc: str = "", *, factory: Any = dataclasses.MISSING) -> Any:
+    """A config field and its documentation, in one place::
+
+        lr: float = option(1e-5, "peak learning rate")
+        betas: list[float] = option(factory=lambda: [0.9, 0.99], doc="AdamW's betas")
+    """
+    if not doc:
+        raise ValueError("every config option needs its doc")
+    return dataclasses.field(default=default, default_factory=factory, metadata={_DOC: doc})
+
+
+def field_doc(cls: type, name: str) -> str:
+    """The doc an `option` gave field `name` of config class `cls` ("" when it has none)."""
+    return next((f.metadata.get(_DOC, "") for f in dataclasses.fields(cls) if f.name == name), "")
 
 
 class ConfigError(ValueError):

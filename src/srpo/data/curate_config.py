@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from srpo.core.configlib import ConfigError
 
 
-@dataclass
+@dataclass(frozen=True)
 class CurateConfig:
     """Curation switches and parameters.
 

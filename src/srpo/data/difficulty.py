@@ -31,7 +31,7 @@ GenerateFn = Callable[[list[Problem], int], list[list[str]]]
 ScoreFn = Callable[[list[str], list[Problem]], list[RewardResult]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class LabelConfig:
     """Difficulty labelling.
 

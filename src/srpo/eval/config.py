@@ -8,7 +8,7 @@ from srpo.core.configlib import ConfigError
 from srpo.core.generation import check_sampling
 
 
-@dataclass
+@dataclass(frozen=True)
 class GenerationConfig:
     """How responses are sampled for labelling and evaluation.
 

@@ -10,7 +10,7 @@ from srpo.rewards.format_reward import DEFAULT_TEMPLATE
 from srpo.rewards.language import DEFAULT_SCRIPTS
 
 
-@dataclass
+@dataclass(frozen=True)
 class RewardComponent:
     """One term of a domain's reward.
 
@@ -36,7 +36,7 @@ def _code_default() -> list[RewardComponent]:
     return [RewardComponent("code_accuracy", 1.0), RewardComponent("language", 0.0)]
 
 
-@dataclass
+@dataclass(frozen=True)
 class RewardsConfig:
     """How responses are scored, per domain.
 

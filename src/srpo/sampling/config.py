@@ -13,7 +13,7 @@ EpochMode = Literal["active_pass", "fixed_size"]
 RefillMode = Literal["fixed", "need"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class SamplingConfig:
     """Which prompt sampler feeds the trainer, and its options.
 

@@ -8,7 +8,7 @@ from typing import Literal
 from srpo.core.configlib import ConfigError
 
 
-@dataclass
+@dataclass(frozen=True)
 class SandboxConfig:
     """How untrusted programs (model-written code) are run.
 

@@ -29,7 +29,7 @@ from srpo.toy.model import ToyModelConfig, build_model
 from srpo.toy.tokenizer import save_tokenizer
 
 
-@dataclass
+@dataclass(frozen=True)
 class WarmStartConfig:
     """Supervised warm start of the toy model.
 

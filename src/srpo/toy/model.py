@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from srpo.core.configlib import ConfigError
 
 
-@dataclass
+@dataclass(frozen=True)
 class ToyModelConfig:
     """Shape of the toy model.
 
