@@ -14,10 +14,10 @@ checkpointed `state_dict` resumes exactly.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
 from srpo.core.problem import DOMAINS
 
 PRESETS = ("staged", "mixed", "math_only", "code_only", "custom")
@@ -43,27 +43,24 @@ def normalized(weights: dict[str, float]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class StageConfig:
-    """One curriculum stage.
+    """One curriculum stage."""
 
-    name: label in logs and switch records.
-    weights: domain -> weight (``math``/``code``; >= 0, normalised, positive sum) of the stage's batches.
-    until_step: the next stage starts at this (global, 0-based) step, i.e. this stage covers steps
-        ``< until_step``. None: no step rule.
-    plateau_window: W. After each observation, once the stage has 2W observations, switch when
-        ``mean(last W) - mean(the W before) < plateau_min_delta``. None: no plateau rule.
-    plateau_min_delta: the improvement (in reward units) below which the reward counts as plateaued.
-    ramp_steps: R. Over the first R steps of the stage the weights move linearly from `ramp_from`
-        (normalised) to `weights` (normalised): at stage step k, ``(1 - k/R) * from + k/R * to``. 0: no ramp.
-    ramp_from: start of the ramp; None = the previous stage's weights (required for the first stage).
-    """
-
-    name: str = "stage"
-    weights: dict[str, float] = field(default_factory=lambda: {"math": 1.0})
-    until_step: int | None = None
-    plateau_window: int | None = None
-    plateau_min_delta: float = 0.0
-    ramp_steps: int = 0
-    ramp_from: dict[str, float] | None = None
+    name: str = option("stage", "label in logs and switch records.")
+    weights: dict[str, float] = option(factory=lambda: {"math": 1.0},
+                                       doc="domain -> weight (``math``/``code``; >= 0, normalised, positive sum) of "
+                                           "the stage's batches.")
+    until_step: int | None = option(None, "the next stage starts at this (global, 0-based) step, i.e. this stage "
+                                          "covers steps ``< until_step``. None: no step rule.")
+    plateau_window: int | None = option(None, "plateau window W: once the stage has 2W observations, switch "
+                                              "when ``mean(last W) - mean(the W before) < plateau_min_delta``. None: "
+                                              "no plateau rule.")
+    plateau_min_delta: float = option(0.0, "the improvement (in reward units) below which the reward counts as "
+                                           "plateaued.")
+    ramp_steps: int = option(0, "ramp length R: over the first R steps of the stage the weights move linearly "
+                                "from `ramp_from` to `weights` (both normalised): at stage step k, "
+                                "``(1 - k/R) * from + k/R * to``. 0: no ramp.")
+    ramp_from: dict[str, float] | None = option(None, "start of the ramp; None = the previous stage's weights "
+                                                      "(required for the first stage).")
 
     @property
     def has_switch(self) -> bool:
@@ -85,30 +82,25 @@ class StageConfig:
 
 @dataclass(frozen=True)
 class CurriculumConfig:
-    """The curriculum: a named preset or an explicit list of stages.
+    """The curriculum: a named preset or an explicit list of stages."""
 
-    preset: ``staged`` (SRPO: stage "math" = math only, then stage "math+code"), ``mixed`` (one stage,
-        math and code from the start), ``math_only``, ``code_only`` (one stage each), or ``custom`` (use
-        `stages`).
-    stages: the stages of a ``custom`` curriculum, in order; every stage but the last needs a switch rule
-        (``until_step`` and/or ``plateau_window``) and the last must have none. Must be empty otherwise.
-    code_share: code weight of ``mixed`` and of stage 2 of ``staged`` (math gets the rest). None: in
-        proportion to the number of problems per domain (``Curriculum(domain_sizes=...)``), i.e. as if the
-        two sets were pooled.
-    switch_step: ``staged``: the step at which stage 2 starts (None: no step rule).
-    plateau_window: ``staged``: plateau window of stage 1 (None: no plateau rule). At least one of
-        `switch_step` / `plateau_window` must be set for ``staged``.
-    plateau_min_delta: ``staged``: plateau threshold of stage 1 (reward units).
-    ramp_steps: ``staged``: steps over which the code share of stage 2 ramps up from 0 (0: at once).
-    """
-
-    preset: str = "mixed"
-    stages: list[StageConfig] = field(default_factory=list)
-    code_share: float | None = None
-    switch_step: int | None = None
-    plateau_window: int | None = 20
-    plateau_min_delta: float = 0.01
-    ramp_steps: int = 0
+    preset: str = option("mixed", "the regime. ``staged`` (SRPO: stage \"math\" = math only, then stage \"math+code\"), "
+                                  "``mixed`` (one stage, math and code from the start), ``math_only``, ``code_only`` "
+                                  "(one stage each), or ``custom`` (use `stages`).")
+    stages: list[StageConfig] = option(factory=list,
+                                       doc="explicit stages (preset custom). the stages of a ``custom`` curriculum, in order; every stage but the "
+                                           "last needs a switch rule (``until_step`` and/or ``plateau_window``) and "
+                                           "the last must have none. Must be empty otherwise.")
+    code_share: float | None = option(None, "code weight of ``mixed`` and of stage 2 of ``staged`` (math gets the "
+                                            "rest). None: in proportion to the number of problems per domain "
+                                            "(``Curriculum(domain_sizes=...)``), i.e. as if the two sets were "
+                                            "pooled.")
+    switch_step: int | None = option(None, "``staged``: the step at which stage 2 starts (None: no step rule).")
+    plateau_window: int | None = option(20, "``staged``: plateau window of stage 1 (None: no plateau rule). At least "
+                                            "one of `switch_step` / `plateau_window` must be set for ``staged``.")
+    plateau_min_delta: float = option(0.01, "``staged``: plateau threshold of stage 1 (reward units).")
+    ramp_steps: int = option(0, "``staged``: steps over which the code share of stage 2 ramps up from 0 (0: at "
+                                "once).")
 
     def validate(self) -> None:
         if self.preset not in PRESETS:

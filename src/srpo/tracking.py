@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 from srpo.analysis.samples import SampleLogConfig, select_samples
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
 
 BACKENDS = ("tensorboard", "wandb")
 WANDB_MODES = ("offline", "online", "disabled")
@@ -129,22 +129,19 @@ class WandbBackend:
 
 @dataclass(frozen=True)
 class LoggingConfig:
-    """Where metrics and rollout samples go. ``RUN_DIR/metrics.jsonl`` is always written.
+    """Where metrics and rollout samples go. ``RUN_DIR/metrics.jsonl`` is always written."""
 
-    Fields:
-        backends: extra metric sinks that receive the same dict as metrics.jsonl: ``"tensorboard"``
-            (event files in ``RUN_DIR/tensorboard``; needs the ``srpo[tensorboard]`` extra) and/or
-            ``"wandb"`` (Weights & Biases; needs the ``srpo[wandb]`` extra). Empty by default.
-        wandb_project: W&B project the run is logged under.
-        wandb_mode: ``"offline"`` (default; files in ``RUN_DIR/wandb``, upload later with ``wandb sync``),
-            ``"online"`` or ``"disabled"``.
-        samples: the rollout sample log ``RUN_DIR/samples.jsonl`` (share of rollouts kept, hash seed).
-    """
-
-    backends: list[str] = field(default_factory=list)
-    wandb_project: str = "srpo"
-    wandb_mode: str = "offline"
-    samples: SampleLogConfig = field(default_factory=SampleLogConfig)
+    backends: list[str] = option(factory=list,
+                                 doc="extra metric sinks. extra metric sinks that receive the same dict as metrics.jsonl: "
+                                     "``\"tensorboard\"`` (event files in ``RUN_DIR/tensorboard``; needs the "
+                                     "``srpo[tensorboard]`` extra) and/or ``\"wandb\"`` (Weights & Biases; needs the "
+                                     "``srpo[wandb]`` extra). Empty by default.")
+    wandb_project: str = option("srpo", "W&B project the run is logged under.")
+    wandb_mode: str = option("offline", "W&B mode. ``\"offline\"`` (default; files in ``RUN_DIR/wandb``, upload later with "
+                                        "``wandb sync``), ``\"online\"`` or ``\"disabled\"``.")
+    samples: SampleLogConfig = option(factory=SampleLogConfig,
+                                      doc="the rollout sample log ``RUN_DIR/samples.jsonl`` (share of rollouts kept, "
+                                          "hash seed).")
 
     def validate(self) -> None:
         for i, name in enumerate(self.backends):

@@ -17,10 +17,10 @@ Matching rules, chosen so that counts mean what a reader expects:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
 
 DEFAULT_FAMILIES: dict[str, list[str]] = {
     "recheck": [
@@ -43,19 +43,17 @@ def _default_families() -> dict[str, list[str]]:
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """What the per-step rollout analysis looks for.
+    """What the per-step rollout analysis looks for."""
 
-    Fields:
-        families: family name -> keywords/phrases. A response "shows" a family when at least one keyword
-            occurs (matching rules in this module's docstring). Defaults: ``recheck``, ``hesitation``,
-            ``exploration`` (see `DEFAULT_FAMILIES`). Family names become metric keys
-            (``reflect/<domain>/<family>_frac``), so they must be non-empty identifiers without ``/``.
-        enabled: compute ``reflect/*`` and ``code_in_math/*`` metrics each step (the cost is a regex scan
-            of every response).
-    """
-
-    families: dict[str, list[str]] = field(default_factory=_default_families)
-    enabled: bool = True
+    families: dict[str, list[str]] = option(factory=_default_families,
+                                            doc="reflective keyword families. family name -> keywords/phrases. A response \"shows\" a family when "
+                                                "at least one keyword occurs (matching rules in this module's "
+                                                "docstring). Defaults: ``recheck``, ``hesitation``, ``exploration`` "
+                                                "(see `DEFAULT_FAMILIES`). Family names become metric keys "
+                                                "(``reflect/<domain>/<family>_frac``), so they must be non-empty "
+                                                "identifiers without ``/``.")
+    enabled: bool = option(True, "compute the reflection and code-in-math metrics each step. compute ``reflect/*`` and ``code_in_math/*`` metrics each step (the cost is a "
+                                 "regex scan of every response).")
 
     def validate(self) -> None:
         if not self.families:

@@ -13,23 +13,19 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
 
 SAMPLE_FIELDS = ("step", "uid", "stage", "domain", "response", "reward", "correct", "length")
 
 
 @dataclass(frozen=True)
 class SampleLogConfig:
-    """The rollout sample log (``RUN_DIR/samples.jsonl``).
+    """The rollout sample log (``RUN_DIR/samples.jsonl``)."""
 
-    Fields:
-        share: fraction of rollouts written, in [0, 1]; 0 turns the log off, 1 keeps every rollout.
-            Selection is by hash, not by RNG (see module docstring), so it is reproducible across resumes.
-        seed: salt for the selection hash; change it to look at a different subset.
-    """
-
-    share: float = 0.05
-    seed: int = 0
+    share: float = option(0.05, "fraction of rollouts written, in [0, 1]; 0 turns the log off, 1 keeps every "
+                                "rollout. Selection is by hash, not by RNG (see module docstring), so it is "
+                                "reproducible across resumes.")
+    seed: int = option(0, "salt for the selection hash; change it to look at a different subset.")
 
     def validate(self) -> None:
         if not 0.0 <= self.share <= 1.0:

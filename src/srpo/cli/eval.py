@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
 from srpo.eval.config import GenerationConfig
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Benchmark evaluation.
+    """Benchmark evaluation."""
 
-    n: responses sampled per problem; avg@n is pass@1 averaged over them (the paper uses 32).
-    ks: pass@k values to report (each <= n).
-    sampling: temperature, top_p, max_new_tokens, batch_size, seed (see `GenerationConfig`).
-    benchmarks: files or built-in sources to evaluate on (command-line inputs are added to these). Each
-        file is one benchmark named by its stem; math rows need a gold answer (AIME style: problem +
-        answer), code rows tests (HumanEval or srpo's tests dict).
-    """
-
-    n: int = 32
-    ks: list[int] = field(default_factory=lambda: [1])
-    sampling: GenerationConfig = field(default_factory=GenerationConfig)
-    benchmarks: list[str] = field(default_factory=list)
+    n: int = option(32, "responses sampled per problem; avg@n is pass@1 averaged over them (the paper uses 32).")
+    ks: list[int] = option(factory=lambda: [1],
+                           doc="pass@k values to report (each <= n).")
+    sampling: GenerationConfig = option(factory=GenerationConfig,
+                                        doc="temperature, top_p, max_new_tokens, batch_size, seed (see "
+                                            "`GenerationConfig`).")
+    benchmarks: list[str] = option(factory=list,
+                                   doc="files or built-in sources to evaluate on (command-line inputs are added to "
+                                       "these). Each file is one benchmark named by its stem; math rows need a gold "
+                                       "answer (AIME style: problem + answer), code rows tests (HumanEval or srpo's "
+                                       "tests dict).")
 
     def validate(self) -> None:
         if self.n < 1:

@@ -2,59 +2,48 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from srpo.algo import ADVANTAGE_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
 
 
 @dataclass(frozen=True)
 class AlgorithmConfig:
-    """The RL objective.
+    """The RL objective."""
 
-    advantage: group advantage estimator (``srpo.algo.ADVANTAGE_ESTIMATORS``): ``grpo`` divides by the
-        group std, ``dr_grpo`` does not, ``rloo`` uses a leave-one-out baseline.
-    std_unbiased: Bessel-corrected group std for ``grpo`` (as torch.std, TRL and verl do).
-    adv_eps: added to the group std before dividing.
-    policy_loss: surrogate in ``srpo.algo.POLICY_LOSSES``.
-    clip_low, clip_high: ratio clip range [1 - clip_low, 1 + clip_high]; clip_high > clip_low is DAPO's
-        clip-higher.
-    dual_clip: lower bound c > 1 on the loss for negative advantages (dual-clip PPO); None disables it.
-    log_ratio_clamp: |log pi/pi_old| is clamped to this before exp() so one token cannot overflow.
-    loss_agg: how token losses become one number (``srpo.algo.LOSS_AGGREGATIONS``); ``token_mean``
-        averages over every valid token of the mini-batch (SRPO/DAPO default).
-    norm_len: constant length normaliser for ``seq_mean_token_sum_norm`` (Dr.GRPO); default
-        rollout.max_new_tokens.
-    kl_coef: weight of the KL penalty to a frozen reference copy of the initial policy; 0 disables it
-        (and no reference model is kept).
-    kl_estimator: ``k1``, ``k2`` or ``k3`` (Schulman's estimators).
-    entropy_coef: weight of an entropy bonus (0: entropy is only logged).
-    ppo_epochs: passes over each step's batch.
-    mini_batch_size: responses per optimizer step; None = the whole step's batch (one on-policy update).
-    micro_batch_size: responses per forward/backward; gradients accumulate exactly over micro-batches.
-    old_logprobs: ``rollout`` takes pi_old from the engine's behaviour log-probs (no extra forward pass);
-        ``recompute`` runs one no-grad forward pass before the update (needed when the rollout and
-        training numerics differ, e.g. a separate inference engine or bf16 sampling).
-    """
-
-    advantage: str = "grpo"
-    std_unbiased: bool = True
-    adv_eps: float = 1e-6
-    policy_loss: str = "ppo_clip"
-    clip_low: float = 0.2
-    clip_high: float = 0.28
-    dual_clip: float | None = None
-    log_ratio_clamp: float = 20.0
-    loss_agg: str = "token_mean"
-    norm_len: int | None = None
-    kl_coef: float = 0.0
-    kl_estimator: Literal["k1", "k2", "k3"] = "k3"
-    entropy_coef: float = 0.0
-    ppo_epochs: int = 1
-    mini_batch_size: int | None = None
-    micro_batch_size: int = 16
-    old_logprobs: Literal["rollout", "recompute"] = "rollout"
+    advantage: str = option("grpo", "group advantage estimator. group advantage estimator (``srpo.algo.ADVANTAGE_ESTIMATORS``): ``grpo`` "
+                                    "divides by the group std, ``dr_grpo`` does not, ``rloo`` uses a leave-one-out "
+                                    "baseline.")
+    std_unbiased: bool = option(True, "Bessel-corrected group std for ``grpo`` (as torch.std, TRL and verl do).")
+    adv_eps: float = option(1e-6, "added to the group std before dividing.")
+    policy_loss: str = option("ppo_clip", "surrogate in ``srpo.algo.POLICY_LOSSES``.")
+    clip_low: float = option(0.2, "the ratio is clipped below at 1 - clip_low.")
+    clip_high: float = option(0.28, "the ratio is clipped above at 1 + clip_high; clip_high > clip_low is DAPO's "
+                                    "clip-higher.")
+    dual_clip: float | None = option(None, "lower bound c > 1 on the loss for negative advantages (dual-clip PPO); "
+                                           "None disables it.")
+    log_ratio_clamp: float = option(20.0, "|log pi/pi_old| is clamped to this before exp() so one token cannot "
+                                          "overflow.")
+    loss_agg: str = option("token_mean", "how token losses become one number. how token losses become one number (``srpo.algo.LOSS_AGGREGATIONS``); "
+                                         "``token_mean`` averages over every valid token of the mini-batch "
+                                         "(SRPO/DAPO default).")
+    norm_len: int | None = option(None, "Dr.GRPO's constant length normaliser. constant length normaliser for ``seq_mean_token_sum_norm`` (Dr.GRPO); "
+                                        "default rollout.max_new_tokens.")
+    kl_coef: float = option(0.0, "weight of the KL penalty (0: off). weight of the KL penalty to a frozen reference copy of the initial policy; 0 "
+                                 "disables it (and no reference model is kept).")
+    kl_estimator: Literal["k1", "k2", "k3"] = option("k3", "``k1``, ``k2`` or ``k3`` (Schulman's estimators).")
+    entropy_coef: float = option(0.0, "weight of an entropy bonus (0: entropy is only logged).")
+    ppo_epochs: int = option(1, "passes over each step's batch.")
+    mini_batch_size: int | None = option(None, "responses per optimizer step; None = the whole step's batch (one "
+                                               "on-policy update).")
+    micro_batch_size: int = option(16, "responses per forward/backward; gradients accumulate exactly over "
+                                       "micro-batches.")
+    old_logprobs: Literal["rollout", "recompute"] = option(
+        "rollout", "where pi_old comes from. ``rollout`` takes pi_old from the engine's behaviour log-probs (no extra forward pass); "
+                   "``recompute`` runs one no-grad forward pass before the update (needed when the rollout and "
+                   "training numerics differ, e.g. a separate inference engine or bf16 sampling).")
 
     def validate(self) -> None:
         for name, registry in (("advantage", ADVANTAGE_ESTIMATORS), ("loss_agg", LOSS_AGGREGATIONS),
@@ -80,21 +69,17 @@ class AlgorithmConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """AdamW and its learning-rate schedule.
+    """AdamW and its learning-rate schedule."""
 
-    lr: peak learning rate. betas, eps, weight_decay: AdamW's. max_grad_norm: global gradient-norm clip
-    (0 disables). warmup_steps: linear warm-up in optimizer steps. schedule: ``constant`` or ``cosine``
-    (decays to lr * min_lr_ratio at the run's last optimizer step).
-    """
-
-    lr: float = 1e-5
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
-    eps: float = 1e-8
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    warmup_steps: int = 0
-    schedule: Literal["constant", "cosine"] = "constant"
-    min_lr_ratio: float = 0.1
+    lr: float = option(1e-5, "peak learning rate.")
+    betas: list[float] = option(factory=lambda: [0.9, 0.99], doc="AdamW's betas.")
+    eps: float = option(1e-8, "AdamW's epsilon.")
+    weight_decay: float = option(0.0, "AdamW's decoupled weight decay.")
+    max_grad_norm: float = option(1.0, "global gradient-norm clip (0 disables it).")
+    warmup_steps: int = option(0, "linear warm-up in optimizer steps.")
+    schedule: Literal["constant", "cosine"] = option(
+        "constant", "``constant`` or ``cosine`` (decays to lr * min_lr_ratio at the run's last optimizer step).")
+    min_lr_ratio: float = option(0.1, "where ``cosine`` ends, as a fraction of lr.")
 
     def validate(self) -> None:
         if self.lr <= 0:

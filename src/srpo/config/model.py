@@ -6,34 +6,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
 from srpo.core.generation import SamplingParams, check_sampling
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The policy model.
+    """The policy model."""
 
-    path: a local Hugging Face model directory, or ``"toy"`` for the embedded default (`srpo.toy`).
-        Nothing is ever downloaded: loading uses ``local_files_only=True``.
-    dtype: dtype of the parameters (and of the optimizer's view of them).
-    autocast_bf16: run forward passes under bfloat16 autocast while keeping float32 parameters
-        (faster on CPUs with avx512_bf16 and on GPUs; off for bit-exact tests).
-    device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (cuda when available).
-    prompt_template: ``"chat"`` applies the tokenizer's chat template (falls back to ``"plain"`` when the
-        tokenizer has none), ``"plain"`` uses the prompt text as is, any other string is a format string
-        with a ``{prompt}`` field.
-    system_prompt: optional system message for the chat template.
-    gradient_checkpointing: trade compute for memory on large models.
-    """
-
-    path: str = "toy"
-    dtype: Literal["float32", "bfloat16"] = "float32"
-    autocast_bf16: bool = False
-    device: Literal["cpu", "cuda", "auto"] = "cpu"
-    prompt_template: str = "chat"
-    system_prompt: str | None = None
-    gradient_checkpointing: bool = False
+    path: str = option("toy", "a local Hugging Face model directory, or ``\"toy\"`` for the embedded default "
+                              "(`srpo.toy`). Nothing is ever downloaded: loading uses ``local_files_only=True``.")
+    dtype: Literal["float32", "bfloat16"] = option(
+        "float32", "dtype of the parameters (and of the optimizer's view of them).")
+    autocast_bf16: bool = option(False, "bfloat16 autocast over float32 parameters. run forward passes under bfloat16 autocast while keeping float32 parameters "
+                                        "(faster on CPUs with avx512_bf16 and on GPUs; off for bit-exact tests).")
+    device: Literal["cpu", "cuda", "auto"] = option("cpu", "``\"cpu\"``, ``\"cuda\"`` or ``\"auto\"`` (cuda when "
+                                                           "available).")
+    prompt_template: str = option("chat", "how a prompt becomes the model's input text. ``\"chat\"`` applies the tokenizer's chat template (falls back to "
+                                          "``\"plain\"`` when the tokenizer has none), ``\"plain\"`` uses the prompt "
+                                          "text as is, any other string is a format string with a ``{prompt}`` "
+                                          "field.")
+    system_prompt: str | None = option(None, "optional system message for the chat template.")
+    gradient_checkpointing: bool = option(False, "trade compute for memory on large models.")
 
     def validate(self) -> None:
         if self.prompt_template not in ("chat", "plain") and "{prompt}" not in self.prompt_template:
@@ -44,24 +38,22 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class RolloutConfig:
-    """How responses are generated during training.
+    """How responses are generated during training."""
 
-    engine: ``"kv_cache"`` (srpo's own batched decode loop: computes behaviour log-probs on the fly, one
-        vocabulary-sized row per sequence per step) or ``"hf"`` (``model.generate``; log-probs from its
-        returned logits, which holds B x T x V floats: fine for small vocabularies).
-    group_size: responses per prompt (G in GRPO).
-    prompts_per_step: prompts per training step; a step trains on prompts_per_step * group_size responses.
-    temperature, top_p: the sampling distribution. Behaviour log-probs are those of the temperature-scaled
-        softmax before top-p truncation, which is what the trainer's forward pass recomputes.
-    max_new_tokens: response length cap; a response that hits it without EOS is marked truncated.
-    """
-
-    engine: Literal["kv_cache", "hf"] = "kv_cache"
-    group_size: int = 8
-    prompts_per_step: int = 8
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 64
+    engine: Literal["kv_cache", "hf"] = option("kv_cache", "the generation engine. ``\"kv_cache\"`` (srpo's own batched decode loop: "
+                                                           "computes behaviour log-probs on the fly, one "
+                                                           "vocabulary-sized row per sequence per step) or "
+                                                           "``\"hf\"`` (``model.generate``; log-probs from its "
+                                                           "returned logits, which holds B x T x V floats: fine for "
+                                                           "small vocabularies).")
+    group_size: int = option(8, "responses per prompt (G in GRPO).")
+    prompts_per_step: int = option(8, "prompts per training step; a step trains on prompts_per_step * group_size "
+                                      "responses.")
+    temperature: float = option(1.0, "softmax temperature of sampling. Behaviour log-probs are those of the "
+                                     "temperature-scaled softmax before top-p truncation, which is what the "
+                                     "trainer's forward pass recomputes.")
+    top_p: float = option(1.0, "nucleus mass kept when sampling (1: no truncation).")
+    max_new_tokens: int = option(64, "response length cap; a response that hits it without EOS is marked truncated.")
 
     def validate(self) -> None:
         if self.group_size < 1:

@@ -2,41 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """The run itself.
+    """The run itself."""
 
-    name: label of the run (reports use it). output_dir: the run directory (config.yaml, metrics.jsonl,
-    samples.jsonl, checkpoints/, report/). seed: seeds every RNG (torch, the rollout sampler, samplers).
-    total_steps: training steps (one step = one batch of prompts, their groups, one or more updates).
-    save_every: checkpoint every this many steps (0: only at the end). keep_checkpoints: how many to keep.
-    eval_every: held-out evaluation every this many steps (0: only before and after training).
-    resume: ``auto`` continues from the latest checkpoint in output_dir if there is one, ``never`` refuses
-    to run in a directory that already has one, or a path to a specific checkpoint directory.
-    progress: show a progress bar.
-    max_rollouts: stop once this many responses have been generated (the step that crosses it is the
-        last; held-out evaluation and a checkpoint follow). Compares samplers under one rollout budget.
-    stop_at_step: end this invocation after this step with a checkpoint, as an interruption would; the
-        schedules still span total_steps and a later invocation resumes exactly (time-boxed jobs).
-    """
-
-    name: str = "srpo"
-    output_dir: str = "runs/srpo"
-    seed: int = 0
-    total_steps: int = 100
-    save_every: int = 50
-    keep_checkpoints: int = 2
-    eval_every: int = 0
-    resume: str = "auto"
-    progress: bool = True
-    max_rollouts: int | None = None
-    stop_at_step: int | None = None
+    name: str = option("srpo", "label of the run (reports use it).")
+    output_dir: str = option("runs/srpo", "the run directory (config.yaml, metrics.jsonl, samples.jsonl, "
+                                          "checkpoints/, report/).")
+    seed: int = option(0, "seeds every RNG (torch, the rollout sampler, samplers).")
+    total_steps: int = option(100, "training steps (one step = one batch of prompts, their groups, one or more "
+                                   "updates).")
+    save_every: int = option(50, "checkpoint every this many steps (0: only at the end).")
+    keep_checkpoints: int = option(2, "how many checkpoints to keep.")
+    eval_every: int = option(0, "held-out evaluation every this many steps (0: only before and after training).")
+    resume: str = option("auto", "where to resume from. ``auto`` continues from the latest checkpoint in output_dir if there is one, "
+                                 "``never`` refuses to run in a directory that already has one, or a path to a "
+                                 "specific checkpoint directory.")
+    progress: bool = option(True, "show a progress bar.")
+    max_rollouts: int | None = option(None, "a rollout budget that ends the run. stop once this many responses have been generated (the step that "
+                                            "crosses it is the last; held-out evaluation and a checkpoint follow). "
+                                            "Compares samplers under one rollout budget.")
+    stop_at_step: int | None = option(None, "end this invocation early, resumably. end this invocation after this step with a checkpoint, as an "
+                                            "interruption would; the schedules still span total_steps and a later "
+                                            "invocation resumes exactly (time-boxed jobs).")
 
     def validate(self) -> None:
         if self.stop_at_step is not None and not 1 <= self.stop_at_step <= self.total_steps:
@@ -51,19 +45,20 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Training and held-out problems.
+    """Training and held-out problems."""
 
-    train: sources of training problems: file paths (JSONL, JSON, parquet in srpo, verl or TRL layouts)
-        or built-in source specs such as ``toy:math?n=2000&levels=1-4``, ``toy:code?n=1000``,
-        ``humaneval`` or ``gym:chain_sum?size=500`` (see `srpo.data.sources`). Problems are pooled per
-        domain; duplicates (same uid) are kept once.
-    heldout: sources of held-out problems for periodic evaluation; none of their uids may occur in train.
-    column_mapping: for file sources, srpo field -> column name (e.g. ``{prompt: question}``).
-    """
-
-    train: list[str] = field(default_factory=lambda: ["toy:math"])
-    heldout: list[str] = field(default_factory=list)
-    column_mapping: dict[str, str] = field(default_factory=dict)
+    train: list[str] = option(factory=lambda: ["toy:math"],
+                              doc="sources of training problems. sources of training problems: file paths (JSONL, JSON, parquet in srpo, verl or "
+                                  "TRL layouts) or built-in source specs such as ``toy:math?n=2000&levels=1-4``, "
+                                  "``toy:code?n=1000``, ``humaneval`` or ``gym:chain_sum?size=500`` (see "
+                                  "`srpo.data.sources`). Problems are pooled per domain; duplicates (same uid) are "
+                                  "kept once.")
+    heldout: list[str] = option(factory=list,
+                                doc="sources of held-out problems for periodic evaluation; none of their uids may "
+                                    "occur in train.")
+    column_mapping: dict[str, str] = option(factory=dict,
+                                            doc="for file sources, srpo field -> column name (e.g. ``{prompt: "
+                                                "question}``).")
 
     def validate(self) -> None:
         if not self.train:
@@ -72,18 +67,14 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class EvalSchedule:
-    """Held-out evaluation inside training.
+    """Held-out evaluation inside training."""
 
-    samples: responses per problem (pass@1 is averaged over them: avg@samples).
-    temperature, top_p, max_new_tokens: sampling for evaluation (None: as in rollout).
-    ks: pass@k values to report (each <= samples).
-    """
-
-    samples: int = 4
-    temperature: float | None = None
-    top_p: float | None = None
-    max_new_tokens: int | None = None
-    ks: list[int] = field(default_factory=lambda: [1])
+    samples: int = option(4, "responses per problem (pass@1 is averaged over them: avg@samples).")
+    temperature: float | None = option(None, "sampling for evaluation (None: as in rollout).")
+    top_p: float | None = option(None, "sampling for evaluation (None: as in rollout).")
+    max_new_tokens: int | None = option(None, "sampling for evaluation (None: as in rollout).")
+    ks: list[int] = option(factory=lambda: [1],
+                           doc="pass@k values to report (each <= samples).")
 
     def validate(self) -> None:
         if self.samples < 1:

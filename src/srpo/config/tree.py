@@ -9,7 +9,7 @@ embedded CPU demo).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import yaml
 
 from srpo.config.algorithm import AlgorithmConfig, OptimConfig
 from srpo.analysis import AnalysisConfig
-from srpo.core.configlib import ConfigError, apply_overrides, build, load_yaml, to_dict
+from srpo.core.configlib import ConfigError, apply_overrides, build, load_yaml, option, to_dict
 from srpo.curriculum import CurriculumConfig
 from srpo.config.model import ModelConfig, RolloutConfig
 from srpo.rewards import RewardsConfig
@@ -30,21 +30,21 @@ from srpo.tracking import LoggingConfig
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a run needs, one section per concern (each section documents its own fields)."""
+    """Everything a run needs, one section per concern; every engine reads the same tree."""
 
-    run: RunConfig = field(default_factory=RunConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    rollout: RolloutConfig = field(default_factory=RolloutConfig)
-    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
-    rewards: RewardsConfig = field(default_factory=RewardsConfig)
-    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
-    eval: EvalSchedule = field(default_factory=EvalSchedule)
-    logging: LoggingConfig = field(default_factory=LoggingConfig)
-    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    run: RunConfig = option(factory=RunConfig, doc="where the run lives, how long it goes, checkpoints and resume.")
+    model: ModelConfig = option(factory=ModelConfig, doc="the policy model and how prompts are formatted for it.")
+    rollout: RolloutConfig = option(factory=RolloutConfig, doc="how responses are generated during training.")
+    algorithm: AlgorithmConfig = option(factory=AlgorithmConfig, doc="the RL objective.")
+    optim: OptimConfig = option(factory=OptimConfig, doc="AdamW and its learning-rate schedule.")
+    data: DataConfig = option(factory=DataConfig, doc="training and held-out problems.")
+    sampling: SamplingConfig = option(factory=SamplingConfig, doc="which prompt sampler feeds the trainer.")
+    curriculum: CurriculumConfig = option(factory=CurriculumConfig, doc="stages, domain weights, switch rules.")
+    rewards: RewardsConfig = option(factory=RewardsConfig, doc="how responses are scored, per domain.")
+    sandbox: SandboxConfig = option(factory=SandboxConfig, doc="how model-written programs are run.")
+    eval: EvalSchedule = option(factory=EvalSchedule, doc="held-out evaluation.")
+    logging: LoggingConfig = option(factory=LoggingConfig, doc="where metrics and rollout samples go.")
+    analysis: AnalysisConfig = option(factory=AnalysisConfig, doc="what the per-step rollout analysis looks for.")
 
     def validate(self) -> None:
         """Cross-section rules (each section validates its own fields)."""

@@ -10,6 +10,7 @@ message always names it, e.g. ``algorithm.clip_high: must be >= clip_low (0.2), 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -171,3 +172,56 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 def to_dict(obj: Any) -> Any:
     """A dataclass tree as plain dicts and lists (for saving next to a run)."""
     return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+def first_sentence(doc: str) -> str:
+    """The one-line summary of a field's doc: up to the first full stop (not one of e.g./i.e.).
+
+    >>> first_sentence("peak learning rate. Warm-up is separate.")
+    'peak learning rate.'
+    >>> first_sentence("responses per step, e.g. 8. More is slower.")
+    'responses per step, e.g. 8.'
+    """
+    match = re.match(r"(.*?(?<!e\.g)(?<!i\.e)\.)(?:\s|$)", doc)
+    return match.group(1) if match else doc
+
+
+COMMENT_COLUMN = 44  # comments line up here; longer values push theirs right
+
+
+def render(cfg: Any, defaults: Any = None) -> str:
+    """`cfg` as YAML that `build` reads back, each field followed by its one-line doc as a comment.
+
+    With `defaults` (an instance of the same class), only the fields whose values differ are shown, with
+    the sections that hold them.
+    """
+    lines = _render_fields(cfg, defaults, indent="")
+    width = min(COMMENT_COLUMN, max((len(code) for code, _ in lines), default=0))
+    return "\n".join(f"{code.ljust(width)}  # {doc}" if doc else code for code, doc in lines) + "\n"
+
+
+def _render_fields(obj: Any, defaults: Any, indent: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for f in dataclasses.fields(obj):
+        value, doc = getattr(obj, f.name), first_sentence(f.metadata.get(_DOC, ""))
+        default = getattr(defaults, f.name) if defaults is not None else None
+        if defaults is not None and value == default:
+            continue
+        if dataclasses.is_dataclass(value):
+            out.append((f"{indent}{f.name}:", doc))
+            out += _render_fields(value, default, indent + "  ")
+        elif value and isinstance(value, list) and all(dataclasses.is_dataclass(v) for v in value):
+            out.append((f"{indent}{f.name}:", doc))
+            for item in value:
+                item_lines = _render_fields(item, None, indent + "    ")
+                first, first_doc = item_lines[0]
+                item_lines[0] = (f"{indent}  - {first.lstrip()}", first_doc)
+                out += item_lines
+        else:
+            out.append((f"{indent}{f.name}: {_flow(value)}", doc))
+    return out
+
+
+def _flow(value: Any) -> str:
+    """One value as single-line YAML (flow style)."""
+    return yaml.safe_dump([value], default_flow_style=True, width=1 << 30, allow_unicode=True).strip()[1:-1]

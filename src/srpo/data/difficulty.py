@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
 from srpo.core.problem import Problem
 from srpo.eval.evaluate import count_correct
 from srpo.eval.config import GenerationConfig
@@ -33,21 +33,18 @@ ScoreFn = Callable[[list[str], list[Problem]], list[RewardResult]]
 
 @dataclass(frozen=True)
 class LabelConfig:
-    """Difficulty labelling.
+    """Difficulty labelling."""
 
-    k: responses sampled per problem.
-    easy_min_pass_rate: pass rate (c / k) at or above which a problem is ``easy``.
-    hard_max_pass_rate: pass rate at or below which a problem is ``hard`` (everything between: ``medium``).
-    ks: pass@j values stored in ``metadata["difficulty_stats"]`` (each <= k; larger ones are skipped).
-    sampling: temperature, top_p, max_new_tokens, batch_size (problems per generation call; also how often
-        results are written), seed.
-    """
-
-    k: int = 8
-    easy_min_pass_rate: float = 0.75
-    hard_max_pass_rate: float = 0.25
-    ks: list[int] = field(default_factory=lambda: [1, 4, 8])
-    sampling: GenerationConfig = field(default_factory=GenerationConfig)
+    k: int = option(8, "responses sampled per problem.")
+    easy_min_pass_rate: float = option(0.75, "pass rate (c / k) at or above which a problem is ``easy``.")
+    hard_max_pass_rate: float = option(0.25, "pass rate at or below which a problem is ``hard`` (everything between: "
+                                             "``medium``).")
+    ks: list[int] = option(factory=lambda: [1, 4, 8],
+                           doc="pass@j values stored in ``metadata[\"difficulty_stats\"]`` (each <= k; larger ones "
+                               "are skipped).")
+    sampling: GenerationConfig = option(factory=GenerationConfig,
+                                        doc="temperature, top_p, max_new_tokens, batch_size (problems per generation "
+                                            "call; also how often results are written), seed.")
 
     def validate(self) -> None:
         if self.k < 1:

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
 from srpo.rewards.format_reward import DEFAULT_TEMPLATE
 from srpo.rewards.language import DEFAULT_SCRIPTS
 
 
 @dataclass(frozen=True)
 class RewardComponent:
-    """One term of a domain's reward.
+    """One term of a domain's reward."""
 
-    Fields:
-        name: a registered reward (``math_accuracy``, ``code_accuracy``, ``format``, ``language``, or your
-            own via `srpo.rewards.register_reward`).
-        weight: multiplier in the weighted sum. A weight of 0 still computes and logs the component.
-        params: keyword arguments for the reward function (e.g. ``{score: fraction}`` for code_accuracy);
-            they override values taken from this config (format template, language settings).
-    """
-
-    name: str
-    weight: float = 1.0
-    params: dict[str, Any] = field(default_factory=dict)
+    name: str = option(doc="a registered reward: ``math_accuracy``, ``code_accuracy``, ``format``, "
+                           "``language``, or your own (`srpo.rewards.register_reward`).")
+    weight: float = option(1.0, "multiplier in the weighted sum. A weight of 0 still computes and logs the "
+                                "component.")
+    params: dict[str, Any] = option(factory=dict,
+                                    doc="keyword arguments for the reward function. keyword arguments for the reward function (e.g. ``{score: fraction}`` for "
+                                        "code_accuracy); they override values taken from this config (format "
+                                        "template, language settings).")
 
 
 def _math_default() -> list[RewardComponent]:
@@ -43,33 +40,32 @@ class RewardsConfig:
     The reward of a response is ``sum(weight * score)`` over its domain's components (components that
     return None for a problem are skipped); its binary ``correct``, which history resampling, dynamic
     sampling and pass@k read, is the ``correct`` of the domain's deciding component.
-
-    Fields:
-        math: components for math problems (default: math_accuracy 1.0, format 0.0, language 0.0).
-        code: components for code problems (default: code_accuracy 1.0, language 0.0). An empty list
-            means the domain is not used (no sandbox is started for an empty ``code``).
-        correct_from: per domain, the component whose ``correct`` is the response's verdict; a domain left
-            out uses its accuracy reward (``math_accuracy`` / ``code_accuracy``).
-        format_template: the format reward's template; ``{name}`` slots are free non-blank text, tags are
-            fixed, whitespace between parts is allowed.
-        language_scripts: scripts a response may be written in (Unicode script names, lower case: latin,
-            greek, cyrillic, han, japanese, hangul, arabic, ...); letters in any other script count towards
-            the language-mixing share.
-        language_max_share: the language component is ``correct`` while the foreign share is at most this.
-        math_timeout_s: per-response time limit for a math-verify comparison (enforced off the caller's
-            thread, in a worker process that is killed when it overruns).
-        math_workers: math-verify worker processes (started on first use of math-verify; plain-number
-            answers never need them).
     """
 
-    math: list[RewardComponent] = field(default_factory=_math_default)
-    code: list[RewardComponent] = field(default_factory=_code_default)
-    correct_from: dict[str, str] = field(default_factory=dict)
-    format_template: str = DEFAULT_TEMPLATE
-    language_scripts: list[str] = field(default_factory=lambda: list(DEFAULT_SCRIPTS))
-    language_max_share: float = 0.0
-    math_timeout_s: float = 5.0
-    math_workers: int = 2
+    math: list[RewardComponent] = option(factory=_math_default,
+                                         doc="components for math problems (default: math_accuracy 1.0, format 0.0, "
+                                             "language 0.0).")
+    code: list[RewardComponent] = option(factory=_code_default,
+                                         doc="components for code problems (default: code_accuracy 1.0, language "
+                                             "0.0). An empty list means the domain is not used (no sandbox is "
+                                             "started for an empty ``code``).")
+    correct_from: dict[str, str] = option(factory=dict,
+                                          doc="per domain, the component that decides ``correct``. per domain, the component whose ``correct`` is the response's "
+                                              "verdict; a domain left out uses its accuracy reward "
+                                              "(``math_accuracy`` / ``code_accuracy``).")
+    format_template: str = option(DEFAULT_TEMPLATE, "the format reward's template. the format reward's template; ``{name}`` slots are free "
+                                                    "non-blank text, tags are fixed, whitespace between parts is "
+                                                    "allowed.")
+    language_scripts: list[str] = option(factory=lambda: list(DEFAULT_SCRIPTS),
+                                         doc="scripts a response may be written in. scripts a response may be written in (Unicode script names, lower "
+                                             "case: latin, greek, cyrillic, han, japanese, hangul, arabic, ...); "
+                                             "letters in any other script count towards the language-mixing share.")
+    language_max_share: float = option(0.0, "the language component is ``correct`` while the foreign share is at "
+                                            "most this.")
+    math_timeout_s: float = option(5.0, "time limit of one math-verify comparison. per-response time limit for a math-verify comparison (enforced off the "
+                                        "caller's thread, in a worker process that is killed when it overruns).")
+    math_workers: int = option(2, "math-verify worker processes. math-verify worker processes (started on first use of math-verify; plain-number "
+                                  "answers never need them).")
 
     def components(self, domain: str) -> list[RewardComponent]:
         return {"math": self.math, "code": self.code}[domain]

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
 
 SamplerName = Literal["uniform", "history_resampling", "dynamic_sampling"]
 EpochMode = Literal["active_pass", "fixed_size"]
@@ -15,42 +15,43 @@ RefillMode = Literal["fixed", "need"]
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    """Which prompt sampler feeds the trainer, and its options.
+    """Which prompt sampler feeds the trainer, and its options."""
 
-    name: ``"uniform"`` (shuffled epochs over all prompts: vanilla GRPO), ``"history_resampling"`` (SRPO's
-        HR: prompts whose rollouts were all correct in an epoch leave the pool at the epoch boundary) or
-        ``"dynamic_sampling"`` (DAPO baseline: a uniform prompt stream; the trainer oversamples and keeps
-        only groups whose ``correct`` values are not all equal, see `srpo.sampling.dynamic`).
-    hr_drop_threshold: HR drops an active prompt at the epoch boundary when its epoch pass rate (correct
-        rollouts / rollouts recorded for it in that epoch) is >= this. 1.0 (default) = only all-correct
-        prompts; must be in (0, 1].
-    hr_readmit_prob: at each epoch boundary, every prompt dropped at an earlier boundary comes back with this
-        probability (independent draws from the seeded RNG). 0.0 (default) = removals are permanent.
-    hr_epoch_mode: what counts as an HR epoch. ``"active_pass"`` (default): one pass over the current
-        active set, so epochs get shorter as prompts are dropped. ``"fixed_size"``: an epoch is always as many
-        prompts as the original data set; the active set is cycled (reshuffled per cycle) to fill it, so a
-        prompt can be served several times in one epoch and boundaries come at a steady step rate.
-    hr_min_active: floor of the HR active set. The effective floor is ``max(1, hr_min_active, largest n
-        ever passed to next_batch)``, so a batch never has to repeat a prompt because of drops. When the
-        drops of a boundary would go below it, only the easiest candidates are dropped (highest pass rate
-        first, seeded tie-break) and the rest stay; the boundary counts in ``floor_hits``.
-    dynamic_max_rounds: dynamic sampling: most generation rounds per training batch. When hit, the trainer
-        trains on the groups that survived (possibly fewer, possibly none) and logs ``cap_hit``. DAPO's verl
-        recipe scripts use 10 (``max_num_gen_batches``).
-    dynamic_oversample: dynamic sampling: prompts generated per round as a multiple of the batch size
-        (``"fixed"`` refill) or of the groups still missing (``"need"`` refill). DAPO's scripts use 3.
-    dynamic_refill: ``"fixed"`` (DAPO as published: every round generates ceil(oversample * batch) prompts)
-        or ``"need"`` (round r generates ceil(oversample * missing) prompts: fewer wasted rollouts).
-    """
-
-    name: SamplerName = "uniform"
-    hr_drop_threshold: float = 1.0
-    hr_readmit_prob: float = 0.0
-    hr_epoch_mode: EpochMode = "active_pass"
-    hr_min_active: int = 0
-    dynamic_max_rounds: int = 10
-    dynamic_oversample: float = 3.0
-    dynamic_refill: RefillMode = "fixed"
+    name: SamplerName = option("uniform", "the prompt sampler. ``\"uniform\"`` (shuffled epochs over all prompts: vanilla GRPO), "
+                                          "``\"history_resampling\"`` (SRPO's HR: prompts whose rollouts were all "
+                                          "correct in an epoch leave the pool at the epoch boundary) or "
+                                          "``\"dynamic_sampling\"`` (DAPO baseline: a uniform prompt stream; the "
+                                          "trainer oversamples and keeps only groups whose ``correct`` values are "
+                                          "not all equal, see `srpo.sampling.dynamic`).")
+    hr_drop_threshold: float = option(1.0, "HR's epoch pass rate at which a prompt leaves the pool. HR drops an active prompt at the epoch boundary when its epoch pass rate "
+                                           "(correct rollouts / rollouts recorded for it in that epoch) is >= this. "
+                                           "1.0 (default) = only all-correct prompts; must be in (0, 1].")
+    hr_readmit_prob: float = option(0.0, "HR's chance that a dropped prompt comes back at a boundary. at each epoch boundary, every prompt dropped at an earlier boundary comes "
+                                         "back with this probability (independent draws from the seeded RNG). 0.0 "
+                                         "(default) = removals are permanent.")
+    hr_epoch_mode: EpochMode = option("active_pass", "what counts as an HR epoch. ``\"active_pass\"`` (default): one "
+                                                     "pass over the current active set, so epochs get shorter as "
+                                                     "prompts are dropped. ``\"fixed_size\"``: an epoch is always as "
+                                                     "many prompts as the original data set; the active set is "
+                                                     "cycled (reshuffled per cycle) to fill it, so a prompt can be "
+                                                     "served several times in one epoch and boundaries come at a "
+                                                     "steady step rate.")
+    hr_min_active: int = option(0, "floor of the HR active set. The effective floor is ``max(1, hr_min_active, "
+                                   "largest n ever passed to next_batch)``, so a batch never has to repeat a prompt "
+                                   "because of drops. When the drops of a boundary would go below it, only the "
+                                   "easiest candidates are dropped (highest pass rate first, seeded tie-break) and "
+                                   "the rest stay; the boundary counts in ``floor_hits``.")
+    dynamic_max_rounds: int = option(10, "dynamic sampling: most generation rounds per training batch. When hit, the "
+                                         "trainer trains on the groups that survived (possibly fewer, possibly none) "
+                                         "and logs ``cap_hit``. DAPO's verl recipe scripts use 10 "
+                                         "(``max_num_gen_batches``).")
+    dynamic_oversample: float = option(3.0, "dynamic sampling: prompts generated per round, as a multiple. dynamic sampling: prompts generated per round as a multiple of the "
+                                            "batch size (``\"fixed\"`` refill) or of the groups still missing "
+                                            "(``\"need\"`` refill). DAPO's scripts use 3.")
+    dynamic_refill: RefillMode = option("fixed", "dynamic sampling: how each round's size is chosen. ``\"fixed\"`` (DAPO as published: every round generates "
+                                                 "ceil(oversample * batch) prompts) or ``\"need\"`` (round r "
+                                                 "generates ceil(oversample * missing) prompts: fewer wasted "
+                                                 "rollouts).")
 
     def validate(self) -> None:
         if not (0.0 < self.hr_drop_threshold <= 1.0):

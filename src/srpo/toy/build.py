@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
 from srpo.toy import tasks
 from srpo.toy.model import ToyModelConfig, build_model
 from srpo.toy.tokenizer import save_tokenizer
@@ -31,39 +31,23 @@ from srpo.toy.tokenizer import save_tokenizer
 
 @dataclass(frozen=True)
 class WarmStartConfig:
-    """Supervised warm start of the toy model.
+    """Supervised warm start of the toy model."""
 
-    Fields:
-        steps: optimizer steps; the early-stopping knob (the shipped model uses the default).
-        seed: seeds model init, the (domain, level) draw and the problem streams.
-        batch_size: sequences per step.
-        micro_batch: rows per forward/backward chunk (length-sorted; the step's gradient is unchanged).
-        lr: AdamW learning rate after warm-up (constant: no decay, see the module docstring).
-        warmup_steps: linear warm-up from 0 to `lr`.
-        weight_decay: AdamW decoupled weight decay.
-        grad_clip: max global gradient norm.
-        math_levels: MATH difficulty levels in the mix, drawn uniformly.
-        code_levels: CODE difficulty levels in the mix, drawn uniformly.
-        code_fraction: probability that a sequence is a CODE problem.
-        bf16: bf16 autocast for forward/backward (about 2x faster on CPUs with bf16 support).
-        threads: torch intra-op threads; 1 for the reproducible build.
-        model: shape of the model.
-    """
-
-    steps: int = 1000
-    seed: int = 0
-    batch_size: int = 64
-    micro_batch: int = 16
-    lr: float = 1e-3
-    warmup_steps: int = 50
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    math_levels: tuple[int, ...] = (1, 2, 3, 4)
-    code_levels: tuple[int, ...] = (1, 2, 3)
-    code_fraction: float = 0.4
-    bf16: bool = True
-    threads: int = 1
-    model: ToyModelConfig = field(default_factory=ToyModelConfig)
+    steps: int = option(1000, "optimizer steps; the early-stopping knob (the shipped model uses the default).")
+    seed: int = option(0, "seeds model init, the (domain, level) draw and the problem streams.")
+    batch_size: int = option(64, "sequences per step.")
+    micro_batch: int = option(16, "rows per forward/backward chunk (length-sorted; the step's gradient is "
+                                  "unchanged).")
+    lr: float = option(1e-3, "AdamW learning rate after warm-up (constant: no decay, see the module docstring).")
+    warmup_steps: int = option(50, "linear warm-up from 0 to `lr`.")
+    weight_decay: float = option(0.01, "AdamW decoupled weight decay.")
+    grad_clip: float = option(1.0, "max global gradient norm.")
+    math_levels: tuple[int, ...] = option((1, 2, 3, 4), "MATH difficulty levels in the mix, drawn uniformly.")
+    code_levels: tuple[int, ...] = option((1, 2, 3), "CODE difficulty levels in the mix, drawn uniformly.")
+    code_fraction: float = option(0.4, "probability that a sequence is a CODE problem.")
+    bf16: bool = option(True, "bf16 autocast for forward/backward (about 2x faster on CPUs with bf16 support).")
+    threads: int = option(1, "torch intra-op threads; 1 for the reproducible build.")
+    model: ToyModelConfig = option(factory=ToyModelConfig, doc="shape of the model.")
 
     def validate(self) -> None:
         for name in ("batch_size", "micro_batch", "threads"):

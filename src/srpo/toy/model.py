@@ -12,26 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
 
 
 @dataclass(frozen=True)
 class ToyModelConfig:
-    """Shape of the toy model.
+    """Shape of the toy model."""
 
-    Fields:
-        hidden_size: width of the residual stream.
-        num_layers: number of transformer blocks.
-        num_heads: attention heads (hidden_size must divide by it).
-        intermediate_size: width of the SwiGLU MLP.
-        max_positions: longest sequence RoPE is configured for (prompt + response).
-    """
-
-    hidden_size: int = 192
-    num_layers: int = 4
-    num_heads: int = 6
-    intermediate_size: int = 512
-    max_positions: int = 1024
+    hidden_size: int = option(192, "width of the residual stream.")
+    num_layers: int = option(4, "number of transformer blocks.")
+    num_heads: int = option(6, "attention heads (hidden_size must divide by it).")
+    intermediate_size: int = option(512, "width of the SwiGLU MLP.")
+    max_positions: int = option(1024, "longest sequence RoPE is configured for (prompt + response).")
 
     def validate(self) -> None:
         for name in ("hidden_size", "num_layers", "num_heads", "intermediate_size", "max_positions"):
