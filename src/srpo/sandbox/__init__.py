@@ -1,7 +1,7 @@
 """Running untrusted programs: bubblewrap + rlimits + wall-clock timeouts, and a worker pool.
 
->>> from srpo.sandbox import SandboxPool, SandboxJob          # doctest: +SKIP
->>> with SandboxPool() as pool:                               # doctest: +SKIP
+>>> from srpo.sandbox import SandboxConfig, SandboxJob, SandboxPool
+>>> with SandboxPool(SandboxConfig(workers=1)) as pool:
 ...     pool.run(SandboxJob("function", "def f(x): return x*2", "f", calls=[[3]])).tests[0]["value"]
 6
 """
