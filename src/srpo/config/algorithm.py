@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from srpo.algo import ADVANTAGE_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES
-from srpo.core.configlib import ConfigError
+from srpo.algo import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES
+from srpo.core.configlib import ConfigError, option
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,6 @@ class AlgorithmConfig:
         rollout.max_new_tokens.
     kl_coef: weight of the KL penalty to a frozen reference copy of the initial policy; 0 disables it
         (and no reference model is kept).
-    kl_estimator: ``k1``, ``k2`` or ``k3`` (Schulman's estimators).
     entropy_coef: weight of an entropy bonus (0: entropy is only logged).
     ppo_epochs: passes over each step's batch.
     mini_batch_size: responses per optimizer step; None = the whole step's batch (one on-policy update).
@@ -49,7 +48,8 @@ class AlgorithmConfig:
     loss_agg: str = "token_mean"
     norm_len: int | None = None
     kl_coef: float = 0.0
-    kl_estimator: Literal["k1", "k2", "k3"] = "k3"
+    kl_estimator: str = option("k3", "KL estimator in ``srpo.algo.KL_ESTIMATORS``: ``k1``, ``k2`` or ``k3`` "
+                                     "(Schulman's estimators)")
     entropy_coef: float = 0.0
     ppo_epochs: int = 1
     mini_batch_size: int | None = None
@@ -57,11 +57,9 @@ class AlgorithmConfig:
     old_logprobs: Literal["rollout", "recompute"] = "rollout"
 
     def validate(self) -> None:
-        for name, registry in (("advantage", ADVANTAGE_ESTIMATORS), ("loss_agg", LOSS_AGGREGATIONS),
-                               ("policy_loss", POLICY_LOSSES)):
-            value = getattr(self, name)
-            if value not in registry.names():
-                raise ConfigError(f"{name}: must be one of {sorted(registry.names())}, got {value!r}")
+        for name, registry in (("advantage", ADVANTAGE_ESTIMATORS), ("policy_loss", POLICY_LOSSES),
+                               ("loss_agg", LOSS_AGGREGATIONS), ("kl_estimator", KL_ESTIMATORS)):
+            registry.check(getattr(self, name), name)
         if not 0 <= self.clip_low < 1:
             raise ConfigError(f"clip_low: must be in [0, 1), got {self.clip_low}")
         if self.clip_high < 0:
