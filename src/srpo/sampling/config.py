@@ -6,9 +6,9 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
+from srpo.sampling.registry import SAMPLERS
 
-SamplerName = Literal["uniform", "history_resampling", "dynamic_sampling"]
 EpochMode = Literal["active_pass", "fixed_size"]
 RefillMode = Literal["fixed", "need"]
 
@@ -17,10 +17,6 @@ RefillMode = Literal["fixed", "need"]
 class SamplingConfig:
     """Which prompt sampler feeds the trainer, and its options.
 
-    name: ``"uniform"`` (shuffled epochs over all prompts: vanilla GRPO), ``"history_resampling"`` (SRPO's
-        HR: prompts whose rollouts were all correct in an epoch leave the pool at the epoch boundary) or
-        ``"dynamic_sampling"`` (DAPO baseline: a uniform prompt stream; the trainer oversamples and keeps
-        only groups whose ``correct`` values are not all equal, see `srpo.sampling.dynamic`).
     hr_drop_threshold: HR drops an active prompt at the epoch boundary when its epoch pass rate (correct
         rollouts / rollouts recorded for it in that epoch) is >= this. 1.0 (default) = only all-correct
         prompts; must be in (0, 1].
@@ -43,7 +39,12 @@ class SamplingConfig:
         or ``"need"`` (round r generates ceil(oversample * missing) prompts: fewer wasted rollouts).
     """
 
-    name: SamplerName = "uniform"
+    name: str = option("uniform", "a sampler in ``srpo.sampling.SAMPLERS``: ``uniform`` (shuffled epochs over "
+                       "all prompts: vanilla GRPO), ``history_resampling`` (SRPO's HR: prompts whose rollouts "
+                       "were all correct in an epoch leave the pool at the epoch boundary) or "
+                       "``dynamic_sampling`` (DAPO baseline: a uniform prompt stream; the trainer oversamples "
+                       "and keeps only groups whose ``correct`` values are not all equal, see "
+                       "`srpo.sampling.dynamic`)")
     hr_drop_threshold: float = 1.0
     hr_readmit_prob: float = 0.0
     hr_epoch_mode: EpochMode = "active_pass"
@@ -53,6 +54,7 @@ class SamplingConfig:
     dynamic_refill: RefillMode = "fixed"
 
     def validate(self) -> None:
+        SAMPLERS.check(self.name, "name")
         if not (0.0 < self.hr_drop_threshold <= 1.0):
             raise ConfigError(f"hr_drop_threshold: must be in (0, 1], got {self.hr_drop_threshold}")
         if not (0.0 <= self.hr_readmit_prob <= 1.0):
@@ -67,6 +69,3 @@ class SamplingConfig:
             raise ConfigError(f"hr_epoch_mode: must be 'active_pass' or 'fixed_size', got {self.hr_epoch_mode!r}")
         if self.dynamic_refill not in ("fixed", "need"):
             raise ConfigError(f"dynamic_refill: must be 'fixed' or 'need', got {self.dynamic_refill!r}")
-        if self.name not in ("uniform", "history_resampling", "dynamic_sampling"):
-            raise ConfigError(
-                f"name: must be one of uniform, history_resampling, dynamic_sampling, got {self.name!r}")

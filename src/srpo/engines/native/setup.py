@@ -47,7 +47,7 @@ def split_by_domain(problems: list[Problem]) -> dict[str, list[Problem]]:
 def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Components:
     from srpo.curriculum import Curriculum
     from srpo.rewards import RewardScorer
-    from srpo.sampling import DomainMixture, build_sampler
+    from srpo.sampling import SAMPLERS, DomainMixture
 
     train = load_pool(cfg.data.train, cfg.data.column_mapping)
     heldout = load_pool(cfg.data.heldout, cfg.data.column_mapping)
@@ -58,7 +58,7 @@ def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Compone
     pools = split_by_domain(train)
     curriculum = Curriculum(cfg.curriculum, domain_sizes={d: len(v) for d, v in pools.items()})
     _check_domains(curriculum, pools)
-    samplers = {d: build_sampler(cfg.sampling.name, pools[d], cfg.run.seed + i, cfg.sampling)
+    samplers = {d: SAMPLERS.get(cfg.sampling.name)(pools[d], cfg.run.seed + i, cfg.sampling)
                 for i, d in enumerate(sorted(pools))}
     scorer = scorer or RewardScorer(cfg.rewards, cfg.sandbox)
     return Components(
