@@ -8,6 +8,7 @@ from typing import Any
 from srpo.core.configlib import ConfigError
 from srpo.rewards.format_reward import DEFAULT_TEMPLATE
 from srpo.rewards.language import DEFAULT_SCRIPTS
+from srpo.rewards.registry import REWARDS
 
 
 @dataclass(frozen=True)
@@ -79,14 +80,10 @@ class RewardsConfig:
         return self.correct_from.get(domain, f"{domain}_accuracy")
 
     def validate(self) -> None:
-        from srpo.rewards.registry import available_rewards
-
-        known = available_rewards()
         for domain in ("math", "code"):
             names = [c.name for c in self.components(domain)]
             for i, name in enumerate(names):
-                if name not in known:
-                    raise ConfigError(f"{domain}[{i}].name: unknown reward {name!r} (known: {', '.join(known)})")
+                REWARDS.check(name, f"{domain}[{i}].name")
             if len(set(names)) != len(names):
                 raise ConfigError(f"{domain}: a reward is listed twice ({names})")
             if names and self.deciding(domain) not in names:
