@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, option
 from srpo.core.generation import SamplingParams, check_sampling
 
 
@@ -46,9 +46,6 @@ class ModelConfig:
 class RolloutConfig:
     """How responses are generated during training.
 
-    engine: ``"kv_cache"`` (srpo's own batched decode loop: computes behaviour log-probs on the fly, one
-        vocabulary-sized row per sequence per step) or ``"hf"`` (``model.generate``; log-probs from its
-        returned logits, which holds B x T x V floats: fine for small vocabularies).
     group_size: responses per prompt (G in GRPO).
     prompts_per_step: prompts per training step; a step trains on prompts_per_step * group_size responses.
     temperature, top_p: the sampling distribution. Behaviour log-probs are those of the temperature-scaled
@@ -56,7 +53,10 @@ class RolloutConfig:
     max_new_tokens: response length cap; a response that hits it without EOS is marked truncated.
     """
 
-    engine: Literal["kv_cache", "hf"] = "kv_cache"
+    engine: str = option("kv_cache", "the rollout engine, checked by the training engine when a run is built. "
+                         "Native: ``kv_cache`` (srpo's own batched decode loop; behaviour log-probs on the fly, "
+                         "one vocabulary-sized row per sequence per step) or ``hf`` (``model.generate``; "
+                         "log-probs from its returned logits, B x T x V floats: fine for small vocabularies)")
     group_size: int = 8
     prompts_per_step: int = 8
     temperature: float = 1.0

@@ -12,6 +12,7 @@ from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError
 from srpo.core.problem import Problem
 from srpo.engines.native.experience import Experience
+from srpo.engines.native.rollout import ROLLOUT_ENGINES
 from srpo.core.generation import SamplingParams
 
 
@@ -24,6 +25,11 @@ class Components:
     actor: Actor
     evaluator: Callable[..., dict[str, float]]
     analysis: "RolloutAnalysis"
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse the options this engine cannot honour (the config tree cannot know the engine's choices)."""
+    ROLLOUT_ENGINES.check(cfg.rollout.engine, "rollout.engine")
 
 
 def load_pool(specs: list[str], mapping: dict[str, str]) -> list[Problem]:
