@@ -22,15 +22,17 @@ from srpo.analysis.samples import SampleLogConfig, select_samples
 from srpo.core.configlib import ConfigError
 from srpo.core.registry import Registry
 
-# Backend classes by `logging.backends` name; each builds itself with
-# ``from_config(run_dir, logging_cfg, config)`` (see `make_backends`).
-LOGGING_BACKENDS: Registry[type] = Registry("logging backend")
 WANDB_MODES = ("offline", "online", "disabled")
 
 
 class Backend(Protocol):
     def log(self, metrics: dict[str, float], step: int) -> None: ...
     def close(self) -> None: ...
+
+
+# Backend classes by `logging.backends` name; each builds itself with
+# ``from_config(run_dir, logging_cfg, config)`` (see `make_backends`).
+LOGGING_BACKENDS: Registry[type[Backend]] = Registry("logging backend")
 
 
 def _jsonable(value: Any) -> Any:

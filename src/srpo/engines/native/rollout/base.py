@@ -48,7 +48,7 @@ class RolloutEngine(Protocol):
 
 
 # Engine classes by `rollout.engine` name, built as ``cls(model, tokenizer, seed=seed)``.
-ROLLOUT_ENGINES: Registry[type] = Registry("rollout engine")
+ROLLOUT_ENGINES: Registry[type[RolloutEngine]] = Registry("rollout engine")
 
 
 def left_pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
