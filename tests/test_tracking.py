@@ -122,7 +122,7 @@ def test_missing_extras_give_clear_errors(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     with pytest.raises(ImportError, match=r"pip install 'srpo\[tensorboard\]'"):
         TensorBoardBackend(tmp_path)
-    with pytest.raises(ValueError, match="unknown backend 'mlflow'"):
+    with pytest.raises(KeyError, match="unknown logging backend 'mlflow'"):
         make_backends(["mlflow"], tmp_path)
 
 
@@ -133,7 +133,7 @@ def test_scalar_metrics_keeps_finite_numbers():
 def test_logging_config_validation():
     cfg = build(LoggingConfig, {"backends": ["tensorboard"], "samples": {"share": 0.5}})
     assert cfg.samples == SampleLogConfig(share=0.5)
-    with pytest.raises(ConfigError, match=r"backends\[1\]: unknown backend 'tb'"):
+    with pytest.raises(ConfigError, match=r"backends\[1\]: unknown logging backend 'tb'"):
         build(LoggingConfig, {"backends": ["wandb", "tb"]})
     with pytest.raises(ConfigError, match="wandb_mode"):
         build(LoggingConfig, {"wandb_mode": "cloud"})

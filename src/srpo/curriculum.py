@@ -84,13 +84,13 @@ class StageConfig:
 class CurriculumConfig:
     """The curriculum: a named preset or an explicit list of stages."""
 
-    preset: str = option("mixed", "the regime. ``staged`` (SRPO: stage \"math\" = math only, then stage \"math+code\"), "
-                                  "``mixed`` (one stage, math and code from the start), ``math_only``, ``code_only`` "
-                                  "(one stage each), or ``custom`` (use `stages`).")
+    preset: str = option("mixed", "the regime. ``staged`` (SRPO: stage \"math\" = math only, then stage "
+                                  "\"math+code\"), ``mixed`` (one stage, math and code from the start), "
+                                  "``math_only``, ``code_only`` (one stage each), or ``custom`` (use `stages`).")
     stages: list[StageConfig] = option(factory=list,
-                                       doc="explicit stages (preset custom). the stages of a ``custom`` curriculum, in order; every stage but the "
-                                           "last needs a switch rule (``until_step`` and/or ``plateau_window``) and "
-                                           "the last must have none. Must be empty otherwise.")
+                                       doc="explicit stages (preset custom), in order; every stage but the last "
+                                           "needs a switch rule (``until_step`` and/or ``plateau_window``) and the "
+                                           "last must have none. Must be empty for other presets.")
     code_share: float | None = option(None, "code weight of ``mixed`` and of stage 2 of ``staged`` (math gets the "
                                             "rest). None: in proportion to the number of problems per domain "
                                             "(``Curriculum(domain_sizes=...)``), i.e. as if the two sets were "

@@ -2,7 +2,7 @@
 
 Metrics are flat ``domain/name`` keys. `Tracker.log` appends one JSON line per call to
 ``RUN_DIR/metrics.jsonl`` (with ``step``), and forwards the same dict to every extra backend
-(`TensorBoardBackend`, `WandbBackend`; both optional extras, built by `make_backends`).
+(`LOGGING_BACKENDS`: `TensorBoardBackend`, `WandbBackend`; both optional extras, built by `make_backends`).
 `Tracker.log_samples` appends rollout rows to ``RUN_DIR/samples.jsonl``, keeping the share that the
 `SampleLogConfig` selects when one is given.
 
@@ -20,14 +20,19 @@ from typing import Any, Iterator, Protocol
 
 from srpo.analysis.samples import SampleLogConfig, select_samples
 from srpo.core.configlib import ConfigError, option
+from srpo.core.registry import Registry
 
-BACKENDS = ("tensorboard", "wandb")
 WANDB_MODES = ("offline", "online", "disabled")
 
 
 class Backend(Protocol):
     def log(self, metrics: dict[str, float], step: int) -> None: ...
     def close(self) -> None: ...
+
+
+# Backend classes by `logging.backends` name; each builds itself with
+# ``from_config(run_dir, logging_cfg, config)`` (see `make_backends`).
+LOGGING_BACKENDS: Registry[type[Backend]] = Registry("logging backend")
 
 
 def _jsonable(value: Any) -> Any:
@@ -66,6 +71,7 @@ def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+@LOGGING_BACKENDS.register("tensorboard")
 class TensorBoardBackend:
     """Scalars to a TensorBoard event file in `log_dir` (optional extra: ``pip install 'srpo[tensorboard]'``)."""
 
@@ -80,6 +86,12 @@ class TensorBoardBackend:
         self.log_dir = Path(log_dir)
         self._writer = SummaryWriter(log_dir=str(self.log_dir))
 
+    @classmethod
+    def from_config(cls, run_dir: Path, logging_cfg: LoggingConfig,
+                    config: dict[str, Any] | None) -> TensorBoardBackend:
+        """Event files in ``RUN_DIR/tensorboard``."""
+        return cls(run_dir / "tensorboard")
+
     def log(self, metrics: dict[str, Any], step: int) -> None:
         for key, value in scalar_metrics(metrics).items():
             self._writer.add_scalar(key, value, global_step=step)
@@ -88,6 +100,7 @@ class TensorBoardBackend:
         self._writer.close()
 
 
+@LOGGING_BACKENDS.register("wandb")
 class WandbBackend:
     """Scalars to a Weights & Biases run (optional extra: ``pip install 'srpo[wandb]'``).
 
@@ -120,6 +133,11 @@ class WandbBackend:
             name=name,
         )
 
+    @classmethod
+    def from_config(cls, run_dir: Path, logging_cfg: LoggingConfig, config: dict[str, Any] | None) -> WandbBackend:
+        """A run in `logging_cfg`'s project and mode that records `config` and is named by its ``run.name``."""
+        return cls(logging_cfg.wandb_project, logging_cfg.wandb_mode, config, run_dir, _run_name(config))
+
     def log(self, metrics: dict[str, Any], step: int) -> None:
         self._run.log(scalar_metrics(metrics), step=step)
 
@@ -127,26 +145,30 @@ class WandbBackend:
         self._run.finish()
 
 
+def _run_name(config: dict[str, Any] | None) -> str | None:
+    run = (config or {}).get("run")
+    return run.get("name") if isinstance(run, dict) else None
+
+
 @dataclass(frozen=True)
 class LoggingConfig:
     """Where metrics and rollout samples go. ``RUN_DIR/metrics.jsonl`` is always written."""
 
     backends: list[str] = option(factory=list,
-                                 doc="extra metric sinks. extra metric sinks that receive the same dict as metrics.jsonl: "
-                                     "``\"tensorboard\"`` (event files in ``RUN_DIR/tensorboard``; needs the "
-                                     "``srpo[tensorboard]`` extra) and/or ``\"wandb\"`` (Weights & Biases; needs the "
-                                     "``srpo[wandb]`` extra). Empty by default.")
+                                 doc="extra metric sinks that receive the same dict as metrics.jsonl: "
+                                     "``tensorboard`` (event files in ``RUN_DIR/tensorboard``; needs the "
+                                     "``srpo[tensorboard]`` extra) and/or ``wandb`` (Weights & Biases; needs the "
+                                     "``srpo[wandb]`` extra).")
     wandb_project: str = option("srpo", "W&B project the run is logged under.")
-    wandb_mode: str = option("offline", "W&B mode. ``\"offline\"`` (default; files in ``RUN_DIR/wandb``, upload later with "
-                                        "``wandb sync``), ``\"online\"`` or ``\"disabled\"``.")
+    wandb_mode: str = option("offline", "W&B mode: ``offline`` (files in ``RUN_DIR/wandb``, upload later with "
+                                        "``wandb sync``), ``online`` or ``disabled``.")
     samples: SampleLogConfig = option(factory=SampleLogConfig,
                                       doc="the rollout sample log ``RUN_DIR/samples.jsonl`` (share of rollouts kept, "
                                           "hash seed).")
 
     def validate(self) -> None:
         for i, name in enumerate(self.backends):
-            if name not in BACKENDS:
-                raise ConfigError(f"backends[{i}]: unknown backend {name!r} (known: {', '.join(BACKENDS)})")
+            LOGGING_BACKENDS.check(name, f"backends[{i}]")
         if len(set(self.backends)) != len(self.backends):
             raise ConfigError(f"backends: listed twice in {self.backends}")
         if self.wandb_mode not in WANDB_MODES:
@@ -155,11 +177,6 @@ class LoggingConfig:
             self.samples.validate()
         except ConfigError as err:
             raise ConfigError(f"samples.{err}") from None
-
-
-def _run_name(config: dict[str, Any] | None) -> str | None:
-    run = (config or {}).get("run")
-    return run.get("name") if isinstance(run, dict) else None
 
 
 def make_backends(
@@ -174,18 +191,7 @@ def make_backends(
     W&B run. `logging_cfg` supplies the W&B project and mode (defaults: ``srpo``, offline).
     """
     logging_cfg = logging_cfg or LoggingConfig()
-    run_dir = Path(run_dir)
-    backends: list[Backend] = []
-    for name in names:
-        if name == "tensorboard":
-            backends.append(TensorBoardBackend(run_dir / "tensorboard"))
-        elif name == "wandb":
-            backends.append(
-                WandbBackend(logging_cfg.wandb_project, logging_cfg.wandb_mode, config, run_dir, _run_name(config))
-            )
-        else:
-            raise ValueError(f"logging.backends: unknown backend {name!r} (known: {', '.join(BACKENDS)})")
-    return backends
+    return [LOGGING_BACKENDS.get(name).from_config(Path(run_dir), logging_cfg, config) for name in names]
 
 
 class Tracker:

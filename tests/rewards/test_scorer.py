@@ -6,8 +6,7 @@ import pytest
 
 from srpo.core.configlib import ConfigError, build
 from srpo.data import Problem
-from srpo.rewards import (RewardComponent, RewardResult, RewardScorer, RewardsConfig, available_rewards,
-                          get_reward, register_reward)
+from srpo.rewards import REWARDS, RewardComponent, RewardResult, RewardScorer, RewardsConfig, register_reward
 from srpo.sandbox import SandboxConfig
 
 MATH = Problem.create("math", "(12+7)*3?", answer="57")
@@ -24,10 +23,10 @@ def length_reward(response: str, problem: Problem, *, per_char: float = 0.01) ->
 
 
 def test_registry():
-    assert {"math_accuracy", "code_accuracy", "format", "language", "test_length"} <= set(available_rewards())
-    assert get_reward("test_length") is length_reward
+    assert {"math_accuracy", "code_accuracy", "format", "language", "test_length"} <= set(REWARDS.names())
+    assert REWARDS.get("test_length").fn is length_reward
     with pytest.raises(KeyError, match="unknown reward 'nope'"):
-        get_reward("nope")
+        REWARDS.get("nope")
     with pytest.raises(ValueError, match="already registered"):
         register_reward("format")(lambda r, p: None)
 

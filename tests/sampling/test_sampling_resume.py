@@ -3,7 +3,7 @@
 import pytest
 
 from sampling_helpers import json_roundtrip, make_problems, outcome, uids
-from srpo.sampling import DomainMixture, SamplingConfig, build_sampler
+from srpo.sampling import SAMPLERS, DomainMixture, SamplingConfig
 
 CONFIGS = [
     SamplingConfig(name="uniform"),
@@ -28,14 +28,14 @@ def trace(sampler, start, stop):
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.name}-{c.hr_epoch_mode}-{c.hr_readmit_prob}")
 def test_roundtrip_at_every_step_matches_uninterrupted(cfg):
     ps = make_problems(SIZE)
-    full = trace(build_sampler(cfg.name, ps, 11, cfg), 0, STEPS)
+    full = trace(SAMPLERS.get(cfg.name)(ps, 11, cfg), 0, STEPS)
     last = full[-1][1]
     assert (last["dropped_total"] > 0) == (cfg.name != "uniform")
     assert (last["readmitted_total"] > 0) == (cfg.hr_readmit_prob > 0)
     for cut in range(STEPS):
-        first = build_sampler(cfg.name, ps, 11, cfg)
+        first = SAMPLERS.get(cfg.name)(ps, 11, cfg)
         head = trace(first, 0, cut)
-        resumed = build_sampler(cfg.name, list(reversed(ps)), 999, cfg)  # the state's seed wins
+        resumed = SAMPLERS.get(cfg.name)(list(reversed(ps)), 999, cfg)  # the state's seed wins
         resumed.load_state_dict(json_roundtrip(first.state_dict()))
         assert head + trace(resumed, cut, STEPS) == full, f"diverged after a cut at step {cut}"
 
@@ -44,12 +44,12 @@ def test_roundtrip_at_every_step_matches_uninterrupted(cfg):
 def test_roundtrip_between_next_batch_and_record(cfg):
     """A checkpoint taken after generation but before the records keeps the pending serves."""
     ps = make_problems(SIZE)
-    full = trace(build_sampler(cfg.name, ps, 5, cfg), 0, STEPS)
+    full = trace(SAMPLERS.get(cfg.name)(ps, 5, cfg), 0, STEPS)
     for cut in (4, 9, 14):
-        s = build_sampler(cfg.name, ps, 5, cfg)
+        s = SAMPLERS.get(cfg.name)(ps, 5, cfg)
         head = trace(s, 0, cut)
         batch = s.next_batch(N)
-        r = build_sampler(cfg.name, ps, 5, cfg)
+        r = SAMPLERS.get(cfg.name)(ps, 5, cfg)
         r.load_state_dict(json_roundtrip(s.state_dict()))
         for p in batch:
             r.record(p.uid, outcome(p.uid, cut))
@@ -59,13 +59,13 @@ def test_roundtrip_between_next_batch_and_record(cfg):
 
 def test_state_is_plain_json_and_guards_mismatches():
     ps = make_problems(6)
-    hr = build_sampler("history_resampling", ps, 0, SamplingConfig(name="history_resampling"))
+    hr = SAMPLERS.get("history_resampling")(ps, 0, SamplingConfig(name="history_resampling"))
     trace(hr, 0, 5)
     state = json_roundtrip(hr.state_dict())
     with pytest.raises(ValueError, match="belongs to a 'history_resampling' sampler, this one is 'uniform'"):
-        build_sampler("uniform", ps, 0).load_state_dict(state)
+        SAMPLERS.get("uniform")(ps, 0).load_state_dict(state)
     with pytest.raises(ValueError, match="different problem set"):
-        build_sampler("history_resampling", make_problems(7), 0).load_state_dict(state)
+        SAMPLERS.get("history_resampling")(make_problems(7), 0).load_state_dict(state)
 
 
 def test_mixture_roundtrip():

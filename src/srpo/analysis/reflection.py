@@ -46,13 +46,12 @@ class AnalysisConfig:
     """What the per-step rollout analysis looks for."""
 
     families: dict[str, list[str]] = option(factory=_default_families,
-                                            doc="reflective keyword families. family name -> keywords/phrases. A response \"shows\" a family when "
-                                                "at least one keyword occurs (matching rules in this module's "
-                                                "docstring). Defaults: ``recheck``, ``hesitation``, ``exploration`` "
-                                                "(see `DEFAULT_FAMILIES`). Family names become metric keys "
-                                                "(``reflect/<domain>/<family>_frac``), so they must be non-empty "
-                                                "identifiers without ``/``.")
-    enabled: bool = option(True, "compute the reflection and code-in-math metrics each step. compute ``reflect/*`` and ``code_in_math/*`` metrics each step (the cost is a "
+                                            doc="reflective keyword families: name -> keywords/phrases. A response "
+                                                "\"shows\" a family when at least one keyword occurs (matching rules "
+                                                "in this module's docstring). Defaults: ``recheck``, ``hesitation``, "
+                                                "``exploration`` (see `DEFAULT_FAMILIES`). Names become metric keys "
+                                                "(``reflect/<domain>/<family>_frac``), so they must be identifiers.")
+    enabled: bool = option(True, "compute the ``reflect/*`` and ``code_in_math/*`` metrics each step (the cost is a "
                                  "regex scan of every response).")
 
     def validate(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from srpo.algo import ADVANTAGE_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES
+from srpo.algo import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES
 from srpo.core.configlib import ConfigError, option
 
 
@@ -13,7 +13,7 @@ from srpo.core.configlib import ConfigError, option
 class AlgorithmConfig:
     """The RL objective."""
 
-    advantage: str = option("grpo", "group advantage estimator. group advantage estimator (``srpo.algo.ADVANTAGE_ESTIMATORS``): ``grpo`` "
+    advantage: str = option("grpo", "group advantage estimator, one of ``srpo.algo.ADVANTAGE_ESTIMATORS``: ``grpo`` "
                                     "divides by the group std, ``dr_grpo`` does not, ``rloo`` uses a leave-one-out "
                                     "baseline.")
     std_unbiased: bool = option(True, "Bessel-corrected group std for ``grpo`` (as torch.std, TRL and verl do).")
@@ -26,14 +26,15 @@ class AlgorithmConfig:
                                            "None disables it.")
     log_ratio_clamp: float = option(20.0, "|log pi/pi_old| is clamped to this before exp() so one token cannot "
                                           "overflow.")
-    loss_agg: str = option("token_mean", "how token losses become one number. how token losses become one number (``srpo.algo.LOSS_AGGREGATIONS``); "
-                                         "``token_mean`` averages over every valid token of the mini-batch "
-                                         "(SRPO/DAPO default).")
-    norm_len: int | None = option(None, "Dr.GRPO's constant length normaliser. constant length normaliser for ``seq_mean_token_sum_norm`` (Dr.GRPO); "
-                                        "default rollout.max_new_tokens.")
-    kl_coef: float = option(0.0, "weight of the KL penalty (0: off). weight of the KL penalty to a frozen reference copy of the initial policy; 0 "
-                                 "disables it (and no reference model is kept).")
-    kl_estimator: Literal["k1", "k2", "k3"] = option("k3", "``k1``, ``k2`` or ``k3`` (Schulman's estimators).")
+    loss_agg: str = option("token_mean", "how token losses become one number, one of "
+                                         "``srpo.algo.LOSS_AGGREGATIONS``; ``token_mean`` averages over every valid "
+                                         "token of the mini-batch (SRPO/DAPO default).")
+    norm_len: int | None = option(None, "Dr.GRPO's constant length normaliser for ``seq_mean_token_sum_norm``; None: "
+                                        "rollout.max_new_tokens.")
+    kl_coef: float = option(0.0, "weight of the KL penalty (0: off). The reference is a frozen copy of the run's "
+                                 "initial policy, kept only when this is > 0.")
+    kl_estimator: str = option("k3", "KL estimator in ``srpo.algo.KL_ESTIMATORS``: ``k1``, ``k2`` or ``k3`` "
+                                     "(Schulman's estimators).")
     entropy_coef: float = option(0.0, "weight of an entropy bonus (0: entropy is only logged).")
     ppo_epochs: int = option(1, "passes over each step's batch.")
     mini_batch_size: int | None = option(None, "responses per optimizer step; None = the whole step's batch (one "
@@ -41,16 +42,14 @@ class AlgorithmConfig:
     micro_batch_size: int = option(16, "responses per forward/backward; gradients accumulate exactly over "
                                        "micro-batches.")
     old_logprobs: Literal["rollout", "recompute"] = option(
-        "rollout", "where pi_old comes from. ``rollout`` takes pi_old from the engine's behaviour log-probs (no extra forward pass); "
-                   "``recompute`` runs one no-grad forward pass before the update (needed when the rollout and "
-                   "training numerics differ, e.g. a separate inference engine or bf16 sampling).")
+        "rollout", "where pi_old comes from. ``rollout``: the engine's behaviour log-probs (no extra forward pass); "
+                   "``recompute``: one no-grad forward pass before the update (needed when the rollout and training "
+                   "numerics differ, e.g. a separate inference engine or bf16 sampling).")
 
     def validate(self) -> None:
-        for name, registry in (("advantage", ADVANTAGE_ESTIMATORS), ("loss_agg", LOSS_AGGREGATIONS),
-                               ("policy_loss", POLICY_LOSSES)):
-            value = getattr(self, name)
-            if value not in registry.names():
-                raise ConfigError(f"{name}: must be one of {sorted(registry.names())}, got {value!r}")
+        for name, registry in (("advantage", ADVANTAGE_ESTIMATORS), ("policy_loss", POLICY_LOSSES),
+                               ("loss_agg", LOSS_AGGREGATIONS), ("kl_estimator", KL_ESTIMATORS)):
+            registry.check(getattr(self, name), name)
         if not 0 <= self.clip_low < 1:
             raise ConfigError(f"clip_low: must be in [0, 1), got {self.clip_low}")
         if self.clip_high < 0:

@@ -18,14 +18,14 @@ class ModelConfig:
                               "(`srpo.toy`). Nothing is ever downloaded: loading uses ``local_files_only=True``.")
     dtype: Literal["float32", "bfloat16"] = option(
         "float32", "dtype of the parameters (and of the optimizer's view of them).")
-    autocast_bf16: bool = option(False, "bfloat16 autocast over float32 parameters. run forward passes under bfloat16 autocast while keeping float32 parameters "
-                                        "(faster on CPUs with avx512_bf16 and on GPUs; off for bit-exact tests).")
+    autocast_bf16: bool = option(False, "bfloat16 autocast over float32 parameters: faster on CPUs with avx512_bf16 "
+                                        "and on GPUs; off for bit-exact tests.")
     device: Literal["cpu", "cuda", "auto"] = option("cpu", "``\"cpu\"``, ``\"cuda\"`` or ``\"auto\"`` (cuda when "
                                                            "available).")
-    prompt_template: str = option("chat", "how a prompt becomes the model's input text. ``\"chat\"`` applies the tokenizer's chat template (falls back to "
-                                          "``\"plain\"`` when the tokenizer has none), ``\"plain\"`` uses the prompt "
-                                          "text as is, any other string is a format string with a ``{prompt}`` "
-                                          "field.")
+    prompt_template: str = option("chat", "how a prompt becomes the model's input text. ``chat`` applies the "
+                                          "tokenizer's chat template (``plain`` when the tokenizer has none), "
+                                          "``plain`` uses the prompt text as is, any other string is a format string "
+                                          "with a ``{prompt}`` field.")
     system_prompt: str | None = option(None, "optional system message for the chat template.")
     gradient_checkpointing: bool = option(False, "trade compute for memory on large models.")
 
@@ -40,12 +40,11 @@ class ModelConfig:
 class RolloutConfig:
     """How responses are generated during training."""
 
-    engine: Literal["kv_cache", "hf"] = option("kv_cache", "the generation engine. ``\"kv_cache\"`` (srpo's own batched decode loop: "
-                                                           "computes behaviour log-probs on the fly, one "
-                                                           "vocabulary-sized row per sequence per step) or "
-                                                           "``\"hf\"`` (``model.generate``; log-probs from its "
-                                                           "returned logits, which holds B x T x V floats: fine for "
-                                                           "small vocabularies).")
+    engine: str = option("kv_cache", "the rollout engine, checked by the training engine when a run is built. "
+                                     "Native: ``kv_cache`` (srpo's own batched decode loop; behaviour log-probs "
+                                     "on the fly, one vocabulary-sized row per sequence per step) or ``hf`` "
+                                     "(``model.generate``; log-probs from its returned logits, B x T x V floats: "
+                                     "fine for small vocabularies).")
     group_size: int = option(8, "responses per prompt (G in GRPO).")
     prompts_per_step: int = option(8, "prompts per training step; a step trains on prompts_per_step * group_size "
                                       "responses.")

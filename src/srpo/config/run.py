@@ -21,16 +21,17 @@ class RunConfig:
     save_every: int = option(50, "checkpoint every this many steps (0: only at the end).")
     keep_checkpoints: int = option(2, "how many checkpoints to keep.")
     eval_every: int = option(0, "held-out evaluation every this many steps (0: only before and after training).")
-    resume: str = option("auto", "where to resume from. ``auto`` continues from the latest checkpoint in output_dir if there is one, "
-                                 "``never`` refuses to run in a directory that already has one, or a path to a "
-                                 "specific checkpoint directory.")
+    resume: str = option("auto", "where to resume from. ``auto`` continues from the latest checkpoint in output_dir "
+                                 "if there is one, ``never`` refuses to run in a directory that already has one, or "
+                                 "a path to a specific checkpoint directory.")
     progress: bool = option(True, "show a progress bar.")
-    max_rollouts: int | None = option(None, "a rollout budget that ends the run. stop once this many responses have been generated (the step that "
-                                            "crosses it is the last; held-out evaluation and a checkpoint follow). "
-                                            "Compares samplers under one rollout budget.")
-    stop_at_step: int | None = option(None, "end this invocation early, resumably. end this invocation after this step with a checkpoint, as an "
-                                            "interruption would; the schedules still span total_steps and a later "
-                                            "invocation resumes exactly (time-boxed jobs).")
+    max_rollouts: int | None = option(None, "a rollout budget that ends the run: stop once this many responses have "
+                                            "been generated (the step that crosses it is the last; held-out "
+                                            "evaluation and a checkpoint follow). Compares samplers under one "
+                                            "rollout budget.")
+    stop_at_step: int | None = option(None, "end this invocation early, resumably: after this step, with a "
+                                            "checkpoint, as an interruption would; the schedules still span "
+                                            "total_steps and a later invocation resumes exactly (time-boxed jobs).")
 
     def validate(self) -> None:
         if self.stop_at_step is not None and not 1 <= self.stop_at_step <= self.total_steps:
@@ -48,7 +49,7 @@ class DataConfig:
     """Training and held-out problems."""
 
     train: list[str] = option(factory=lambda: ["toy:math"],
-                              doc="sources of training problems. sources of training problems: file paths (JSONL, JSON, parquet in srpo, verl or "
+                              doc="sources of training problems: file paths (JSONL, JSON, parquet in srpo, verl or "
                                   "TRL layouts) or built-in source specs such as ``toy:math?n=2000&levels=1-4``, "
                                   "``toy:code?n=1000``, ``humaneval`` or ``gym:chain_sum?size=500`` (see "
                                   "`srpo.data.sources`). Problems are pooled per domain; duplicates (same uid) are "

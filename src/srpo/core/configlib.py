@@ -174,16 +174,19 @@ def to_dict(obj: Any) -> Any:
     return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
 
 
-def first_sentence(doc: str) -> str:
-    """The one-line summary of a field's doc: up to the first full stop (not one of e.g./i.e.).
+def one_line(doc: str, width: int = 100) -> str:
+    """A field doc's summary: its first sentence (a full stop not in e.g./i.e.), cut at a word near `width`.
 
-    >>> first_sentence("peak learning rate. Warm-up is separate.")
+    >>> one_line("peak learning rate. Warm-up is separate.")
     'peak learning rate.'
-    >>> first_sentence("responses per step, e.g. 8. More is slower.")
+    >>> one_line("responses per step, e.g. 8. More is slower.")
     'responses per step, e.g. 8.'
+    >>> one_line("a b c d e f", width=6)
+    'a b c…'
     """
     match = re.match(r"(.*?(?<!e\.g)(?<!i\.e)\.)(?:\s|$)", doc)
-    return match.group(1) if match else doc
+    line = match.group(1) if match else doc
+    return line if len(line) <= width else line[:width].rsplit(" ", 1)[0] + "…"
 
 
 COMMENT_COLUMN = 44  # comments line up here; longer values push theirs right
@@ -203,7 +206,7 @@ def render(cfg: Any, defaults: Any = None) -> str:
 def _render_fields(obj: Any, defaults: Any, indent: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for f in dataclasses.fields(obj):
-        value, doc = getattr(obj, f.name), first_sentence(f.metadata.get(_DOC, ""))
+        value, doc = getattr(obj, f.name), one_line(f.metadata.get(_DOC, ""))
         default = getattr(defaults, f.name) if defaults is not None else None
         if defaults is not None and value == default:
             continue
@@ -212,10 +215,9 @@ def _render_fields(obj: Any, defaults: Any, indent: str) -> list[tuple[str, str]
             out += _render_fields(value, default, indent + "  ")
         elif value and isinstance(value, list) and all(dataclasses.is_dataclass(v) for v in value):
             out.append((f"{indent}{f.name}:", doc))
-            for item in value:
-                item_lines = _render_fields(item, None, indent + "    ")
-                first, first_doc = item_lines[0]
-                item_lines[0] = (f"{indent}  - {first.lstrip()}", first_doc)
+            for n, item in enumerate(value):  # the item fields' docs once, on the first item
+                item_lines = [(code, doc if n == 0 else "") for code, doc in _render_fields(item, None, indent + "    ")]
+                item_lines[0] = (f"{indent}  - {item_lines[0][0].lstrip()}", item_lines[0][1])
                 out += item_lines
         else:
             out.append((f"{indent}{f.name}: {_flow(value)}", doc))

@@ -1,5 +1,14 @@
-"""The one name -> object registry behind every choice made by name in a config (advantage estimators,
-policy losses, loss aggregations, KL estimators, samplers, rewards, data sources, rollout engines, loggers).
+"""The one name -> object registry behind every choice made by name in a config:
+
+    srpo.algo                                    ADVANTAGE_ESTIMATORS, POLICY_LOSSES, LOSS_AGGREGATIONS,
+                                                 KL_ESTIMATORS (algorithm.*)
+    srpo.sampling.SAMPLERS                       sampler classes (sampling.name)
+    srpo.rewards.REWARDS                         reward entries (rewards.<domain>[i].name)
+    srpo.data.sources.DATA_SOURCES               built-in problem sources (data.train, data.heldout specs)
+    srpo.tracking.LOGGING_BACKENDS               metric sinks (logging.backends)
+    srpo.engines.native.rollout.ROLLOUT_ENGINES  the native engine's generators (rollout.engine)
+
+Each is declared next to its entries and filled as they are defined:
 
     ADVANTAGE_ESTIMATORS = Registry("advantage estimator")
 

@@ -5,7 +5,7 @@ Importing this package registers the built-in rewards: ``math_accuracy``, ``code
 """
 
 from srpo.core.results import RewardResult
-from srpo.rewards.registry import available_rewards, get_reward, register_reward
+from srpo.rewards.registry import REWARDS, register_reward
 from srpo.rewards import code_reward, format_reward, language, math_reward  # noqa: F401  (registration)
 from srpo.rewards.code_reward import code_accuracy
 from srpo.rewards.config import RewardComponent, RewardsConfig
@@ -17,7 +17,7 @@ from srpo.rewards.math_verifier import MathVerifier
 from srpo.rewards.scorer import RewardScorer, combine
 
 __all__ = [
-    "MathVerifier", "RewardComponent", "RewardResult", "RewardScorer", "RewardsConfig", "available_rewards",
-    "code_accuracy", "combine", "extract_answer", "extract_code", "format_score", "get_reward",
-    "language_penalty", "math_accuracy", "register_reward",
+    "REWARDS", "MathVerifier", "RewardComponent", "RewardResult", "RewardScorer", "RewardsConfig",
+    "code_accuracy", "combine", "extract_answer", "extract_code", "format_score", "language_penalty",
+    "math_accuracy", "register_reward",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from srpo.core.configlib import ConfigError, option
 from srpo.rewards.format_reward import DEFAULT_TEMPLATE
 from srpo.rewards.language import DEFAULT_SCRIPTS
+from srpo.rewards.registry import REWARDS
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class RewardComponent:
     weight: float = option(1.0, "multiplier in the weighted sum. A weight of 0 still computes and logs the "
                                 "component.")
     params: dict[str, Any] = option(factory=dict,
-                                    doc="keyword arguments for the reward function. keyword arguments for the reward function (e.g. ``{score: fraction}`` for "
+                                    doc="keyword arguments for the reward function (e.g. ``{score: fraction}`` for "
                                         "code_accuracy); they override values taken from this config (format "
                                         "template, language settings).")
 
@@ -50,21 +51,21 @@ class RewardsConfig:
                                              "0.0). An empty list means the domain is not used (no sandbox is "
                                              "started for an empty ``code``).")
     correct_from: dict[str, str] = option(factory=dict,
-                                          doc="per domain, the component that decides ``correct``. per domain, the component whose ``correct`` is the response's "
+                                          doc="per domain, the component whose ``correct`` is the response's "
                                               "verdict; a domain left out uses its accuracy reward "
                                               "(``math_accuracy`` / ``code_accuracy``).")
-    format_template: str = option(DEFAULT_TEMPLATE, "the format reward's template. the format reward's template; ``{name}`` slots are free "
+    format_template: str = option(DEFAULT_TEMPLATE, "the format reward's template: ``{name}`` slots are free "
                                                     "non-blank text, tags are fixed, whitespace between parts is "
                                                     "allowed.")
     language_scripts: list[str] = option(factory=lambda: list(DEFAULT_SCRIPTS),
-                                         doc="scripts a response may be written in. scripts a response may be written in (Unicode script names, lower "
+                                         doc="scripts a response may be written in (Unicode script names, lower "
                                              "case: latin, greek, cyrillic, han, japanese, hangul, arabic, ...); "
                                              "letters in any other script count towards the language-mixing share.")
     language_max_share: float = option(0.0, "the language component is ``correct`` while the foreign share is at "
                                             "most this.")
-    math_timeout_s: float = option(5.0, "time limit of one math-verify comparison. per-response time limit for a math-verify comparison (enforced off the "
-                                        "caller's thread, in a worker process that is killed when it overruns).")
-    math_workers: int = option(2, "math-verify worker processes. math-verify worker processes (started on first use of math-verify; plain-number "
+    math_timeout_s: float = option(5.0, "time limit of one math-verify comparison, enforced off the caller's thread "
+                                        "in a worker process that is killed when it overruns.")
+    math_workers: int = option(2, "math-verify worker processes (started on first use of math-verify; plain-number "
                                   "answers never need them).")
 
     def components(self, domain: str) -> list[RewardComponent]:
@@ -75,14 +76,10 @@ class RewardsConfig:
         return self.correct_from.get(domain, f"{domain}_accuracy")
 
     def validate(self) -> None:
-        from srpo.rewards.registry import available_rewards
-
-        known = available_rewards()
         for domain in ("math", "code"):
             names = [c.name for c in self.components(domain)]
             for i, name in enumerate(names):
-                if name not in known:
-                    raise ConfigError(f"{domain}[{i}].name: unknown reward {name!r} (known: {', '.join(known)})")
+                REWARDS.check(name, f"{domain}[{i}].name")
             if len(set(names)) != len(names):
                 raise ConfigError(f"{domain}: a reward is listed twice ({names})")
             if names and self.deciding(domain) not in names:

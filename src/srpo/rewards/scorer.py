@@ -17,7 +17,7 @@ from srpo.core.problem import Problem
 from srpo.core.results import RewardResult
 from srpo.rewards.config import RewardComponent, RewardsConfig
 from srpo.rewards.math_verifier import MathVerifier
-from srpo.rewards.registry import get_entry
+from srpo.rewards.registry import REWARDS
 from srpo.sandbox import SandboxConfig, SandboxPool
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class RewardScorer:
                  *, sandbox: SandboxPool | None = None):
         self.cfg = rewards_cfg or RewardsConfig()
         self.cfg.validate()
-        self._entries = {c.name: get_entry(c.name) for d in ("math", "code") for c in self.cfg.components(d)}
+        self._entries = {c.name: REWARDS.get(c.name) for d in ("math", "code") for c in self.cfg.components(d)}
         needs = {r for e in self._entries.values() for r in e.resources}
         self._own_sandbox = sandbox is None and "sandbox" in needs
         self.sandbox = sandbox if sandbox is not None else (

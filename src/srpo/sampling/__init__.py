@@ -9,7 +9,7 @@ from srpo.sampling.config import SamplingConfig
 from srpo.sampling.dynamic import collect_dynamic_batch, is_mixed
 from srpo.sampling.history import HistoryResamplingSampler, select_drops
 from srpo.sampling.mixture import DomainMixture, allocate
-from srpo.sampling.registry import SAMPLERS, build_sampler
+from srpo.sampling.registry import SAMPLERS
 from srpo.sampling.uniform import UniformSampler
 
 __all__ = [
@@ -20,7 +20,6 @@ __all__ = [
     "SamplingConfig",
     "UniformSampler",
     "allocate",
-    "build_sampler",
     "collect_dynamic_batch",
     "is_mixed",
     "select_drops",

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from srpo.core.configlib import ConfigError, option
+from srpo.sampling.registry import SAMPLERS
 
-SamplerName = Literal["uniform", "history_resampling", "dynamic_sampling"]
 EpochMode = Literal["active_pass", "fixed_size"]
 RefillMode = Literal["fixed", "need"]
 
@@ -17,18 +17,18 @@ RefillMode = Literal["fixed", "need"]
 class SamplingConfig:
     """Which prompt sampler feeds the trainer, and its options."""
 
-    name: SamplerName = option("uniform", "the prompt sampler. ``\"uniform\"`` (shuffled epochs over all prompts: vanilla GRPO), "
-                                          "``\"history_resampling\"`` (SRPO's HR: prompts whose rollouts were all "
-                                          "correct in an epoch leave the pool at the epoch boundary) or "
-                                          "``\"dynamic_sampling\"`` (DAPO baseline: a uniform prompt stream; the "
-                                          "trainer oversamples and keeps only groups whose ``correct`` values are "
-                                          "not all equal, see `srpo.sampling.dynamic`).")
-    hr_drop_threshold: float = option(1.0, "HR's epoch pass rate at which a prompt leaves the pool. HR drops an active prompt at the epoch boundary when its epoch pass rate "
-                                           "(correct rollouts / rollouts recorded for it in that epoch) is >= this. "
-                                           "1.0 (default) = only all-correct prompts; must be in (0, 1].")
-    hr_readmit_prob: float = option(0.0, "HR's chance that a dropped prompt comes back at a boundary. at each epoch boundary, every prompt dropped at an earlier boundary comes "
-                                         "back with this probability (independent draws from the seeded RNG). 0.0 "
-                                         "(default) = removals are permanent.")
+    name: str = option("uniform", "the prompt sampler, one of ``srpo.sampling.SAMPLERS``: ``uniform`` (shuffled "
+                                  "epochs over all prompts: vanilla GRPO), ``history_resampling`` (SRPO's HR: "
+                                  "prompts whose rollouts were all correct in an epoch leave the pool at the epoch "
+                                  "boundary) or ``dynamic_sampling`` (DAPO baseline: a uniform prompt stream; the "
+                                  "trainer oversamples and keeps only groups whose ``correct`` values are not all "
+                                  "equal, see `srpo.sampling.dynamic`).")
+    hr_drop_threshold: float = option(1.0, "HR's epoch pass rate at which a prompt leaves the pool: an active prompt "
+                                           "is dropped at the epoch boundary when its pass rate in that epoch "
+                                           "(correct rollouts / rollouts recorded for it) is >= this. 1.0 = only "
+                                           "all-correct prompts; in (0, 1].")
+    hr_readmit_prob: float = option(0.0, "HR's chance that a dropped prompt comes back at each epoch boundary "
+                                         "(independent draws from the seeded RNG). 0.0 = removals are permanent.")
     hr_epoch_mode: EpochMode = option("active_pass", "what counts as an HR epoch. ``\"active_pass\"`` (default): one "
                                                      "pass over the current active set, so epochs get shorter as "
                                                      "prompts are dropped. ``\"fixed_size\"``: an epoch is always as "
@@ -45,15 +45,16 @@ class SamplingConfig:
                                          "trainer trains on the groups that survived (possibly fewer, possibly none) "
                                          "and logs ``cap_hit``. DAPO's verl recipe scripts use 10 "
                                          "(``max_num_gen_batches``).")
-    dynamic_oversample: float = option(3.0, "dynamic sampling: prompts generated per round, as a multiple. dynamic sampling: prompts generated per round as a multiple of the "
-                                            "batch size (``\"fixed\"`` refill) or of the groups still missing "
-                                            "(``\"need\"`` refill). DAPO's scripts use 3.")
-    dynamic_refill: RefillMode = option("fixed", "dynamic sampling: how each round's size is chosen. ``\"fixed\"`` (DAPO as published: every round generates "
-                                                 "ceil(oversample * batch) prompts) or ``\"need\"`` (round r "
-                                                 "generates ceil(oversample * missing) prompts: fewer wasted "
-                                                 "rollouts).")
+    dynamic_oversample: float = option(3.0, "dynamic sampling: prompts generated per round, as a multiple of the "
+                                            "batch size (``fixed`` refill) or of the groups still missing (``need`` "
+                                            "refill). DAPO's scripts use 3.")
+    dynamic_refill: RefillMode = option("fixed", "dynamic sampling: how each round's size is chosen. ``fixed`` (DAPO "
+                                                 "as published: every round generates ceil(oversample * batch) "
+                                                 "prompts) or ``need`` (round r generates ceil(oversample * missing) "
+                                                 "prompts: fewer wasted rollouts).")
 
     def validate(self) -> None:
+        SAMPLERS.check(self.name, "name")
         if not (0.0 < self.hr_drop_threshold <= 1.0):
             raise ConfigError(f"hr_drop_threshold: must be in (0, 1], got {self.hr_drop_threshold}")
         if not (0.0 <= self.hr_readmit_prob <= 1.0):
@@ -68,6 +69,3 @@ class SamplingConfig:
             raise ConfigError(f"hr_epoch_mode: must be 'active_pass' or 'fixed_size', got {self.hr_epoch_mode!r}")
         if self.dynamic_refill not in ("fixed", "need"):
             raise ConfigError(f"dynamic_refill: must be 'fixed' or 'need', got {self.dynamic_refill!r}")
-        if self.name not in ("uniform", "history_resampling", "dynamic_sampling"):
-            raise ConfigError(
-                f"name: must be one of uniform, history_resampling, dynamic_sampling, got {self.name!r}")

@@ -21,6 +21,7 @@ import numpy as np
 
 from srpo.sampling.base import STREAM_FLOOR, STREAM_READMIT, seeded_rng
 from srpo.sampling.epochs import EpochSampler
+from srpo.sampling.registry import SAMPLERS
 
 
 def select_drops(active: list[str], tallies: dict[str, list[int]], threshold: float, floor: int,
@@ -46,6 +47,7 @@ def select_drops(active: list[str], tallies: dict[str, list[int]], threshold: fl
     return [u for u in cands if u in chosen], True
 
 
+@SAMPLERS.register("history_resampling")
 class HistoryResamplingSampler(EpochSampler):
     """SRPO's history resampling over shuffled epochs; see the module docstring for the boundary rule."""
 

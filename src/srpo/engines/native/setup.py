@@ -12,6 +12,7 @@ from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError
 from srpo.core.problem import Problem
 from srpo.engines.native.experience import Experience
+from srpo.engines.native.rollout import ROLLOUT_ENGINES
 from srpo.core.generation import SamplingParams
 
 
@@ -24,6 +25,11 @@ class Components:
     actor: Actor
     evaluator: Callable[..., dict[str, float]]
     analysis: "RolloutAnalysis"
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse the options this engine cannot honour (the config tree cannot know the engine's choices)."""
+    ROLLOUT_ENGINES.check(cfg.rollout.engine, "rollout.engine")
 
 
 def load_pool(specs: list[str], mapping: dict[str, str]) -> list[Problem]:
@@ -47,7 +53,7 @@ def split_by_domain(problems: list[Problem]) -> dict[str, list[Problem]]:
 def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Components:
     from srpo.curriculum import Curriculum
     from srpo.rewards import RewardScorer
-    from srpo.sampling import DomainMixture, build_sampler
+    from srpo.sampling import SAMPLERS, DomainMixture
 
     train = load_pool(cfg.data.train, cfg.data.column_mapping)
     heldout = load_pool(cfg.data.heldout, cfg.data.column_mapping)
@@ -58,7 +64,7 @@ def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Compone
     pools = split_by_domain(train)
     curriculum = Curriculum(cfg.curriculum, domain_sizes={d: len(v) for d, v in pools.items()})
     _check_domains(curriculum, pools)
-    samplers = {d: build_sampler(cfg.sampling.name, pools[d], cfg.run.seed + i, cfg.sampling)
+    samplers = {d: SAMPLERS.get(cfg.sampling.name)(pools[d], cfg.run.seed + i, cfg.sampling)
                 for i, d in enumerate(sorted(pools))}
     scorer = scorer or RewardScorer(cfg.rewards, cfg.sandbox)
     return Components(

@@ -33,7 +33,7 @@ from srpo.core.configlib import to_dict
 from srpo.core.problem import Problem
 from srpo.engines.native.experience import Experience, concat
 from srpo.engines.native.model import PromptFormatter, load_model_and_tokenizer
-from srpo.engines.native.rollout import build_engine
+from srpo.engines.native.rollout import ROLLOUT_ENGINES
 from srpo.engines.native.step_metrics import domain_metrics, group_metrics
 from srpo.tracking import Tracker, read_jsonl
 
@@ -42,8 +42,9 @@ class Trainer:
     """GRPO/SRPO trainer over a Hugging Face causal LM. See the module docstring for one step."""
 
     def __init__(self, cfg: TrainConfig, scorer=None):
-        from srpo.engines.native.setup import build_components
+        from srpo.engines.native.setup import build_components, check_config
 
+        check_config(cfg)
         self.cfg = cfg
         self.run_dir = Path(cfg.run.output_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +54,7 @@ class Trainer:
         self.model, self.tokenizer = load_model_and_tokenizer(model_cfg)
         self.model.eval()
         self.formatter = PromptFormatter(self.tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
-        self.engine = build_engine(cfg.rollout, self.model, self.tokenizer, seed=cfg.run.seed)
+        self.engine = ROLLOUT_ENGINES.get(cfg.rollout.engine)(self.model, self.tokenizer, seed=cfg.run.seed)
         parts = build_components(cfg, self.model, self.tokenizer, scorer)
         self._owns_scorer = scorer is None
         self.scorer, self.sampler, self.curriculum = parts.scorer, parts.sampler, parts.curriculum

@@ -13,6 +13,7 @@ from typing import Protocol
 import torch
 
 from srpo.core.generation import SamplingParams
+from srpo.core.registry import Registry
 
 
 @dataclass
@@ -44,6 +45,10 @@ class RolloutBatch:
 
 class RolloutEngine(Protocol):
     def generate(self, prompt_ids: list[list[int]], params: SamplingParams) -> RolloutBatch: ...
+
+
+# Engine classes by `rollout.engine` name, built as ``cls(model, tokenizer, seed=seed)``.
+ROLLOUT_ENGINES: Registry[type[RolloutEngine]] = Registry("rollout engine")
 
 
 def left_pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,9 +6,8 @@ import inspect
 
 import torch
 
-from srpo.config.model import RolloutConfig
 from srpo.core.generation import SamplingParams
-from srpo.engines.native.rollout.base import RolloutBatch, left_pad, response_mask_from_eos
+from srpo.engines.native.rollout.base import ROLLOUT_ENGINES, RolloutBatch, left_pad, response_mask_from_eos
 
 
 def top_p_filter(logits_bv: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -68,6 +67,7 @@ class _EngineBase:
         self.generator.set_state(state["generator"])
 
 
+@ROLLOUT_ENGINES.register("kv_cache")
 class KVCacheEngine(_EngineBase):
     """Batched ancestral sampling with a KV cache, recording behaviour log-probs as it goes.
 
@@ -109,6 +109,7 @@ class KVCacheEngine(_EngineBase):
         return token, logp_bv.gather(-1, token[:, None]).squeeze(-1)
 
 
+@ROLLOUT_ENGINES.register("hf")
 class HFEngine(_EngineBase):
     """``model.generate`` with sampling; behaviour log-probs come from its returned raw logits.
 
@@ -131,9 +132,3 @@ class HFEngine(_EngineBase):
         logits_btv = torch.stack(out.logits, 1).float() / params.temperature
         logprobs = logits_btv.log_softmax(-1).gather(-1, response_ids[..., None]).squeeze(-1)
         return self._finish(ids, mask, index, response_ids, logprobs)
-
-
-def build_engine(cfg: RolloutConfig, model, tokenizer, seed: int = 0):
-    """The engine named in the config."""
-    engine_cls = {"kv_cache": KVCacheEngine, "hf": HFEngine}[cfg.engine]
-    return engine_cls(model, tokenizer, seed=seed)
