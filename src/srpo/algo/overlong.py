@@ -2,7 +2,7 @@
 
 The penalty is added to a response's shaped reward before group advantages are computed; it never
 touches the binary verdict. Numeric choices (see docs/algo.md, "Truncated responses"):
-- The length is the number of response tokens including EOS when there is one (the loss mask's row
+- The length is the number of response tokens including EOS when there is one (the response mask's row
   sum), as TRL's `get_soft_overlong_punishment` (`len(completion_ids)`) and verl's DAPO reward manager
   (`valid_response_length`) count it.
 - The penalty is 0 up to and including L_max - W tokens, falls linearly by factor / W per token, and
