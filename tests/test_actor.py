@@ -86,6 +86,67 @@ def test_concat_and_select_keep_rows_aligned(tiny_policy):
     assert torch.equal(back.trimmed().response_mask_bt.sum(-1), b.response_mask_bt.sum(-1))
 
 
+def _params_close(a, b, **tol):
+    for (name, x), y in zip(a.named_parameters(), b.parameters()):
+        torch.testing.assert_close(x, y, msg=name, **tol)
+
+
+@pytest.mark.parametrize("loss_agg", ["token_mean", "seq_mean_token_mean", "seq_mean_token_sum",
+                                      "seq_mean_token_sum_norm"])
+def test_masked_responses_give_the_update_of_the_batch_without_them(tiny_policy, loss_agg):
+    """truncation=mask: a masked row adds zero gradient and is absent from every normaliser, so the update
+    equals the update on the other rows alone (advantages held fixed: they were computed with it)."""
+    model, tokenizer = tiny_policy
+    model = model.double()
+    exp = make_experience(model, tokenizer)
+    exp.old_logprobs_bt = exp.old_logprobs_bt.double()
+    dropped = [1, 6, 7]
+    exp.in_loss_b[dropped] = False
+    rest = exp.select([i for i in range(len(exp)) if i not in dropped])
+    masked, s1 = run_update(model, exp, loss_agg=loss_agg, micro_batch_size=5)
+    alone, s2 = run_update(model, rest, loss_agg=loss_agg, micro_batch_size=4)
+    _params_close(masked, alone, rtol=1e-9, atol=1e-11)
+    assert s1["train/loss"] == pytest.approx(s2["train/loss"], rel=1e-9, abs=1e-12)
+    exp.in_loss_b[:] = True  # control: kept, the same rows do change the update
+    kept, _ = run_update(model, exp, loss_agg=loss_agg, micro_batch_size=5)
+    assert any(not torch.allclose(a, b, rtol=1e-6, atol=0) for a, b in zip(kept.parameters(), alone.parameters()))
+
+
+def test_every_response_masked_gives_a_zero_finite_loss_and_no_change(tiny_policy):
+    model, tokenizer = tiny_policy
+    exp = make_experience(model, tokenizer)
+    exp.in_loss_b[:] = False
+    new, stats = run_update(model, exp, micro_batch_size=5)
+    assert stats["train/loss"] == 0.0 and stats["train/grad_norm"] == 0.0
+    _params_close(new, model, rtol=0, atol=0)
+
+
+def test_keep_trains_on_every_response_as_before(tiny_policy):
+    """truncation=keep (the default): rewards are the verifier scores and the loss mask is the response."""
+    model, tokenizer = tiny_policy
+    exp = make_experience(model, tokenizer)
+    assert bool(exp.in_loss_b.all()) and torch.equal(exp.loss_mask_bt, exp.response_mask_bt.bool())
+    assert torch.equal(exp.rewards_b, torch.tensor([r.score for r in exp.results]))
+    assert not bool(exp.length_penalty_b.any())
+
+
+def test_from_rollout_masks_truncated_rows_and_adds_the_penalty_to_rewards_only(tiny_policy):
+    model, tokenizer = tiny_policy
+    engine = KVCacheEngine(model, tokenizer, seed=0)
+    problems = [Problem.create("math", "Q: 1+1=?", "2")]
+    batch = engine.generate([tokenizer(problems[0].prompt)["input_ids"]],
+                            SamplingParams(n=4, temperature=1.0, max_new_tokens=6))
+    batch.truncated_b = torch.tensor([True, False, True, False])
+    results = [RewardResult(1.0, True), RewardResult(0.0, False), RewardResult(0.5, False), RewardResult(1.0, True)]
+    penalty = torch.tensor([-1.0, 0.0, -0.25, -0.5])
+    exp = Experience.from_rollout(batch, problems, results, length_penalty_b=penalty, mask_truncated=True)
+    assert exp.rewards_b.tolist() == [0.0, 0.0, 0.25, 0.5]
+    assert exp.corrects_b.tolist() == [True, False, False, True]
+    assert exp.in_loss_b.tolist() == [False, True, False, True]
+    assert not bool(exp.loss_mask_bt[[0, 2]].any())
+    assert torch.equal(exp.loss_mask_bt[[1, 3]], exp.response_mask_bt[[1, 3]].bool())
+
+
 def test_lr_schedule_warmup_and_cosine():
     f = lr_lambda(OptimConfig(warmup_steps=2, schedule="cosine", min_lr_ratio=0.1), total_steps=12)
     assert [f(0), f(1)] == [0.5, 1.0]

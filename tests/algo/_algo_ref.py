@@ -139,3 +139,17 @@ def logprob_and_entropy(logits, labels, temperature=1.0):
             lp[b, t] = math.log(p[int(labels[b, t])])
             ent[b, t] = -sum(q * math.log(q) for q in p if q > 0)
     return lp, ent
+
+
+def soft_overlong_penalty(lengths, max_len, window, factor=1.0):
+    """DAPO Eq. 13 case by case, times `factor`."""
+    out = []
+    for length in lengths.tolist():
+        if length <= max_len - window:
+            r = 0.0
+        elif length <= max_len:
+            r = ((max_len - window) - length) / window
+        else:
+            r = -1.0
+        out.append(factor * r)
+    return torch.tensor(out, dtype=torch.float64)

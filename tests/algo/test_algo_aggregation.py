@@ -124,3 +124,26 @@ def test_naive_micro_batch_averaging_is_not_split_invariant(mode):
     full_loss, _ = _loss_and_grad(mode, SPLITS[0], {})
     naive, _ = _loss_and_grad(mode, split, {})
     assert not torch.allclose(naive / len(split), full_loss, rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_mini_batch_with_no_valid_token_gives_zero_with_given_totals(mode):
+    """Every row masked (e.g. all responses truncated under truncation=mask): totals are 0, loss is 0."""
+    loss = torch.randn(2, 3, requires_grad=True)
+    mask = torch.zeros(2, 3, dtype=torch.bool)
+    out = LOSS_AGGREGATIONS.get(mode)(loss, mask, norm_len=3, **aggregation_totals(mask))
+    out.backward()
+    assert out.item() == 0.0 and torch.equal(loss.grad, torch.zeros(2, 3))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_masked_rows_are_the_same_as_absent_rows(mode):
+    """Zeroing a row's mask gives exactly the loss of the batch without that row (totals included)."""
+    loss, mask = _random(7)
+    masked = mask.clone()
+    masked[[0, 4]] = False
+    keep = [1, 2, 3, 5]
+    fn = LOSS_AGGREGATIONS.get(mode)
+    got = fn(loss, masked, norm_len=5, **aggregation_totals(masked))
+    want = fn(loss[keep], mask[keep], norm_len=5, **aggregation_totals(mask[keep]))
+    assert got.item() == pytest.approx(want.item(), rel=1e-14)  # same sums, different order

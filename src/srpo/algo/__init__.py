@@ -6,6 +6,7 @@ Variants are picked by name from registries with one signature per kind:
   LOSS_AGGREGATIONS     token_mean, seq_mean_token_mean, seq_mean_token_sum, seq_mean_token_sum_norm
                                                      (loss_bt, mask_bt, *, num_tokens, num_seqs, norm_len) -> scalar
   KL_ESTIMATORS         k1, k2, k3                   (logp_bt, ref_logp_bt, *, clamp) -> [B, T]
+Reward shaping: soft_overlong_penalty (DAPO's soft overlong punishment), [B] lengths -> [B] penalties.
 Numeric choices (std, epsilon, clamps) are documented per module and compared with TRL/verl in docs/algo.md.
 """
 
@@ -27,6 +28,7 @@ from srpo.algo.aggregation import (
 from srpo.algo.kl import KL_ESTIMATORS, kl_k1, kl_k2, kl_k3
 from srpo.algo.logprobs import entropy_from_logits, logprobs_from_logits
 from srpo.algo.masked import masked_count, masked_mean, masked_sum
+from srpo.algo.overlong import soft_overlong_penalty
 from srpo.algo.policy_loss import POLICY_LOSSES, ppo_clip_loss
 from srpo.core.registry import Registry, UnknownNameError
 
@@ -54,5 +56,6 @@ __all__ = [
     "seq_mean_token_mean",
     "seq_mean_token_sum",
     "seq_mean_token_sum_norm",
+    "soft_overlong_penalty",
     "token_mean",
 ]

@@ -13,8 +13,9 @@ totals of `loss_bt`'s own batch are used (right for an unsplit batch). Get them 
 `aggregation_totals(mini_batch_mask_bt)`.
 
 A sequence counts in num_seqs when it has at least one valid token, so all-padding rows (added to fill
-a micro-batch) change nothing. Masked positions never reach the result (torch.where, so NaN padding is
-harmless).
+a micro-batch) change nothing, and neither do rows whose mask is all 0 for another reason (a truncated
+response masked out of the loss): a masked row is the same as an absent row in every mode. Masked
+positions never reach the result (torch.where, so NaN padding is harmless).
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ def aggregation_totals(mask_bt: Tensor) -> dict[str, Tensor]:
 
 
 def _denominator(given: Number | None, local: Tensor, ref: Tensor) -> Tensor:
-    """The given total, else the local one clamped at 1 (an empty batch gives loss 0, not NaN)."""
-    value = local.clamp(min=1) if given is None else given
-    return torch.as_tensor(value, dtype=ref.dtype, device=ref.device)
+    """The given total, else the local one, clamped at 1: a batch with no valid token (e.g. every
+    response masked out) gives loss 0, not NaN. Totals are counts, so the clamp changes nothing else."""
+    value = local if given is None else given
+    return torch.as_tensor(value, dtype=ref.dtype, device=ref.device).clamp(min=1)
 
 
 def _seq_sums(loss_bt: Tensor, mask_bt: Tensor) -> Tensor:

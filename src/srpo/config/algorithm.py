@@ -45,6 +45,26 @@ class AlgorithmConfig:
         "rollout", "where pi_old comes from. ``rollout``: the engine's behaviour log-probs (no extra forward pass); "
                    "``recompute``: one no-grad forward pass before the update (needed when the rollout and training "
                    "numerics differ, e.g. a separate inference engine or bf16 sampling).")
+    truncation: Literal["keep", "mask", "soft_penalty", "mask+soft_penalty"] = option(
+        "keep", "what happens to responses that hit rollout.max_new_tokens without EOS: ``keep``, ``mask`` (no "
+                "loss, still in their group's advantage statistics), ``soft_penalty`` (DAPO's length penalty on "
+                "every reward) or ``mask+soft_penalty``; see docs/algo.md.")
+    overlong_window: int | None = option(
+        None, "soft_penalty's window W (DAPO's L_cache): the penalty ramps from 0 at max_new_tokens - W "
+              "response tokens (EOS included) to -overlong_penalty_factor at max_new_tokens.")
+    overlong_penalty_factor: float = option(
+        1.0, "soft_penalty's penalty at max_new_tokens (verl's penalty_factor); shapes the reward, never "
+             "``correct``.")
+
+    @property
+    def masks_truncated(self) -> bool:
+        """Truncated responses are left out of the loss."""
+        return self.truncation in ("mask", "mask+soft_penalty")
+
+    @property
+    def penalizes_overlong(self) -> bool:
+        """Rewards get the soft overlong penalty."""
+        return self.truncation in ("soft_penalty", "mask+soft_penalty")
 
     def validate(self) -> None:
         for name, registry in (("advantage", ADVANTAGE_ESTIMATORS), ("policy_loss", POLICY_LOSSES),
@@ -64,6 +84,17 @@ class AlgorithmConfig:
             raise ConfigError(f"micro_batch_size: must be >= 1, got {self.micro_batch_size}")
         if self.mini_batch_size is not None and self.mini_batch_size < 1:
             raise ConfigError(f"mini_batch_size: must be >= 1 or null, got {self.mini_batch_size}")
+        self._validate_overlong()
+
+    def _validate_overlong(self) -> None:
+        if self.overlong_window is not None and self.overlong_window < 1:
+            raise ConfigError(f"overlong_window: must be >= 1 or null, got {self.overlong_window}")
+        if self.overlong_penalty_factor <= 0:
+            raise ConfigError(f"overlong_penalty_factor: must be > 0 (truncation=keep or mask turns the "
+                              f"penalty off), got {self.overlong_penalty_factor}")
+        if self.penalizes_overlong and self.overlong_window is None:
+            raise ConfigError(f"overlong_window: truncation={self.truncation} needs the penalty window "
+                              "(tokens before rollout.max_new_tokens where the penalty ramps up)")
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,10 @@ class TrainConfig:
                 and self.model.autocast_bf16:
             raise ConfigError("algorithm.old_logprobs: use 'recompute' with model.autocast_bf16 and "
                               "several ppo_epochs, so pi_old and pi share numerics")
+        window = self.algorithm.overlong_window
+        if self.algorithm.penalizes_overlong and window > self.rollout.max_new_tokens:
+            raise ConfigError(f"algorithm.overlong_window: {window} exceeds rollout.max_new_tokens "
+                              f"({self.rollout.max_new_tokens}); the window is the end of the length budget")
         if self.rollout.group_size == 1:
             raise ConfigError("rollout.group_size: group-relative advantages need at least 2 responses "
                               "per prompt (every group of one has advantage 0)")

@@ -3,7 +3,9 @@
 One call to `Actor.update` consumes a step's `Experience` (with advantages): ``ppo_epochs`` passes over
 it, split into mini-batches (one optimizer step each) and micro-batches (one forward/backward each).
 Each micro-batch loss is aggregated with the totals of its whole mini-batch, so accumulated gradients
-equal those of the unsplit mini-batch for every aggregation mode.
+equal those of the unsplit mini-batch for every aggregation mode. Only `Experience.loss_mask_bt` enters
+the loss and the totals, so a row left out of the loss (a truncated response under truncation=mask)
+weighs exactly as if it were not in the batch.
 """
 
 from __future__ import annotations
@@ -122,14 +124,14 @@ class Actor:
         return torch.cat(parts) * exp.response_mask_bt
 
     def _optimizer_step(self, mini: Experience, stats: _TokenWeightedStats) -> None:
-        totals = aggregation_totals(mini.response_mask_bt)
+        totals = aggregation_totals(mini.loss_mask_bt)
         loss_total = 0.0
         for rows in _chunks(len(mini), self.algo.micro_batch_size):
             micro = mini.select(rows).trimmed()
             loss, micro_stats = self._micro_loss(micro, totals)
             loss.backward()
             loss_total += float(loss.detach())
-            stats.add(micro_stats, float(micro.response_mask_bt.sum()))
+            stats.add(micro_stats, float(micro.loss_mask_bt.sum()))
         grad_norm = self._clip_gradients()
         self.optimizer.step()
         self.scheduler.step()
@@ -142,7 +144,7 @@ class Actor:
         device = next(self.model.parameters()).device
         logp, entropy = policy_forward(self.model, mb, self.temperature, self.autocast,
                                        with_entropy=algo.entropy_coef > 0)
-        mask = mb.response_mask_bt.to(device)
+        mask = mb.loss_mask_bt.to(device)
         loss_bt, stats = self.policy_loss(logp, mb.old_logprobs_bt.to(device), mb.advantages_b.to(device),
                                           mask, clip_low=algo.clip_low, clip_high=algo.clip_high,
                                           dual_clip=algo.dual_clip, log_ratio_clamp=algo.log_ratio_clamp)

@@ -18,7 +18,13 @@ from srpo.engines.native.rollout import RolloutBatch
 
 @dataclass
 class Experience:
-    """Tensors are indexed by row (b), prompt position (p) or response position (t)."""
+    """Tensors are indexed by row (b), prompt position (p) or response position (t).
+
+    rewards_b is the reward that enters the advantage: the verifier's shaped score plus length_penalty_b
+    (0 unless ``algorithm.truncation`` has soft_penalty). corrects_b is the verifier's binary verdict and
+    is never shaped. in_loss_b is False for rows left out of the loss (truncated responses under
+    truncation=mask); they still count in their group's advantage statistics.
+    """
 
     prompt_ids_bp: torch.Tensor
     prompt_mask_bp: torch.Tensor
@@ -29,6 +35,8 @@ class Experience:
     corrects_b: torch.Tensor
     group_ids_b: torch.Tensor
     truncated_b: torch.Tensor
+    length_penalty_b: torch.Tensor
+    in_loss_b: torch.Tensor
     problems: list[Problem]
     texts: list[str]
     results: list[RewardResult]
@@ -38,16 +46,24 @@ class Experience:
 
     @classmethod
     def from_rollout(cls, batch: RolloutBatch, problems: list[Problem], results: list[RewardResult],
-                     group_offset: int = 0) -> "Experience":
-        """`problems` are the prompts of the rollout; row b answers ``problems[batch.prompt_index_b[b]]``."""
+                     group_offset: int = 0, *, length_penalty_b: torch.Tensor | None = None,
+                     mask_truncated: bool = False) -> "Experience":
+        """`problems` are the prompts of the rollout; row b answers ``problems[batch.prompt_index_b[b]]``.
+
+        rewards_b = score + length_penalty_b (default 0); with `mask_truncated`, truncated rows leave the loss.
+        """
         index = batch.prompt_index_b.tolist()
+        scores_b = torch.tensor([r.score for r in results], dtype=torch.float32)
+        penalty_b = torch.zeros_like(scores_b) if length_penalty_b is None else length_penalty_b.to(torch.float32)
+        truncated_b = batch.truncated_b.bool()
         return cls(
             batch.prompt_ids_bp, batch.prompt_mask_bp, batch.response_ids_bt, batch.response_mask_bt,
             batch.logprobs_bt,
-            rewards_b=torch.tensor([r.score for r in results], dtype=torch.float32),
+            rewards_b=scores_b + penalty_b,
             corrects_b=torch.tensor([bool(r.correct) for r in results]),
             group_ids_b=batch.prompt_index_b + group_offset,
-            truncated_b=batch.truncated_b,
+            truncated_b=truncated_b, length_penalty_b=penalty_b,
+            in_loss_b=~truncated_b if mask_truncated else torch.ones_like(truncated_b),
             problems=[problems[i] for i in index], texts=list(batch.texts), results=list(results),
         )
 
@@ -55,8 +71,9 @@ class Experience:
     def empty(cls) -> "Experience":
         """No rows (dynamic sampling that kept no group): the update and metrics skip it."""
         ids = torch.zeros((0, 1), dtype=torch.long)
-        return cls(ids, ids, ids, ids, ids.float(), torch.zeros(0), torch.zeros(0, dtype=torch.bool),
-                   torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.bool), [], [], [])
+        flags = torch.zeros(0, dtype=torch.bool)
+        return cls(ids, ids, ids, ids, ids.float(), torch.zeros(0), flags, torch.zeros(0, dtype=torch.long),
+                   flags, torch.zeros(0), flags, [], [], [])
 
     def __len__(self) -> int:
         return self.response_ids_bt.shape[0]
@@ -68,6 +85,11 @@ class Experience:
     @property
     def response_lengths_b(self) -> torch.Tensor:
         return self.response_mask_bt.sum(-1)
+
+    @property
+    def loss_mask_bt(self) -> torch.Tensor:
+        """[B, T] bool: the response tokens (EOS included) of the rows that enter the loss."""
+        return self.response_mask_bt.bool() & self.in_loss_b[:, None]
 
     def select(self, rows: list[int] | torch.Tensor) -> "Experience":
         """The experience restricted to `rows` (tensors indexed, lists picked)."""

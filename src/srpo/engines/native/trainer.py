@@ -3,6 +3,7 @@
     weights  = curriculum.weights(step)                      # which domains, how much
     prompts  = sampler.next_batch(n, weights)                # uniform, history resampling, ...
     exp      = score(generate(prompts, G))                   # G responses each, verifier rewards
+                                                             # (+ overlong penalty; truncated rows masked)
     exp.adv  = group_advantages(exp.rewards, exp.groups)     # GRPO / Dr.GRPO / RLOO
     actor.update(exp)                                        # clipped surrogate, mini/micro-batches
     sampler.record(...); curriculum.observe(...)             # history for HR and stage switching
@@ -27,7 +28,7 @@ from tqdm.auto import tqdm
 
 from srpo.engines.native import checkpoint as ckpt
 from srpo.engines.native.actor import Actor
-from srpo.algo import ADVANTAGE_ESTIMATORS
+from srpo.algo import ADVANTAGE_ESTIMATORS, soft_overlong_penalty
 from srpo.config import TrainConfig, save_config
 from srpo.core.configlib import to_dict
 from srpo.core.problem import Problem
@@ -159,13 +160,24 @@ class Trainer:
             problem_per_row = [problems[i] for i in batch.prompt_index_b.tolist()]
             results = self.scorer.score(batch.texts, problem_per_row)
         self.rollouts_total += len(batch.texts)
-        exp = Experience.from_rollout(batch, problems, results, group_offset)
+        exp = Experience.from_rollout(batch, problems, results, group_offset,
+                                      length_penalty_b=self.length_penalty(batch.response_mask_bt.sum(-1)),
+                                      mask_truncated=self.cfg.algorithm.masks_truncated)
         # Every generated group feeds the sampler's history, also those dynamic sampling discards.
         for rows in exp.group_rows():
             self.sampler.record(exp.problems[rows[0]], exp.corrects_b[rows].tolist())
         return exp
 
+    def length_penalty(self, lengths_b: torch.Tensor) -> torch.Tensor | None:
+        """DAPO's soft overlong penalty per response when `algorithm.truncation` asks for it, else None."""
+        algo = self.cfg.algorithm
+        if not algo.penalizes_overlong:
+            return None
+        return soft_overlong_penalty(lengths_b, max_len=self.cfg.rollout.max_new_tokens,
+                                     window=algo.overlong_window, factor=algo.overlong_penalty_factor)
+
     def advantages(self, exp: Experience) -> torch.Tensor:
+        """Group advantages of the shaped rewards over every row, masked ones included (as TRL and DAPO)."""
         algo = self.cfg.algorithm
         estimator = ADVANTAGE_ESTIMATORS.get(algo.advantage)
         return estimator(exp.rewards_b, exp.group_ids_b, eps=algo.adv_eps, std_unbiased=algo.std_unbiased)
