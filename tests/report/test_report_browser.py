@@ -54,6 +54,7 @@ def _plots(dom: str) -> dict[str, str]:
     return out
 
 
+@pytest.mark.slow
 def test_every_plot_renders_in_chromium(chromium, two_run_report, tmp_path):
     html_path = two_run_report[2]
     expected = {f"plot-{p.stem}" for p in html_path.parent.glob("*.png")}

@@ -118,6 +118,7 @@ def _children() -> list[int]:
     return kids
 
 
+@pytest.mark.slow
 def test_no_leaked_processes_or_fds_after_1000_runs():
     fds_before = len(os.listdir("/proc/self/fd"))
     kids_before = _children()

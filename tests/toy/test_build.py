@@ -15,6 +15,7 @@ def _sha(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_cli_build_is_byte_identical(tmp_path):
     argv = ["--steps", "2", "--seed", "3", "--quiet"]
     assert main(["toy-build", "--out", str(tmp_path / "a"), *argv]) == 0

@@ -1,6 +1,8 @@
 """SRPO end to end on the embedded toy model with the real verifiers: stage 1 math with history
 resampling, stage 2 math + code through the sandbox, metrics per domain and stage, a report."""
 
+import pytest
+
 from srpo.config import load_config
 from srpo.report import build_report
 from srpo.report.headline import format_summary, summarize_run
@@ -8,6 +10,7 @@ from srpo.tracking import read_jsonl
 from srpo.engines.native.trainer import Trainer
 
 
+@pytest.mark.slow
 def test_staged_run_switches_to_code_and_reports(tmp_path):
     run_dir = tmp_path / "run"
     cfg = load_config("demo", [

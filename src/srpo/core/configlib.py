@@ -33,11 +33,6 @@ def option(default: Any = dataclasses.MISSING, doc: str = "", *, factory: Any = 
     return dataclasses.field(default=default, default_factory=factory, metadata={_DOC: doc})
 
 
-def field_doc(cls: type, name: str) -> str:
-    """The doc an `option` gave field `name` of config class `cls` ("" when it has none)."""
-    return next((f.metadata.get(_DOC, "") for f in dataclasses.fields(cls) if f.name == name), "")
-
-
 class ConfigError(ValueError):
     """A config value is unknown, of the wrong type, or inconsistent. The message names the field."""
 

@@ -7,7 +7,7 @@ re-pads them (prompts on the left, responses on the right) so the layout stays u
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -39,10 +39,8 @@ class Experience:
     in_loss_b: torch.Tensor
     problems: list[Problem]
     texts: list[str]
-    results: list[RewardResult]
     advantages_b: torch.Tensor | None = None
     ref_logprobs_bt: torch.Tensor | None = None
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_rollout(cls, batch: RolloutBatch, problems: list[Problem], results: list[RewardResult],
@@ -64,7 +62,7 @@ class Experience:
             group_ids_b=batch.prompt_index_b + group_offset,
             truncated_b=truncated_b, length_penalty_b=penalty_b,
             in_loss_b=~truncated_b if mask_truncated else torch.ones_like(truncated_b),
-            problems=[problems[i] for i in index], texts=list(batch.texts), results=list(results),
+            problems=[problems[i] for i in index], texts=list(batch.texts),
         )
 
     @classmethod
@@ -73,7 +71,7 @@ class Experience:
         ids = torch.zeros((0, 1), dtype=torch.long)
         flags = torch.zeros(0, dtype=torch.bool)
         return cls(ids, ids, ids, ids, ids.float(), torch.zeros(0), flags, torch.zeros(0, dtype=torch.long),
-                   flags, torch.zeros(0), flags, [], [], [])
+                   flags, torch.zeros(0), flags, [], [])
 
     def __len__(self) -> int:
         return self.response_ids_bt.shape[0]

@@ -38,9 +38,6 @@ class RolloutBatch:
     truncated_b: torch.Tensor
     texts: list[str]
 
-    @property
-    def response_lengths(self) -> list[int]:
-        return self.response_mask_bt.sum(-1).tolist()
 
 
 class RolloutEngine(Protocol):
