@@ -18,7 +18,9 @@ class ModelConfig:
         Nothing is ever downloaded: loading uses ``local_files_only=True``.
     dtype: dtype of the parameters (and of the optimizer's view of them).
     autocast_bf16: run forward passes under bfloat16 autocast while keeping float32 parameters
-        (faster on CPUs with avx512_bf16 and on GPUs; off for bit-exact tests).
+        (faster on CPUs with avx512_bf16 and on GPUs; off for bit-exact tests). Rollouts run without it, so
+        when a step makes several optimizer steps (ppo_epochs > 1 or several mini-batches) it requires
+        algorithm.old_logprobs=recompute.
     device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (cuda when available).
     prompt_template: ``"chat"`` applies the tokenizer's chat template (falls back to ``"plain"`` when the
         tokenizer has none), ``"plain"`` uses the prompt text as is, any other string is a format string

@@ -84,9 +84,7 @@ def _build_actor(cfg: TrainConfig, model) -> Actor:
     ref_model = None
     if cfg.algorithm.kl_coef > 0:
         ref_model = copy.deepcopy(model).eval().requires_grad_(False)
-    batch = cfg.rollout.group_size * cfg.rollout.prompts_per_step
-    mini = cfg.algorithm.mini_batch_size or batch
-    optimizer_steps = cfg.run.total_steps * cfg.algorithm.ppo_epochs * -(-batch // mini)
+    optimizer_steps = cfg.run.total_steps * cfg.updates_per_step()
     return Actor(model, cfg.algorithm, cfg.optim, temperature=cfg.rollout.temperature,
                  norm_len=cfg.algorithm.norm_len or cfg.rollout.max_new_tokens,
                  total_optimizer_steps=optimizer_steps, autocast=cfg.model.autocast_bf16, ref_model=ref_model)
