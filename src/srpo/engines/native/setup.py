@@ -37,33 +37,20 @@ def load_pool(specs: list[str], mapping: dict[str, str]) -> list[Problem]:
     return list(seen.values())
 
 
-def split_by_domain(problems: list[Problem]) -> dict[str, list[Problem]]:
-    pools: dict[str, list[Problem]] = {}
-    for problem in problems:
-        pools.setdefault(problem.domain, []).append(problem)
-    return pools
-
-
 def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Components:
     from srpo.curriculum import Curriculum
     from srpo.rewards import RewardScorer
-    from srpo.sampling import DomainMixture, build_sampler
+    from srpo.sampling import DomainMixture
 
-    train = load_pool(cfg.data.train, cfg.data.column_mapping)
-    heldout = load_pool(cfg.data.heldout, cfg.data.column_mapping)
-    overlap = {p.uid for p in train} & {p.uid for p in heldout}
-    if overlap:
-        raise ConfigError(f"data.heldout: {len(overlap)} held-out problems also occur in data.train "
-                          f"(e.g. uid {sorted(overlap)[0]})")
-    pools = split_by_domain(train)
-    curriculum = Curriculum(cfg.curriculum, domain_sizes={d: len(v) for d, v in pools.items()})
-    _check_domains(curriculum, pools)
-    samplers = {d: build_sampler(cfg.sampling.name, pools[d], cfg.run.seed + i, cfg.sampling)
-                for i, d in enumerate(sorted(pools))}
+    train, heldout = _load_data(cfg)
+    # Each domain's sampler is seeded from (run.seed, domain name), so adding a domain never reshuffles another.
+    sampler = DomainMixture.from_problems(train, cfg.run.seed, cfg.sampling)
+    curriculum = Curriculum(cfg.curriculum, domain_sizes=sampler.domain_sizes())
+    _check_domains(curriculum, sampler.domains)
     scorer = scorer or RewardScorer(cfg.rewards, cfg.sandbox)
     return Components(
         scorer=scorer,
-        sampler=DomainMixture(samplers, seed=cfg.run.seed),
+        sampler=sampler,
         curriculum=curriculum,
         heldout=heldout,
         actor=_build_actor(cfg, model),
@@ -72,12 +59,25 @@ def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Compone
     )
 
 
-def _check_domains(curriculum, pools: dict[str, list[Problem]]) -> None:
+def _load_data(cfg: TrainConfig) -> tuple[list[Problem], list[Problem]]:
+    """The training and held-out pools, refused when training is empty or the two overlap."""
+    train = load_pool(cfg.data.train, cfg.data.column_mapping)
+    heldout = load_pool(cfg.data.heldout, cfg.data.column_mapping)
+    if not train:
+        raise ConfigError(f"data.train: the sources {cfg.data.train} hold no problems")
+    overlap = {p.uid for p in train} & {p.uid for p in heldout}
+    if overlap:
+        raise ConfigError(f"data.heldout: {len(overlap)} held-out problems also occur in data.train "
+                          f"(e.g. uid {sorted(overlap)[0]})")
+    return train, heldout
+
+
+def _check_domains(curriculum, domains: list[str]) -> None:
     wanted = {d for stage in curriculum.stages for d, w in stage.weights.items() if w > 0}
     for domain in sorted(wanted):
-        if domain not in pools:
+        if domain not in domains:
             raise ConfigError(f"curriculum: a stage samples domain {domain!r} but data.train has no "
-                              f"{domain} problems (domains found: {sorted(pools) or 'none'})")
+                              f"{domain} problems (domains found: {sorted(domains)})")
 
 
 def _build_actor(cfg: TrainConfig, model) -> Actor:
