@@ -26,8 +26,8 @@ class AlgorithmConfig:
         averages over every valid token of the mini-batch (SRPO/DAPO default).
     norm_len: constant length normaliser for ``seq_mean_token_sum_norm`` (Dr.GRPO); default
         rollout.max_new_tokens.
-    kl_coef: weight of the KL penalty to a frozen reference copy of the initial policy; 0 disables it
-        (and no reference model is kept).
+    kl_coef: weight of the KL penalty to a frozen reference: the run's initial model, loaded from
+        model.path (also when resuming from a checkpoint); 0 disables it (and no reference model is kept).
     kl_estimator: ``k1``, ``k2`` or ``k3`` (Schulman's estimators).
     entropy_coef: weight of an entropy bonus (0: entropy is only logged).
     ppo_epochs: passes over each step's batch.

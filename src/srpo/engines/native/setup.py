@@ -3,7 +3,6 @@ actor, evaluation, analysis, loggers), so the trainer itself only holds the loop
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -12,6 +11,7 @@ from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError
 from srpo.core.problem import Problem
 from srpo.engines.native.experience import Experience
+from srpo.engines.native.model import load_model
 from srpo.core.generation import SamplingParams
 
 
@@ -83,7 +83,8 @@ def _check_domains(curriculum, domains: list[str]) -> None:
 def _build_actor(cfg: TrainConfig, model) -> Actor:
     ref_model = None
     if cfg.algorithm.kl_coef > 0:
-        ref_model = copy.deepcopy(model).eval().requires_grad_(False)
+        # From cfg.model.path, never a copy of `model`: after a resume `model` holds the checkpoint's weights.
+        ref_model = load_model(cfg.model).eval().requires_grad_(False)
     optimizer_steps = cfg.run.total_steps * cfg.updates_per_step()
     return Actor(model, cfg.algorithm, cfg.optim, temperature=cfg.rollout.temperature,
                  norm_len=cfg.algorithm.norm_len or cfg.rollout.max_new_tokens,
