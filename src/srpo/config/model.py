@@ -50,7 +50,9 @@ class RolloutConfig:
 
     engine: ``"kv_cache"`` (srpo's own batched decode loop: computes behaviour log-probs on the fly, one
         vocabulary-sized row per sequence per step) or ``"hf"`` (``model.generate``; log-probs from its
-        returned logits, which holds B x T x V floats: fine for small vocabularies).
+        returned logits, which holds B x T x V floats: fine for small vocabularies). Both sample from
+        temperature and top_p alone: the model's generation_config (repetition_penalty, top_k, ...) is
+        ignored, since the recorded log-probs would not describe the tokens it shapes.
     group_size: responses per prompt (G in GRPO).
     prompts_per_step: prompts per training step; a step trains on prompts_per_step * group_size responses.
     temperature, top_p: the sampling distribution. Behaviour log-probs are those of the temperature-scaled
