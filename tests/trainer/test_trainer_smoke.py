@@ -144,3 +144,13 @@ def test_rollout_budget_stops_the_run(setup):
     assert rows[-1]["step"] == 3 and rows[-1]["sampler/rollouts_total"] == 36
     assert "eval/all/pass@1" in rows[-1]
     assert (tmp_path / "run" / "checkpoints" / "step_000003").is_dir()
+
+
+def test_gradient_checkpointing_leaves_the_checkpoint_config_as_shipped(setup):
+    """A checkpoint is an HF model like the initial one: training-only switches stay out of config.json."""
+    tmp_path, model_dir = setup
+    cfg = config(tmp_path, model_dir, "model.gradient_checkpointing=true", "run.total_steps=1")
+    last = Trainer(cfg, scorer=DigitScorer()).train()
+    assert torch.isfinite(torch.tensor(last["train/loss"]))
+    saved = json.loads((tmp_path / "run" / "checkpoints" / "step_000001" / "config.json").read_text())
+    assert saved["use_cache"] is True

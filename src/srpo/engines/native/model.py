@@ -45,8 +45,9 @@ def load_model_and_tokenizer(cfg: ModelConfig):
         tokenizer.pad_token = tokenizer.eos_token
     model = load_model(cfg)
     if cfg.gradient_checkpointing:
+        # config.use_cache stays as shipped (it is saved into every checkpoint): the training forward passes
+        # use_cache=False itself, and checkpointing is inactive in eval mode, where rollouts use the cache.
         model.gradient_checkpointing_enable()
-        model.config.use_cache = False
     return model, tokenizer
 
 
