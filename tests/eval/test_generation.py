@@ -33,3 +33,13 @@ def test_generate_fn_shapes_and_seeding(tmp_path):
     assert len(first) == 3 and all(len(r) == 2 and all(isinstance(t, str) for t in r) for r in first)
     assert all(len(t) <= 6 for r in first for t in r)  # one character per token
     assert first == again  # same seed, same samples
+
+
+def test_a_domains_samples_do_not_depend_on_other_domains(tmp_path):
+    """Held-out math is sampled the same whether or not code problems come before it."""
+    path = str(tiny_model_dir(tmp_path / "m"))
+    math = load_problems("toy:math?n=3&levels=2&split=heldout")
+    code = load_problems("toy:code?n=3&levels=1&split=heldout")
+    sampling = GenerationConfig(max_new_tokens=6, batch_size=2, seed=1)
+    alone = make_generate_fn(path, sampling)(math, 2)
+    assert make_generate_fn(path, sampling)(code + math, 2)[len(code):] == alone

@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -43,17 +45,7 @@ def test_layout_masks_and_behaviour_logprobs(tiny_policy, engine_cls):
     batch = engine.generate(_prompts(tokenizer), params)
     assert batch.prompt_index_b.tolist() == [0, 0, 0, 1, 1, 1]
     assert batch.response_ids_bt.shape[0] == 6 and len(batch.texts) == 6
-    # Recompute the log-probs with one full forward pass: they must equal the behaviour log-probs.
-    ids = torch.cat([batch.prompt_ids_bp, batch.response_ids_bt], 1)
-    mask = torch.cat([batch.prompt_mask_bp, batch.response_mask_bt], 1)
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    with torch.no_grad():
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=pos).logits.float()
-    width = batch.prompt_ids_bp.shape[1]
-    logits = logits[:, width - 1 : -1] / params.temperature
-    ref = logits.log_softmax(-1).gather(-1, batch.response_ids_bt[..., None]).squeeze(-1)
-    ref = ref * batch.response_mask_bt
-    torch.testing.assert_close(batch.logprobs_bt, ref, atol=2e-5, rtol=1e-4)
+    _assert_behaviour_logprobs(model, batch, params.temperature)
     # After EOS everything is padding; a row without EOS is truncated at max_new_tokens.
     for row in range(6):
         n = int(batch.response_mask_bt[row].sum())
@@ -62,6 +54,62 @@ def test_layout_masks_and_behaviour_logprobs(tiny_policy, engine_cls):
             assert batch.response_ids_bt[row, n - 1] == tokenizer.eos_token_id
         else:
             assert n == params.max_new_tokens
+
+
+def _assert_behaviour_logprobs(model, batch, temperature):
+    """The recorded log-probs equal one full forward pass at `temperature` (no other logits processing)."""
+    ids = torch.cat([batch.prompt_ids_bp, batch.response_ids_bt], 1)
+    mask = torch.cat([batch.prompt_mask_bp, batch.response_mask_bt], 1)
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=pos).logits.float()
+    width = batch.prompt_ids_bp.shape[1]
+    logits = logits[:, width - 1 : -1] / temperature
+    ref = logits.log_softmax(-1).gather(-1, batch.response_ids_bt[..., None]).squeeze(-1)
+    ref = ref * batch.response_mask_bt
+    torch.testing.assert_close(batch.logprobs_bt, ref, atol=2e-5, rtol=1e-4)
+
+
+def _with_sampling_defaults(model, tokenizer):
+    """The same weights under a generation_config that changes sampling every way transformers allows
+    (Qwen2.5-Instruct, for one, ships repetition_penalty, top_k, top_p and temperature)."""
+    from transformers import GenerationConfig
+
+    polluted = copy.deepcopy(model)
+    polluted.generation_config = GenerationConfig(
+        do_sample=True, temperature=0.3, top_p=0.5, top_k=3, min_p=0.2, typical_p=0.5, epsilon_cutoff=3e-4,
+        repetition_penalty=1.5, no_repeat_ngram_size=2, min_new_tokens=4, bad_words_ids=[[5]],
+        suppress_tokens=[6], begin_suppress_tokens=[7], sequence_bias=[[[8], 5.0]], renormalize_logits=True,
+        forced_eos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id)
+    return polluted
+
+
+def test_hf_engine_ignores_the_models_generation_config(tiny_policy):
+    """Same seed, same draws as under a plain config; log-probs are those of the raw temperature softmax."""
+    model, tokenizer = tiny_policy
+    polluted = _with_sampling_defaults(model, tokenizer)
+    params = SamplingParams(n=3, temperature=0.9, max_new_tokens=12)
+    plain = HFEngine(model, tokenizer, seed=5).generate(_prompts(tokenizer), params)
+    batch = HFEngine(polluted, tokenizer, seed=5).generate(_prompts(tokenizer), params)
+    assert torch.equal(batch.response_ids_bt, plain.response_ids_bt)
+    _assert_behaviour_logprobs(polluted, batch, params.temperature)
+    assert polluted.generation_config.top_k == 3, "the model's own config is left as it was"
+
+
+def test_hf_engine_samples_the_unmodified_distribution(tiny_policy):
+    """First tokens of many samples follow softmax(logits / T) of the model, not a top-k/penalised one."""
+    model, tokenizer = tiny_policy
+    polluted = _with_sampling_defaults(model, tokenizer)
+    prompt = _prompts(tokenizer)[:1]
+    params = SamplingParams(n=3000, temperature=1.5, max_new_tokens=1)
+    first = HFEngine(polluted, tokenizer, seed=0).generate(prompt, params).response_ids_bt[:, 0]
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor(prompt)).logits[0, -1].float()
+    expected = (logits / params.temperature).softmax(-1)
+    observed = torch.bincount(first, minlength=expected.numel()).float() / params.n
+    assert 0.5 * (observed - expected).abs().sum() < 0.1  # total variation; the polluted config gives > 0.5
+    assert len(first.unique()) > 3
 
 
 @pytest.mark.parametrize("engine_cls", [KVCacheEngine, HFEngine])
@@ -76,6 +124,13 @@ def test_seeded_engines_reproduce_and_resume(tiny_policy, engine_cls):
     assert b.generate(_prompts(tokenizer), params).texts == first.texts
     b.load_state_dict(state)
     assert b.generate(_prompts(tokenizer), params).texts == second.texts
+
+
+def test_engine_state_from_another_device_type_is_refused_clearly(tiny_policy):
+    model, tokenizer = tiny_policy
+    state = {**KVCacheEngine(model, tokenizer).state_dict(), "device": "cuda"}
+    with pytest.raises(ValueError, match="saved on cuda and this model is on cpu"):
+        KVCacheEngine(model, tokenizer).load_state_dict(state)
 
 
 def test_kv_cache_engine_matches_hf_generate_greedy_limit(tiny_policy):

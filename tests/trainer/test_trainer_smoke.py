@@ -89,21 +89,34 @@ def test_resume_is_exact(tmp_path, tiny_model_dir, sampler, stop):
     6 training prompts at 3 per step make an epoch 2 steps long: stopping at step 2 resumes exactly at
     an epoch boundary (history resampling decides its drops lazily, at the next draw), stopping at 3
     resumes mid-epoch with a boundary still ahead."""
+    rows = _straight_equals_resumed(tmp_path, tiny_model_dir, stop, f"sampling.name={sampler}",
+                                    "sampling.dynamic_max_rounds=2")
+    epochs = [r.get("sampler/math/epoch") for r in rows]
+    assert max(e for e in epochs if e is not None) >= 1, "the run must cross an epoch boundary"
+
+
+def test_resume_with_kl_keeps_the_initial_model_as_reference(tmp_path, tiny_model_dir):
+    """The KL reference is the run's initial model, also after a resume from a later checkpoint."""
+    rows = _straight_equals_resumed(tmp_path, tiny_model_dir, 2, "algorithm.kl_coef=0.5")
+    kl = [r["actor/kl_ref"] for r in rows if r["step"] > 0]
+    assert kl[0] == 0 and all(k > 0 for k in kl[1:]), kl
+
+
+def _straight_equals_resumed(tmp_path, model_dir, stop, *extra):
+    """Run 4 steps straight and as `stop` steps + resume; assert the same metrics and weights, return the rows."""
     write_data(tmp_path, n_train=6)
-    extra = [f"sampling.name={sampler}", "sampling.dynamic_max_rounds=2"]
-    straight = config(tmp_path, tiny_model_dir, *extra, f"run.output_dir={tmp_path / 'a'}")
+    straight = config(tmp_path, model_dir, *extra, f"run.output_dir={tmp_path / 'a'}")
     Trainer(straight, scorer=DigitScorer()).train()
-    halves = config(tmp_path, tiny_model_dir, *extra, f"run.output_dir={tmp_path / 'b'}", f"run.stop_at_step={stop}")
+    halves = config(tmp_path, model_dir, *extra, f"run.output_dir={tmp_path / 'b'}", f"run.stop_at_step={stop}")
     Trainer(halves, scorer=DigitScorer()).train()
-    resumed = config(tmp_path, tiny_model_dir, *extra, f"run.output_dir={tmp_path / 'b'}")
+    resumed = config(tmp_path, model_dir, *extra, f"run.output_dir={tmp_path / 'b'}")
     Trainer(resumed, scorer=DigitScorer()).train()
     rows_a, weights_a = _final_state(tmp_path / "a")
     rows_b, weights_b = _final_state(tmp_path / "b")
     assert rows_a == rows_b
-    epochs = [r.get("sampler/math/epoch") for r in rows_a]
-    assert max(e for e in epochs if e is not None) >= 1, "the run must cross an epoch boundary"
     for name, value in weights_a.items():
         assert torch.equal(value, weights_b[name]), name
+    return rows_a
 
 
 def test_resume_never_refuses_existing_run(setup):
@@ -131,3 +144,13 @@ def test_rollout_budget_stops_the_run(setup):
     assert rows[-1]["step"] == 3 and rows[-1]["sampler/rollouts_total"] == 36
     assert "eval/all/pass@1" in rows[-1]
     assert (tmp_path / "run" / "checkpoints" / "step_000003").is_dir()
+
+
+def test_gradient_checkpointing_leaves_the_checkpoint_config_as_shipped(setup):
+    """A checkpoint is an HF model like the initial one: training-only switches stay out of config.json."""
+    tmp_path, model_dir = setup
+    cfg = config(tmp_path, model_dir, "model.gradient_checkpointing=true", "run.total_steps=1")
+    last = Trainer(cfg, scorer=DigitScorer()).train()
+    assert torch.isfinite(torch.tensor(last["train/loss"]))
+    saved = json.loads((tmp_path / "run" / "checkpoints" / "step_000001" / "config.json").read_text())
+    assert saved["use_cache"] is True

@@ -31,8 +31,9 @@ class AlgorithmConfig:
                                          "token of the mini-batch (SRPO/DAPO default).")
     norm_len: int | None = option(None, "Dr.GRPO's constant length normaliser for ``seq_mean_token_sum_norm``; None: "
                                         "rollout.max_new_tokens.")
-    kl_coef: float = option(0.0, "weight of the KL penalty (0: off). The reference is a frozen copy of the run's "
-                                 "initial policy, kept only when this is > 0.")
+    kl_coef: float = option(0.0, "weight of the KL penalty (0: off). The reference is the run's initial model, "
+                                 "loaded from model.path (also when resuming from a checkpoint), kept only when "
+                                 "this is > 0.")
     kl_estimator: str = option("k3", "KL estimator in ``srpo.algo.KL_ESTIMATORS``: ``k1``, ``k2`` or ``k3`` "
                                      "(Schulman's estimators).")
     entropy_coef: float = option(0.0, "weight of an entropy bonus (0: entropy is only logged).")

@@ -19,7 +19,9 @@ class ModelConfig:
     dtype: Literal["float32", "bfloat16"] = option(
         "float32", "dtype of the parameters (and of the optimizer's view of them).")
     autocast_bf16: bool = option(False, "bfloat16 autocast over float32 parameters: faster on CPUs with avx512_bf16 "
-                                        "and on GPUs; off for bit-exact tests.")
+                                        "and on GPUs; off for bit-exact tests. Rollouts run without it, so a step "
+                                        "with several optimizer steps (ppo_epochs > 1 or several mini-batches) "
+                                        "requires algorithm.old_logprobs=recompute.")
     device: Literal["cpu", "cuda", "auto"] = option("cpu", "``\"cpu\"``, ``\"cuda\"`` or ``\"auto\"`` (cuda when "
                                                            "available).")
     prompt_template: str = option("chat", "how a prompt becomes the model's input text. ``chat`` applies the "
@@ -44,7 +46,9 @@ class RolloutConfig:
                                      "Native: ``kv_cache`` (srpo's own batched decode loop; behaviour log-probs "
                                      "on the fly, one vocabulary-sized row per sequence per step) or ``hf`` "
                                      "(``model.generate``; log-probs from its returned logits, B x T x V floats: "
-                                     "fine for small vocabularies).")
+                                     "fine for small vocabularies). Both sample from temperature and top_p alone: "
+                                     "the model's generation_config (repetition_penalty, top_k, ...) is ignored, "
+                                     "since the recorded log-probs would not describe the tokens it shapes.")
     group_size: int = option(8, "responses per prompt (G in GRPO).")
     prompts_per_step: int = option(8, "prompts per training step; a step trains on prompts_per_step * group_size "
                                       "responses.")

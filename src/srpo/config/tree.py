@@ -53,10 +53,13 @@ class TrainConfig:
         if mini is not None and mini > batch:
             raise ConfigError(f"algorithm.mini_batch_size: {mini} exceeds the step's batch of {batch} "
                               "responses (rollout.group_size * rollout.prompts_per_step)")
-        if self.algorithm.ppo_epochs > 1 and self.algorithm.old_logprobs == "rollout" \
-                and self.model.autocast_bf16:
-            raise ConfigError("algorithm.old_logprobs: use 'recompute' with model.autocast_bf16 and "
-                              "several ppo_epochs, so pi_old and pi share numerics")
+        updates = self.updates_per_step()
+        if updates > 1 and self.algorithm.old_logprobs == "rollout" and self.model.autocast_bf16:
+            raise ConfigError(
+                f"algorithm.old_logprobs: use 'recompute' with model.autocast_bf16 when a step makes {updates} "
+                f"optimizer steps (ppo_epochs={self.algorithm.ppo_epochs}, mini_batch_size={mini or batch} of "
+                f"{batch} responses): every update after the first is off-policy, so its clipped ratio must "
+                "compare pi with a pi_old of the same bf16 numerics, not the rollout's log-probs (no autocast)")
         window = self.algorithm.overlong_window
         if self.algorithm.penalizes_overlong and window > self.rollout.max_new_tokens:
             raise ConfigError(f"algorithm.overlong_window: {window} exceeds rollout.max_new_tokens "
@@ -64,6 +67,11 @@ class TrainConfig:
         if self.rollout.group_size == 1:
             raise ConfigError("rollout.group_size: group-relative advantages need at least 2 responses "
                               "per prompt (every group of one has advantage 0)")
+
+    def updates_per_step(self) -> int:
+        """Optimizer steps one training step makes: ppo_epochs passes over ceil(batch / mini_batch_size)."""
+        batch = self.rollout.group_size * self.rollout.prompts_per_step
+        return self.algorithm.ppo_epochs * -(-batch // (self.algorithm.mini_batch_size or batch))
 
 
 def preset_names() -> list[str]:

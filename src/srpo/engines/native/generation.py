@@ -3,7 +3,8 @@ trainer uses for held-out evaluation) or a model path (`make_generate_fn`, the C
 
 It loads the model offline through `srpo.engines.native.model` (``"toy"`` = the embedded default), formats prompts with
 `srpo.engines.native.model.PromptFormatter` (the tokenizer's chat template when it has one, else the plain prompt) and
-samples with the KV-cache engine of `srpo.engines.native.rollout`, `batch_size` problems per engine call.
+samples with the KV-cache engine of `srpo.engines.native.rollout`, `batch_size` problems of one domain per
+engine call.
 """
 
 from __future__ import annotations
@@ -17,23 +18,40 @@ GenerateFn = Callable[[list[Problem], int], list[list[str]]]
 
 
 def generate_fn_for(model, tokenizer, formatter, params, *, seed: int, batch_size: int) -> GenerateFn:
-    """A sampling function over an already loaded model, with its own seeded engine so that calling it
-    never moves any other random stream (the trainer's resume relies on that)."""
+    """A sampling function over an already loaded model, with its own seeded engines so that calling it
+    never moves any other random stream (the trainer's resume relies on that).
+
+    Each domain is sampled in its own batches by an engine seeded from ``(seed, domain)``, so within a call
+    a domain's samples do not depend on the other domains' problems or their order (the trainer's
+    evaluator passes all held-out problems in one call).
+    """
     from srpo.core.generation import SamplingParams
     from srpo.engines.native.rollout import KVCacheEngine
+    from srpo.sampling.mixture import domain_seed
 
-    engine = KVCacheEngine(model, tokenizer, seed=seed)
+    engines: dict[str, KVCacheEngine] = {}
 
     def generate(problems: list[Problem], n: int) -> list[list[str]]:
-        out: list[list[str]] = []
+        out: list[list[str]] = [[] for _ in problems]
         call = SamplingParams(n, params.temperature, params.top_p, params.max_new_tokens)
-        for start in range(0, len(problems), batch_size):
-            chunk = problems[start:start + batch_size]
-            batch = engine.generate(formatter.ids([p.prompt for p in chunk]), call)
-            out.extend(batch.texts[i * n:(i + 1) * n] for i in range(len(chunk)))
+        for domain, rows in _rows_by_domain(problems).items():
+            if domain not in engines:
+                engines[domain] = KVCacheEngine(model, tokenizer, seed=domain_seed(seed, domain))
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start:start + batch_size]
+                batch = engines[domain].generate(formatter.ids([problems[i].prompt for i in chunk]), call)
+                for j, i in enumerate(chunk):
+                    out[i] = batch.texts[j * n:(j + 1) * n]
         return out
 
     return generate
+
+
+def _rows_by_domain(problems: list[Problem]) -> dict[str, list[int]]:
+    rows: dict[str, list[int]] = {}
+    for i, problem in enumerate(problems):
+        rows.setdefault(problem.domain, []).append(i)
+    return rows
 
 
 def make_generate_fn(model_path: str, sampling: GenerationConfig, *, device: str = "cpu",

@@ -25,21 +25,29 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def load_model_and_tokenizer(cfg: ModelConfig):
-    """Load (model, tokenizer) offline from `cfg.path`; the tokenizer gets a pad token if it lacks one."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_model(cfg: ModelConfig):
+    """The causal LM at `cfg.path`, loaded offline in `cfg.dtype` onto `cfg.device`."""
+    from transformers import AutoModelForCausalLM
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    path = resolve_model_path(cfg.path)
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return AutoModelForCausalLM.from_pretrained(
+        resolve_model_path(cfg.path), local_files_only=True, dtype=getattr(torch, cfg.dtype)
+    ).to(resolve_device(cfg.device))
+
+
+def load_model_and_tokenizer(cfg: ModelConfig):
+    """Load (model, tokenizer) offline from `cfg.path`; the tokenizer gets a pad token if it lacks one."""
+    from transformers import AutoTokenizer
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(cfg.path), local_files_only=True)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(
-        path, local_files_only=True, dtype=getattr(torch, cfg.dtype)
-    ).to(resolve_device(cfg.device))
+    model = load_model(cfg)
     if cfg.gradient_checkpointing:
+        # config.use_cache stays as shipped (it is saved into every checkpoint): the training forward passes
+        # use_cache=False itself, and checkpointing is inactive in eval mode, where rollouts use the cache.
         model.gradient_checkpointing_enable()
-        model.config.use_cache = False
     return model, tokenizer
 
 

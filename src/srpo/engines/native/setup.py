@@ -3,7 +3,6 @@ actor, evaluation, analysis, loggers), so the trainer itself only holds the loop
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -13,6 +12,7 @@ from srpo.core.configlib import ConfigError
 from srpo.core.problem import Problem
 from srpo.engines.native.experience import Experience
 from srpo.engines.native.rollout import ROLLOUT_ENGINES
+from srpo.engines.native.model import load_model
 from srpo.core.generation import SamplingParams
 
 
@@ -43,33 +43,20 @@ def load_pool(specs: list[str], mapping: dict[str, str]) -> list[Problem]:
     return list(seen.values())
 
 
-def split_by_domain(problems: list[Problem]) -> dict[str, list[Problem]]:
-    pools: dict[str, list[Problem]] = {}
-    for problem in problems:
-        pools.setdefault(problem.domain, []).append(problem)
-    return pools
-
-
 def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Components:
     from srpo.curriculum import Curriculum
     from srpo.rewards import RewardScorer
-    from srpo.sampling import SAMPLERS, DomainMixture
+    from srpo.sampling import DomainMixture
 
-    train = load_pool(cfg.data.train, cfg.data.column_mapping)
-    heldout = load_pool(cfg.data.heldout, cfg.data.column_mapping)
-    overlap = {p.uid for p in train} & {p.uid for p in heldout}
-    if overlap:
-        raise ConfigError(f"data.heldout: {len(overlap)} held-out problems also occur in data.train "
-                          f"(e.g. uid {sorted(overlap)[0]})")
-    pools = split_by_domain(train)
-    curriculum = Curriculum(cfg.curriculum, domain_sizes={d: len(v) for d, v in pools.items()})
-    _check_domains(curriculum, pools)
-    samplers = {d: SAMPLERS.get(cfg.sampling.name)(pools[d], cfg.run.seed + i, cfg.sampling)
-                for i, d in enumerate(sorted(pools))}
+    train, heldout = _load_data(cfg)
+    # Each domain's sampler is seeded from (run.seed, domain name), so adding a domain never reshuffles another.
+    sampler = DomainMixture.from_problems(train, cfg.run.seed, cfg.sampling)
+    curriculum = Curriculum(cfg.curriculum, domain_sizes=sampler.domain_sizes())
+    _check_domains(curriculum, sampler.domains)
     scorer = scorer or RewardScorer(cfg.rewards, cfg.sandbox)
     return Components(
         scorer=scorer,
-        sampler=DomainMixture(samplers, seed=cfg.run.seed),
+        sampler=sampler,
         curriculum=curriculum,
         heldout=heldout,
         actor=_build_actor(cfg, model),
@@ -78,21 +65,33 @@ def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Compone
     )
 
 
-def _check_domains(curriculum, pools: dict[str, list[Problem]]) -> None:
+def _load_data(cfg: TrainConfig) -> tuple[list[Problem], list[Problem]]:
+    """The training and held-out pools, refused when training is empty or the two overlap."""
+    train = load_pool(cfg.data.train, cfg.data.column_mapping)
+    heldout = load_pool(cfg.data.heldout, cfg.data.column_mapping)
+    if not train:
+        raise ConfigError(f"data.train: the sources {cfg.data.train} hold no problems")
+    overlap = {p.uid for p in train} & {p.uid for p in heldout}
+    if overlap:
+        raise ConfigError(f"data.heldout: {len(overlap)} held-out problems also occur in data.train "
+                          f"(e.g. uid {sorted(overlap)[0]})")
+    return train, heldout
+
+
+def _check_domains(curriculum, domains: list[str]) -> None:
     wanted = {d for stage in curriculum.stages for d, w in stage.weights.items() if w > 0}
     for domain in sorted(wanted):
-        if domain not in pools:
+        if domain not in domains:
             raise ConfigError(f"curriculum: a stage samples domain {domain!r} but data.train has no "
-                              f"{domain} problems (domains found: {sorted(pools) or 'none'})")
+                              f"{domain} problems (domains found: {sorted(domains)})")
 
 
 def _build_actor(cfg: TrainConfig, model) -> Actor:
     ref_model = None
     if cfg.algorithm.kl_coef > 0:
-        ref_model = copy.deepcopy(model).eval().requires_grad_(False)
-    batch = cfg.rollout.group_size * cfg.rollout.prompts_per_step
-    mini = cfg.algorithm.mini_batch_size or batch
-    optimizer_steps = cfg.run.total_steps * cfg.algorithm.ppo_epochs * -(-batch // mini)
+        # From cfg.model.path, never a copy of `model`: after a resume `model` holds the checkpoint's weights.
+        ref_model = load_model(cfg.model).eval().requires_grad_(False)
+    optimizer_steps = cfg.run.total_steps * cfg.updates_per_step()
     return Actor(model, cfg.algorithm, cfg.optim, temperature=cfg.rollout.temperature,
                  norm_len=cfg.algorithm.norm_len or cfg.rollout.max_new_tokens,
                  total_optimizer_steps=optimizer_steps, autocast=cfg.model.autocast_bf16, ref_model=ref_model)

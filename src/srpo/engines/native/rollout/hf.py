@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 
 import torch
@@ -43,6 +44,7 @@ class _EngineBase:
         self.pad_id = tokenizer.pad_token_id
         self.eos_ids = _eos_ids(model, tokenizer)
         self.device = next(model.parameters()).device
+        # On the model's device: sampling draws from it where the probabilities live, with no host copies.
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
 
     def _prompts(self, prompt_ids: list[list[int]], n: int):
@@ -61,9 +63,15 @@ class _EngineBase:
                             (logprobs * response_mask).cpu(), index, truncated.cpu(), texts)
 
     def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state()}
+        # get_state() is a CPU byte tensor on every device, so the checkpoint loads anywhere.
+        return {"generator": self.generator.get_state(), "device": self.device.type}
 
     def load_state_dict(self, state: dict) -> None:
+        saved = state.get("device", self.device.type)
+        if saved != self.device.type:
+            raise ValueError(f"rollout engine state: its RNG was saved on {saved} and this model is on "
+                             f"{self.device.type}; {saved} and {self.device.type} generators differ, so a run "
+                             f"resumes exactly only on a {saved} device (set model.device={saved})")
         self.generator.set_state(state["generator"])
 
 
@@ -113,22 +121,59 @@ class KVCacheEngine(_EngineBase):
 class HFEngine(_EngineBase):
     """``model.generate`` with sampling; behaviour log-probs come from its returned raw logits.
 
-    HF's sampler draws from torch's global RNG, so this engine seeds it from its own generator per call to
-    stay reproducible (and resumable) without touching the caller's RNG streams.
+    It samples from exactly the distribution it records (softmax(logits / T), then top-p): the model's own
+    generation_config (repetition_penalty, top_k, min_p, bad words, forced tokens, ...) takes no part.
+    HF's sampler draws from torch's global RNG on the model's device, so this engine seeds that from its
+    own generator per call and restores it after, staying reproducible (and resumable) without touching
+    the caller's RNG streams.
     """
 
     @torch.no_grad()
     def generate(self, prompt_ids: list[list[int]], params: SamplingParams) -> RolloutBatch:
         ids, mask, index = self._prompts(prompt_ids, params.n)
-        seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
-        with torch.random.fork_rng(devices=[] if self.device.type == "cpu" else [self.device]):
-            torch.manual_seed(seed)
-            out = self.model.generate(
-                input_ids=ids, attention_mask=mask, do_sample=True, temperature=params.temperature,
-                top_p=params.top_p, top_k=0, max_new_tokens=params.max_new_tokens,
-                pad_token_id=self.pad_id, eos_token_id=self.eos_ids,
-                return_dict_in_generate=True, output_logits=True)
+        config = self._generation_config(params)
+        # Drawn on the generator's own device: a CUDA generator cannot fill a CPU tensor.
+        seed = int(torch.randint(0, 2**62, (1,), generator=self.generator, device=self.device))
+        with _seeded_global_rng(self.device, seed), _only_generation_config(self.model, config):
+            out = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
         response_ids = out.sequences[:, ids.shape[1]:]
         logits_btv = torch.stack(out.logits, 1).float() / params.temperature
         logprobs = logits_btv.log_softmax(-1).gather(-1, response_ids[..., None]).squeeze(-1)
         return self._finish(ids, mask, index, response_ids, logprobs)
+
+    def _generation_config(self, params: SamplingParams):
+        from transformers import GenerationConfig
+
+        return GenerationConfig(do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=0,
+                                max_new_tokens=params.max_new_tokens, pad_token_id=self.pad_id,
+                                eos_token_id=self.eos_ids, return_dict_in_generate=True, output_logits=True)
+
+
+@contextlib.contextmanager
+def _only_generation_config(model, config):
+    """Make `config` the model's generation_config for one call, then put the model's own back.
+
+    ``generate`` fills every field a passed config leaves unset (transformers 5: None; 4.5x: the global
+    default) from ``model.generation_config``, so passing `config` alone would still apply e.g. a shipped
+    repetition_penalty. With `config` in both places only srpo's values and transformers' neutral
+    global defaults remain.
+    """
+    own = model.generation_config
+    model.generation_config = config
+    try:
+        yield
+    finally:
+        model.generation_config = own
+
+
+@contextlib.contextmanager
+def _seeded_global_rng(device: torch.device, seed: int):
+    """Seed the global RNGs (`generate` samples from the one of `device`) and restore all of them after.
+
+    ``torch.manual_seed`` reseeds the CPU and every accelerator of the device's type, so all of those are
+    forked, not just `device`.
+    """
+    accelerators = [] if device.type == "cpu" else range(torch.get_device_module(device.type).device_count())
+    with torch.random.fork_rng(devices=accelerators, device_type=device.type):
+        torch.manual_seed(seed)
+        yield
