@@ -4,7 +4,8 @@ import pytest
 
 from srpo.core.configlib import ConfigError, build
 from srpo.data import load_problems
-from srpo.data.difficulty import LabelConfig, assign_label, label_difficulty
+from srpo.data.difficulty import DifficultyConfig, assign_label, label_difficulty
+from srpo.eval.config import EvalConfig
 from srpo.rewards import RewardResult
 
 
@@ -24,17 +25,18 @@ def score(responses, problems):
 
 
 def test_thresholds():
-    cfg = LabelConfig(k=4, easy_min_pass_rate=0.75, hard_max_pass_rate=0.25)
+    cfg = DifficultyConfig(easy_min_pass_rate=0.75, hard_max_pass_rate=0.25)
     assert [assign_label(r, cfg) for r in (0, 0.25, 0.5, 0.75, 1)] == ["hard", "hard", "medium", "easy", "easy"]
     with pytest.raises(ConfigError, match="easy_min_pass_rate"):
-        build(LabelConfig, {"easy_min_pass_rate": 0.2, "hard_max_pass_rate": 0.3})
+        build(DifficultyConfig, {"easy_min_pass_rate": 0.2, "hard_max_pass_rate": 0.3})
 
 
 def test_labels_written_back_with_stats(tmp_path):
     problems = load_problems("gym:chain_sum?size=3")
     generate, _ = scripted({problems[0].uid: 4, problems[1].uid: 2, problems[2].uid: 0})
-    cfg = LabelConfig(k=4, ks=[1, 2, 8])
-    out = label_difficulty(problems, generate, score, cfg, tmp_path / "l.jsonl", model="m", progress=False)
+    ev = EvalConfig(samples=4, ks=[1, 2])
+    out = label_difficulty(problems, generate, score, ev, DifficultyConfig(), tmp_path / "l.jsonl", model="m",
+                           progress=False)
     assert [p.difficulty for p in out] == ["easy", "medium", "hard"]
     stats = out[1].metadata["difficulty_stats"]
     assert stats == {"k": 4, "correct": 2, "pass_rate": 0.5, "model": "m", "pass@1": 0.5,
@@ -45,14 +47,14 @@ def test_labels_written_back_with_stats(tmp_path):
 def test_resume_skips_finished_and_repairs_torn_line(tmp_path):
     problems = load_problems("gym:basic_arithmetic?size=5")
     counts = {p.uid: i % 3 for i, p in enumerate(problems)}
-    cfg = build(LabelConfig, {"k": 2, "sampling": {"batch_size": 2}})
+    ev = build(EvalConfig, {"samples": 2, "batch_size": 2})
     path = tmp_path / "l.jsonl"
     generate, calls = scripted(counts)
-    label_difficulty(problems[:3], generate, score, cfg, path, progress=False)
+    label_difficulty(problems[:3], generate, score, ev, DifficultyConfig(), path, progress=False)
     with path.open("a") as fh:
         fh.write('{"uid": "torn')  # a crash in the middle of a write
     generate, calls = scripted(counts)
-    out = label_difficulty(problems, generate, score, cfg, path, progress=False)
+    out = label_difficulty(problems, generate, score, ev, DifficultyConfig(), path, progress=False)
     assert calls == [[problems[3].uid, problems[4].uid]]  # only the unfinished problems were sampled
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [row["uid"] for row in lines] == [p.uid for p in problems]

@@ -20,7 +20,7 @@ def parser():
 
 def test_curate_cli_writes_outputs(tmp_path, capsys):
     args = parser().parse_args(["curate", str(FIXTURES / "math_filters.jsonl"), str(FIXTURES / "malformed.jsonl"),
-                                "gym:chain_sum?size=5", "--out", str(tmp_path), "--set", "near_dedup=false"])
+                                "gym:chain_sum?size=5", "--out", str(tmp_path), "--set", "curate.near_dedup=false"])
     assert args.func(args) == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["by_reason"]["malformed"] == 3 and "near_duplicate" not in report["by_reason"]
@@ -41,22 +41,22 @@ def test_eval_and_label_cli_wiring(tmp_path, monkeypatch, capsys):
 
     seen = {}
 
-    def fake_make_generate_fn(model, sampling, device="cpu"):
-        seen["model"], seen["sampling"] = model, sampling
+    def fake_make_generate_fn(cfg):
+        seen["cfg"] = cfg
         return lambda problems, n: [[p.answer if j == 0 else "x" for j in range(n)] for p in problems]
 
     monkeypatch.setattr(generation, "make_generate_fn", fake_make_generate_fn)
     monkeypatch.setattr(scoring, "reward_scorer", fake_scorer())
     args = parser().parse_args(["eval", str(FIXTURES / "aime_mini.jsonl"), "--out", str(tmp_path),
-                                "--set", "n=4", "--set", "ks=[1,2]", "--set", "sampling.temperature=0.7"])
+                                "--set", "eval.samples=4", "--set", "eval.ks=[1,2]", "--set", "eval.temperature=0.7"])
     assert args.func(args) == 0
     result = json.loads((tmp_path / "eval.json").read_text())
     assert result["by_benchmark"]["aime_mini"]["metrics"] == {"pass@1": 0.25, "pass@2": 0.5, "avg@4": 0.25}
-    assert seen == {"model": "toy", "sampling": seen["sampling"]} and seen["sampling"].temperature == 0.7
+    assert seen["cfg"].model.path == "toy" and seen["cfg"].resolved_eval().temperature == 0.7
     assert "aime_mini" in capsys.readouterr().out
 
     args = parser().parse_args(["label-difficulty", str(FIXTURES / "aime_mini.jsonl"), "--out", str(tmp_path),
-                                "--set", "k=4", "--no-progress"])
+                                "--set", "eval.samples=4", "--no-progress"])
     assert args.func(args) == 0
     labels = [json.loads(line)["difficulty"] for line in (tmp_path / "labelled.jsonl").read_text().splitlines()]
     assert labels == ["hard"] * 3  # pass rate 1/4 <= hard_max_pass_rate 0.25

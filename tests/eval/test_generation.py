@@ -2,9 +2,10 @@
 
 import torch
 
+from srpo.config import TrainConfig
+from srpo.core.configlib import build
 from srpo.data import load_problems
 from srpo.engines.native.generation import make_generate_fn
-from srpo.eval.config import GenerationConfig
 
 
 def tiny_model_dir(path):
@@ -27,9 +28,9 @@ def tiny_model_dir(path):
 def test_generate_fn_shapes_and_seeding(tmp_path):
     path = str(tiny_model_dir(tmp_path / "m"))
     problems = load_problems("gym:chain_sum?size=3")
-    sampling = GenerationConfig(max_new_tokens=6, batch_size=2, seed=1)
-    first = make_generate_fn(path, sampling)(problems, 2)
-    again = make_generate_fn(path, sampling)(problems, 2)
+    cfg = build(TrainConfig, {"model": {"path": path}, "eval": {"max_new_tokens": 6, "batch_size": 2, "seed": 1}})
+    first = make_generate_fn(cfg)(problems, 2)
+    again = make_generate_fn(cfg)(problems, 2)
     assert len(first) == 3 and all(len(r) == 2 and all(isinstance(t, str) for t in r) for r in first)
     assert all(len(t) <= 6 for r in first for t in r)  # one character per token
     assert first == again  # same seed, same samples

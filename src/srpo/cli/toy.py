@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, build
 from srpo.core.problem import Problem
 from srpo.toy.build import WarmStartConfig, train
 from srpo.toy.measure import cell_rates, format_table, heldout_suite
@@ -64,17 +64,16 @@ def run(args: argparse.Namespace) -> int:
 def measure_pass_rates(model_dir: str | Path, problems: Sequence[Problem], k: int, seed: int = 0,
                        max_new_tokens: int = 96) -> dict[str, dict[str, float]]:
     """Sample k responses per problem at temperature 1 and judge them with the real verifiers."""
+    from srpo.config import TrainConfig
     from srpo.engines.native.generation import make_generate_fn
-    from srpo.eval.config import GenerationConfig
-    from srpo.rewards import RewardScorer, RewardsConfig
-    from srpo.sandbox import SandboxConfig
+    from srpo.eval.scoring import reward_scorer
 
-    generate = make_generate_fn(str(model_dir), GenerationConfig(max_new_tokens=max_new_tokens, batch_size=32,
-                                                                 seed=seed))
-    responses = generate(list(problems), k)
+    cfg = build(TrainConfig, {"model": {"path": str(model_dir)}, "eval": {
+        "temperature": 1.0, "top_p": 1.0, "max_new_tokens": max_new_tokens, "batch_size": 32, "seed": seed}})
+    responses = make_generate_fn(cfg)(list(problems), k)
     flat_problems = [p for p in problems for _ in range(k)]
-    with RewardScorer(RewardsConfig(), SandboxConfig()) as scorer:
-        results = scorer.score([r for group in responses for r in group], flat_problems)
+    with reward_scorer(cfg.rewards, cfg.sandbox) as score:
+        results = score([r for group in responses for r in group], flat_problems)
     corrects = [[r.correct for r in results[i * k:(i + 1) * k]] for i in range(len(problems))]
     return cell_rates(problems, corrects, k)
 

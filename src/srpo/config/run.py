@@ -64,24 +64,3 @@ class DataConfig:
     def validate(self) -> None:
         if not self.train:
             raise ConfigError("train: at least one source is needed")
-
-
-@dataclass(frozen=True)
-class EvalSchedule:
-    """Held-out evaluation inside training."""
-
-    samples: int = option(4, "responses per problem (pass@1 is averaged over them: avg@samples).")
-    temperature: float | None = option(None, "sampling for evaluation (None: as in rollout).")
-    top_p: float | None = option(None, "sampling for evaluation (None: as in rollout).")
-    max_new_tokens: int | None = option(None, "sampling for evaluation (None: as in rollout).")
-    ks: list[int] = option(factory=lambda: [1],
-                           doc="pass@k values to report (each <= samples).")
-
-    def validate(self) -> None:
-        if self.samples < 1:
-            raise ConfigError(f"samples: must be >= 1, got {self.samples}")
-        bad = [k for k in self.ks if not 1 <= k <= self.samples]
-        if bad:
-            raise ConfigError(f"ks: each k must be in [1, samples={self.samples}], got {bad}")
-
-

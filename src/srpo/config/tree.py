@@ -9,7 +9,7 @@ embedded CPU demo).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,11 @@ from srpo.analysis import AnalysisConfig
 from srpo.core.configlib import ConfigError, apply_overrides, build, load_yaml, option, to_dict
 from srpo.curriculum import CurriculumConfig
 from srpo.config.model import ModelConfig, RolloutConfig
+from srpo.data.curate_config import CurateConfig
+from srpo.data.difficulty import DifficultyConfig
+from srpo.eval.config import EvalConfig
 from srpo.rewards import RewardsConfig
-from srpo.config.run import DataConfig, EvalSchedule, RunConfig
+from srpo.config.run import DataConfig, RunConfig
 from srpo.sampling import SamplingConfig
 from srpo.sandbox import SandboxConfig
 from srpo.tracking import LoggingConfig
@@ -42,9 +45,13 @@ class TrainConfig:
     curriculum: CurriculumConfig = option(factory=CurriculumConfig, doc="stages, domain weights, switch rules.")
     rewards: RewardsConfig = option(factory=RewardsConfig, doc="how responses are scored, per domain.")
     sandbox: SandboxConfig = option(factory=SandboxConfig, doc="how model-written programs are run.")
-    eval: EvalSchedule = option(factory=EvalSchedule, doc="held-out evaluation.")
+    eval: EvalConfig = option(factory=EvalConfig, doc="evaluation: training's held-out evaluation, srpo eval and "
+                                                      "srpo label-difficulty.")
     logging: LoggingConfig = option(factory=LoggingConfig, doc="where metrics and rollout samples go.")
     analysis: AnalysisConfig = option(factory=AnalysisConfig, doc="what the per-step rollout analysis looks for.")
+    difficulty: DifficultyConfig = option(factory=DifficultyConfig, doc="difficulty-label thresholds, used by srpo "
+                                                                        "label-difficulty.")
+    curate: CurateConfig = option(factory=CurateConfig, doc="curation switches and parameters, used by srpo curate.")
 
     def validate(self) -> None:
         """Cross-section rules (each section validates its own fields)."""
@@ -72,6 +79,13 @@ class TrainConfig:
         """Optimizer steps one training step makes: ppo_epochs passes over ceil(batch / mini_batch_size)."""
         batch = self.rollout.group_size * self.rollout.prompts_per_step
         return self.algorithm.ppo_epochs * -(-batch // (self.algorithm.mini_batch_size or batch))
+
+    def resolved_eval(self) -> EvalConfig:
+        """The eval section with each unset (None) sampling field taken from the rollout section."""
+        ev, ro = self.eval, self.rollout
+        return replace(ev, temperature=ro.temperature if ev.temperature is None else ev.temperature,
+                       top_p=ro.top_p if ev.top_p is None else ev.top_p,
+                       max_new_tokens=ro.max_new_tokens if ev.max_new_tokens is None else ev.max_new_tokens)
 
 
 def preset_names() -> list[str]:

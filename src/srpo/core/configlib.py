@@ -10,6 +10,7 @@ message always names it, e.g. ``algorithm.clip_high: must be >= clip_low (0.2), 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import types
 import typing
@@ -220,5 +221,6 @@ def _render_fields(obj: Any, defaults: Any, indent: str) -> list[tuple[str, str]
 
 
 def _flow(value: Any) -> str:
-    """One value as single-line YAML (flow style)."""
-    return yaml.safe_dump([value], default_flow_style=True, width=1 << 30, allow_unicode=True).strip()[1:-1]
+    """One value as single-line YAML (flow style); JSON, which YAML reads, when a string holds a line break."""
+    text = yaml.safe_dump([value], default_flow_style=True, width=1 << 30, allow_unicode=True).strip()[1:-1]
+    return json.dumps(value, ensure_ascii=False) if "\n" in text else text

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from srpo.core.configlib import ConfigError
 
 
-def check_sampling(temperature: float, top_p: float, max_new_tokens: int) -> None:
-    """Reject sampling parameters no engine can use (raises `ConfigError` naming the field)."""
-    if temperature <= 0:
+def check_sampling(temperature: float | None, top_p: float | None, max_new_tokens: int | None) -> None:
+    """Reject sampling parameters no engine can use (raises `ConfigError` naming the field); None = unset."""
+    if temperature is not None and temperature <= 0:
         raise ConfigError(f"temperature: must be > 0, got {temperature}")
-    if not 0 < top_p <= 1:
+    if top_p is not None and not 0 < top_p <= 1:
         raise ConfigError(f"top_p: must be in (0, 1], got {top_p}")
-    if max_new_tokens < 1:
+    if max_new_tokens is not None and max_new_tokens < 1:
         raise ConfigError(f"max_new_tokens: must be >= 1, got {max_new_tokens}")
 
 

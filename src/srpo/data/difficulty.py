@@ -1,15 +1,16 @@
 """`srpo label-difficulty`: label each problem easy/medium/hard from a model's pass rate over k samples.
 
-For each problem: sample k responses, count the correct ones c, pass rate = c / k, and
+For each problem: sample k = ``eval.samples`` responses, count the correct ones c, pass rate = c / k, and
 
-    easy    if pass_rate >= easy_min_pass_rate
-    hard    if pass_rate <= hard_max_pass_rate
+    easy    if pass_rate >= difficulty.easy_min_pass_rate
+    hard    if pass_rate <= difficulty.hard_max_pass_rate
     medium  otherwise
 
 The label goes to ``Problem.difficulty``; ``metadata["difficulty_stats"]`` keeps k, c, the pass rate,
-unbiased pass@j for each j in `ks` and the model. Records are appended to the output JSONL after every
-batch (flushed and fsynced), so an interrupted run resumes where it stopped: uids already in the output
-are not sampled again. A half-written last line (a crash mid-write) is discarded on resume.
+unbiased pass@j for each j in ``eval.ks`` and the model. Records are appended to the output JSONL after every
+batch of ``eval.batch_size`` problems (flushed and fsynced), so an interrupted run resumes where it stopped:
+uids already in the output are not sampled again. A half-written last line (a crash mid-write) is discarded
+on resume.
 """
 
 from __future__ import annotations
@@ -22,44 +23,33 @@ from typing import Callable
 
 from srpo.core.configlib import ConfigError, option
 from srpo.core.problem import Problem
-from srpo.eval.evaluate import count_correct
-from srpo.eval.config import GenerationConfig
-from srpo.eval.metrics import pass_at_k
 from srpo.core.results import RewardResult
+from srpo.eval.config import EvalConfig
+from srpo.eval.evaluate import count_correct
+from srpo.eval.metrics import pass_at_k
 
 GenerateFn = Callable[[list[Problem], int], list[list[str]]]
 ScoreFn = Callable[[list[str], list[Problem]], list[RewardResult]]
 
 
 @dataclass(frozen=True)
-class LabelConfig:
-    """Difficulty labelling."""
+class DifficultyConfig:
+    """Pass-rate thresholds of the difficulty labels (section ``difficulty``, used by srpo label-difficulty)."""
 
-    k: int = option(8, "responses sampled per problem.")
-    easy_min_pass_rate: float = option(0.75, "pass rate (c / k) at or above which a problem is ``easy``.")
-    hard_max_pass_rate: float = option(0.25, "pass rate at or below which a problem is ``hard`` (everything between: "
-                                             "``medium``).")
-    ks: list[int] = option(factory=lambda: [1, 4, 8],
-                           doc="pass@j values stored in ``metadata[\"difficulty_stats\"]`` (each <= k; larger ones "
-                               "are skipped).")
-    sampling: GenerationConfig = option(factory=GenerationConfig,
-                                        doc="temperature, top_p, max_new_tokens, batch_size (problems per generation "
-                                            "call; also how often results are written), seed.")
+    easy_min_pass_rate: float = option(0.75, "pass rate (c / k) at or above which a problem is easy.")
+    hard_max_pass_rate: float = option(0.25, "pass rate at or below which a problem is hard (in between: "
+                                             "medium).")
 
     def validate(self) -> None:
-        if self.k < 1:
-            raise ConfigError(f"k: must be >= 1, got {self.k}")
         if not 0 <= self.hard_max_pass_rate < self.easy_min_pass_rate <= 1:
             raise ConfigError(f"easy_min_pass_rate: need 0 <= hard_max_pass_rate ({self.hard_max_pass_rate}) "
                               f"< easy_min_pass_rate ({self.easy_min_pass_rate}) <= 1")
-        if any(j < 1 for j in self.ks):
-            raise ConfigError(f"ks: each must be >= 1, got {self.ks}")
 
 
-def assign_label(pass_rate: float, cfg: LabelConfig) -> str:
+def assign_label(pass_rate: float, cfg: DifficultyConfig) -> str:
     """The label for a pass rate under the config's thresholds.
 
-    >>> assign_label(0.5, LabelConfig())
+    >>> assign_label(0.5, DifficultyConfig())
     'medium'
     """
     if pass_rate >= cfg.easy_min_pass_rate:
@@ -69,13 +59,14 @@ def assign_label(pass_rate: float, cfg: LabelConfig) -> str:
     return "medium"
 
 
-def labelled(problem: Problem, correct: int, cfg: LabelConfig, model: str) -> Problem:
-    """A copy of `problem` with its label and statistics."""
-    rate = correct / cfg.k
-    stats = {"k": cfg.k, "correct": correct, "pass_rate": rate, "model": model,
-             **{f"pass@{j}": pass_at_k(cfg.k, correct, j) for j in sorted(set(cfg.ks)) if j <= cfg.k}}
+def labelled(problem: Problem, correct: int, ev: EvalConfig, thresholds: DifficultyConfig, model: str) -> Problem:
+    """A copy of `problem` with its label and statistics (k = ``ev.samples``)."""
+    k = ev.samples
+    rate = correct / k
+    stats = {"k": k, "correct": correct, "pass_rate": rate, "model": model,
+             **{f"pass@{j}": pass_at_k(k, correct, j) for j in sorted(set(ev.ks))}}
     return Problem(problem.uid, problem.domain, problem.prompt, problem.answer, problem.tests, problem.source,
-                   assign_label(rate, cfg), {**problem.metadata, "difficulty_stats": stats})
+                   assign_label(rate, thresholds), {**problem.metadata, "difficulty_stats": stats})
 
 
 def read_done(out_path: Path) -> dict[str, Problem]:
@@ -99,8 +90,9 @@ def read_done(out_path: Path) -> dict[str, Problem]:
     return done
 
 
-def label_difficulty(problems: list[Problem], generate_fn: GenerateFn, score_fn: ScoreFn, cfg: LabelConfig,
-                     out_path: str | Path, model: str = "", progress: bool = True) -> list[Problem]:
+def label_difficulty(problems: list[Problem], generate_fn: GenerateFn, score_fn: ScoreFn, ev: EvalConfig,
+                     thresholds: DifficultyConfig, out_path: str | Path, model: str = "",
+                     progress: bool = True) -> list[Problem]:
     """Label every problem (resuming from `out_path`); returns them labelled, in input order."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,11 +104,11 @@ def label_difficulty(problems: list[Problem], generate_fn: GenerateFn, score_fn:
             seen.add(p.uid)
     bar = _bar(len(seen), len(done), progress)
     with out_path.open("a", encoding="utf-8") as fh:
-        for start in range(0, len(pending), cfg.sampling.batch_size):
-            chunk = pending[start:start + cfg.sampling.batch_size]
-            counts = count_correct(chunk, generate_fn(chunk, cfg.k), score_fn, cfg.k)
+        for start in range(0, len(pending), ev.batch_size):
+            chunk = pending[start:start + ev.batch_size]
+            counts = count_correct(chunk, generate_fn(chunk, ev.samples), score_fn, ev.samples)
             for p, c in zip(chunk, counts):
-                done[p.uid] = labelled(p, c, cfg, model)
+                done[p.uid] = labelled(p, c, ev, thresholds, model)
                 fh.write(json.dumps(done[p.uid].to_dict(), ensure_ascii=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())

@@ -1,4 +1,4 @@
-"""Building the real scorer for the CLIs: `srpo.rewards.RewardScorer`, imported lazily.
+"""Building the real scorer for the CLIs: `srpo.rewards.RewardScorer` over the config's rewards and sandbox.
 
 Library code (curation, labelling, evaluation) takes a ``score_fn(responses, problems) ->
 list[RewardResult]`` instead, so tests inject fakes and the trainer passes its own scorer.
@@ -7,36 +7,21 @@ list[RewardResult]`` instead, so tests inject fakes and the trainer passes its o
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 from srpo.core.problem import Problem
 from srpo.core.results import RewardResult
+from srpo.rewards import RewardScorer, RewardsConfig
+from srpo.sandbox import SandboxConfig
 
 ScoreFn = Callable[[list[str], list[Problem]], list[RewardResult]]
 
 
 @contextmanager
-def reward_scorer(rewards_cfg: Any = None, sandbox_cfg: Any = None) -> Iterator[ScoreFn]:
-    """Yield ``RewardScorer(rewards_cfg, sandbox_cfg).score`` and close the scorer afterwards.
-
-    Missing configs default to ``srpo.rewards.RewardsConfig()`` and ``srpo.sandbox.SandboxConfig()``.
-    """
-    try:
-        from srpo.rewards import RewardScorer  # type: ignore[attr-defined]
-    except ImportError as err:
-        raise RuntimeError(f"scoring needs srpo.rewards.RewardScorer, which is not available: {err}") from None
-    scorer = RewardScorer(rewards_cfg if rewards_cfg is not None else _default("srpo.rewards", "RewardsConfig"),
-                          sandbox_cfg if sandbox_cfg is not None else _default("srpo.sandbox", "SandboxConfig"))
+def reward_scorer(rewards_cfg: RewardsConfig, sandbox_cfg: SandboxConfig) -> Iterator[ScoreFn]:
+    """Yield ``RewardScorer(rewards_cfg, sandbox_cfg).score`` and close the scorer afterwards."""
+    scorer = RewardScorer(rewards_cfg, sandbox_cfg)
     try:
         yield scorer.score
     finally:
         scorer.close()
-
-
-def _default(module: str, name: str) -> Any:
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name)()
-    except (ImportError, AttributeError):
-        return None

@@ -1,9 +1,11 @@
-"""``generate_fn(problems, n) -> n texts per problem``: over a loaded model (`generate_fn_for`, what the
-trainer uses for held-out evaluation) or a model path (`make_generate_fn`, the CLIs).
+"""``generate_fn(problems, n) -> n texts per problem`` as a config's ``eval`` and ``model`` sections say: over a
+loaded model (`generate_fn_for`, what the trainer uses for held-out evaluation) or the config's model path
+(`make_generate_fn`, the CLIs). Both go through `generate_fn_for`, so training's evaluation and the CLIs
+format prompts (``model.prompt_template``, ``model.system_prompt``) and sample (`TrainConfig.resolved_eval`)
+the same way.
 
-It loads the model offline through `srpo.engines.native.model` (``"toy"`` = the embedded default), formats prompts with
-`srpo.engines.native.model.PromptFormatter` (the tokenizer's chat template when it has one, else the plain prompt) and
-samples with the KV-cache engine of `srpo.engines.native.rollout`, `batch_size` problems of one domain per
+It loads the model offline through `srpo.engines.native.model` (``"toy"`` = the embedded default) and samples
+with the KV-cache engine of `srpo.engines.native.rollout`, ``eval.batch_size`` problems of one domain per
 engine call.
 """
 
@@ -11,13 +13,13 @@ from __future__ import annotations
 
 from typing import Callable
 
-from srpo.eval.config import GenerationConfig
+from srpo.config import TrainConfig
 from srpo.core.problem import Problem
 
 GenerateFn = Callable[[list[Problem], int], list[list[str]]]
 
 
-def generate_fn_for(model, tokenizer, formatter, params, *, seed: int, batch_size: int) -> GenerateFn:
+def generate_fn_for(model, tokenizer, cfg: TrainConfig, *, seed: int) -> GenerateFn:
     """A sampling function over an already loaded model, with its own seeded engines so that calling it
     never moves any other random stream (the trainer's resume relies on that).
 
@@ -26,19 +28,22 @@ def generate_fn_for(model, tokenizer, formatter, params, *, seed: int, batch_siz
     evaluator passes all held-out problems in one call).
     """
     from srpo.core.generation import SamplingParams
+    from srpo.engines.native.model import PromptFormatter
     from srpo.engines.native.rollout import KVCacheEngine
     from srpo.sampling.mixture import domain_seed
 
+    ev = cfg.resolved_eval()
+    formatter = PromptFormatter(tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
     engines: dict[str, KVCacheEngine] = {}
 
     def generate(problems: list[Problem], n: int) -> list[list[str]]:
         out: list[list[str]] = [[] for _ in problems]
-        call = SamplingParams(n, params.temperature, params.top_p, params.max_new_tokens)
+        call = SamplingParams(n, ev.temperature, ev.top_p, ev.max_new_tokens)
         for domain, rows in _rows_by_domain(problems).items():
             if domain not in engines:
                 engines[domain] = KVCacheEngine(model, tokenizer, seed=domain_seed(seed, domain))
-            for start in range(0, len(rows), batch_size):
-                chunk = rows[start:start + batch_size]
+            for start in range(0, len(rows), ev.batch_size):
+                chunk = rows[start:start + ev.batch_size]
                 batch = engines[domain].generate(formatter.ids([problems[i].prompt for i in chunk]), call)
                 for j, i in enumerate(chunk):
                     out[i] = batch.texts[j * n:(j + 1) * n]
@@ -54,14 +59,10 @@ def _rows_by_domain(problems: list[Problem]) -> dict[str, list[int]]:
     return rows
 
 
-def make_generate_fn(model_path: str, sampling: GenerationConfig, *, device: str = "cpu",
-                     prompt_template: str = "chat", system_prompt: str | None = None) -> GenerateFn:
-    """Load `model_path` once and return a sampling function over it."""
-    from srpo.config.model import ModelConfig
-    from srpo.engines.native.model import PromptFormatter, load_model_and_tokenizer
+def make_generate_fn(cfg: TrainConfig) -> GenerateFn:
+    """Load ``cfg.model`` once and return a sampling function over it, seeded with ``eval.seed``."""
+    from srpo.engines.native.model import load_model_and_tokenizer
 
-    model, tokenizer = load_model_and_tokenizer(ModelConfig(path=model_path, device=device))
+    model, tokenizer = load_model_and_tokenizer(cfg.model)
     model.eval()
-    formatter = PromptFormatter(tokenizer, prompt_template, system_prompt)
-    return generate_fn_for(model, tokenizer, formatter, sampling, seed=sampling.seed,
-                           batch_size=sampling.batch_size)
+    return generate_fn_for(model, tokenizer, cfg, seed=cfg.eval.seed)

@@ -13,7 +13,6 @@ from srpo.core.problem import Problem
 from srpo.engines.native.experience import Experience
 from srpo.engines.native.rollout import ROLLOUT_ENGINES
 from srpo.engines.native.model import load_model
-from srpo.core.generation import SamplingParams
 
 
 @dataclass
@@ -98,20 +97,13 @@ def _build_actor(cfg: TrainConfig, model) -> Actor:
 
 
 def make_evaluator(cfg: TrainConfig, model, tokenizer, scorer):
-    """A function ``(problems, seed) -> flat eval metrics`` using `srpo.eval.evaluate`."""
+    """A function ``(problems, seed) -> flat eval metrics`` using `srpo.eval.evaluate` as ``cfg.eval`` says."""
     from srpo.eval import evaluate
     from srpo.engines.native.generation import generate_fn_for
-    from srpo.engines.native.model import PromptFormatter
-
-    ev, ro = cfg.eval, cfg.rollout
-    params = SamplingParams(ev.samples, ev.temperature or ro.temperature, ev.top_p or ro.top_p,
-                            ev.max_new_tokens or ro.max_new_tokens)
-    formatter = PromptFormatter(tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
 
     def run(problems: list[Problem], seed: int) -> dict[str, float]:
-        generate = generate_fn_for(model, tokenizer, formatter, params, seed=seed,
-                                   batch_size=cfg.rollout.prompts_per_step * 4)
-        result = evaluate(problems, generate, scorer.score, n=ev.samples, ks=ev.ks)
+        generate = generate_fn_for(model, tokenizer, cfg, seed=seed)
+        result = evaluate(problems, generate, scorer.score, n=cfg.eval.samples, ks=cfg.eval.ks)
         return result.flat_metrics(prefix="eval")
 
     return run
