@@ -61,3 +61,10 @@ def test_eval_and_label_cli_wiring(tmp_path, monkeypatch, capsys):
     labels = [json.loads(line)["difficulty"] for line in (tmp_path / "labelled.jsonl").read_text().splitlines()]
     assert labels == ["hard"] * 3  # pass rate 1/4 <= hard_max_pass_rate 0.25
     assert json.loads((tmp_path / "summary.json").read_text()) == {"aime_mini": {"easy": 0, "medium": 0, "hard": 3}}
+
+    args = parser().parse_args(["label-difficulty", str(FIXTURES / "aime_mini.jsonl"), "--out", str(tmp_path / "b"),
+                                "--set", "eval.samples=4", "--set", "difficulty.hard_max_pass_rate=0.2",
+                                "--no-progress"])
+    assert args.func(args) == 0
+    assert json.loads((tmp_path / "b" / "summary.json").read_text()) == {"aime_mini": {"easy": 0, "medium": 3,
+                                                                                       "hard": 0}}

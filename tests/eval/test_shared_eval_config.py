@@ -21,13 +21,14 @@ EVAL_KEYS = ["eval.samples=3", "eval.ks=[1,3]", "eval.temperature=0.5", "eval.ma
 
 
 def record_engine_calls(monkeypatch):
-    """Every KV-cache engine call as (prompt ids, sampling params), passed on to the real engine."""
+    """Every KV-cache engine call as (prompt ids, sampling params, response texts)."""
     calls = []
     original = KVCacheEngine.generate
 
     def generate(self, prompt_ids, params):
-        calls.append(([list(ids) for ids in prompt_ids], params))
-        return original(self, prompt_ids, params)
+        batch = original(self, prompt_ids, params)
+        calls.append(([list(ids) for ids in prompt_ids], params, batch.texts))
+        return batch
 
     monkeypatch.setattr(KVCacheEngine, "generate", generate)
     return calls
@@ -35,8 +36,8 @@ def record_engine_calls(monkeypatch):
 
 def sampling_of(calls):
     """The distinct (n, temperature, top_p, max_new_tokens) and the largest prompt batch of the calls."""
-    params = {(p.n, p.temperature, p.top_p, p.max_new_tokens) for _, p in calls}
-    return params, max(len(ids) for ids, _ in calls)
+    params = {(p.n, p.temperature, p.top_p, p.max_new_tokens) for _, p, _ in calls}
+    return params, max(len(ids) for ids, _, _ in calls)
 
 
 def settings(out_dir):
@@ -45,8 +46,8 @@ def settings(out_dir):
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    """A 2-step toy run with a custom prompt template and system prompt; the prompt ids of its step-0
-    held-out evaluation and of its first rollout."""
+    """A 2-step toy run with a custom prompt template and system prompt, and its engine calls: held-out
+    evaluation at step 0, a rollout per step, held-out evaluation after step 2."""
     run_dir = tmp_path_factory.mktemp("run") / "run"
     cfg = load_config(None, [
         f"run.output_dir={run_dir}", "run.total_steps=2", "run.save_every=1", "run.progress=false",
@@ -57,11 +58,12 @@ def trained_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         calls = record_engine_calls(mp)
         Trainer(cfg).train()
-    return run_dir, calls[0][0], calls[1][0]
+    return run_dir, calls
 
 
 def test_eval_on_a_checkpoint_formats_prompts_as_the_run_did(trained_run, tmp_path, monkeypatch, capsys):
-    run_dir, heldout_ids, rollout_ids = trained_run
+    run_dir, train_calls = trained_run
+    heldout_ids, rollout_ids = train_calls[0][0], train_calls[1][0]
     _, tokenizer = load_model_and_tokenizer(load_config().model)
     prompts = [p.prompt for p in load_problems(HELDOUT)]
     assert [tokenizer.decode(ids) for ids in heldout_ids] == [TEMPLATE.format(prompt=p) for p in prompts]
@@ -84,10 +86,15 @@ def test_eval_on_a_checkpoint_formats_prompts_as_the_run_did(trained_run, tmp_pa
     assert settings(tmp_path / "b")["prompt_template"] == "plain"
 
 
-def test_a_run_directory_means_its_latest_checkpoint(trained_run, tmp_path):
-    run_dir = trained_run[0]
-    assert main(["eval", "--model", str(run_dir), "--out", str(tmp_path), "--no-progress"]) == 0
+def test_a_run_directory_means_its_latest_checkpoint_and_reproduces_its_evaluation(trained_run, tmp_path,
+                                                                                   monkeypatch):
+    run_dir, train_calls = trained_run
+    calls = record_engine_calls(monkeypatch)
+    seed = 2  # what the trainer's evaluation after step 2 used: run.seed * 100003 + step
+    assert main(["eval", "--model", str(run_dir), "--out", str(tmp_path), "--no-progress",
+                 "--set", f"eval.seed={seed}"]) == 0
     assert settings(tmp_path)["model"] == str(run_dir / "checkpoints" / "step_000002")
+    assert calls[0][0] == train_calls[-1][0] and calls[0][2] == train_calls[-1][2]  # same prompts, same samples
 
 
 def test_a_run_checkpoint_refuses_another_base_config(trained_run, tmp_path, capsys):
@@ -105,28 +112,24 @@ def test_old_or_bad_keys_name_the_field(command, key, tmp_path, capsys):
 
 def test_the_same_eval_keys_drive_training_eval_and_both_commands(tmp_path, monkeypatch):
     calls = record_engine_calls(monkeypatch)
-    cfg = load_config(None, [f'data.heldout=["{HELDOUT}"]', "rollout.top_p=0.9", *EVAL_KEYS])
+    cfg = load_config(None, ["rollout.top_p=0.9", *EVAL_KEYS])
     model, tokenizer = load_model_and_tokenizer(cfg.model)
     with RewardScorer(cfg.rewards, cfg.sandbox) as scorer:
-        metrics = make_evaluator(cfg, model, tokenizer, scorer)(load_problems(HELDOUT), seed=0)
+        metrics = make_evaluator(cfg, model, tokenizer, scorer)(load_problems(HELDOUT), seed=cfg.eval.seed)
     assert {"eval/all/pass@1", "eval/all/pass@3", "eval/all/avg@3"} <= set(metrics)
-    expected = ({(3, 0.5, 0.9, 5)}, 2)  # top_p unset in eval: the rollout's
-    assert sampling_of(calls) == expected
+    assert sampling_of(calls) == ({(3, 0.5, 0.9, 5)}, 2)  # top_p unset in eval: the rollout's
+    trainer_calls = list(calls)
 
     sets = [arg for key in ["rollout.top_p=0.9", *EVAL_KEYS] for arg in ("--set", key)]
     calls.clear()
-    assert main(["eval", "--out", str(tmp_path / "eval"), "--no-progress", *sets, "--set",
-                 f'data.heldout=["{HELDOUT}"]']) == 0
-    assert sampling_of(calls) == expected
+    assert main(["eval", HELDOUT, "--out", str(tmp_path / "eval"), "--no-progress", *sets]) == 0
+    assert calls == trainer_calls  # same prompts, sampling, batches and samples
     result = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert set(result["overall"]["metrics"]) == {"pass@1", "pass@3", "avg@3"}
 
     calls.clear()
-    assert main(["label-difficulty", HELDOUT, "--out", str(tmp_path / "lab"), "--no-progress", *sets,
-                 "--set", "difficulty.hard_max_pass_rate=0.0"]) == 0
-    assert sampling_of(calls) == expected
-    rows = [json.loads(line) for line in (tmp_path / "lab" / "labelled.jsonl").read_text().splitlines()]
-    stats = rows[0]["metadata"]["difficulty_stats"]
+    assert main(["label-difficulty", HELDOUT, "--out", str(tmp_path / "lab"), "--no-progress", *sets]) == 0
+    assert calls == trainer_calls
+    first = json.loads((tmp_path / "lab" / "labelled.jsonl").read_text().splitlines()[0])
+    stats = first["metadata"]["difficulty_stats"]
     assert stats["k"] == 3 and {"pass@1", "pass@3"} <= set(stats)
-    assert all(r["difficulty"] != "hard" or r["metadata"]["difficulty_stats"]["correct"] == 0 for r in rows)
-
