@@ -16,7 +16,10 @@ from srpo.core.configlib import ConfigError
 def add_cli(subparsers: Any) -> None:
     """Add the ``eval`` sub-command."""
     parser = subparsers.add_parser("eval", help="pass@k and avg@samples of a model on benchmark files "
-                                   "(default: the config's data.heldout)")
+                                   "(default: the config's data.heldout)",
+                                   description="Sample eval.samples responses per problem, score them with the "
+                                   "config's rewards and report pass@k per benchmark, per domain and overall in "
+                                   "OUT/eval.json. Without inputs, evaluates the config's data.heldout.")
     add_input_args(parser, required=False)
     add_config_args(parser, "eval.samples=32")
     add_model_args(parser, "output directory (eval.json)")

@@ -66,8 +66,8 @@ def command_config(args: argparse.Namespace) -> tuple[TrainConfig, str]:
     model = getattr(args, "model", None)
     model, run_config = resolve_model(model) if model else (None, None)
     if run_config and args.config:
-        raise ConfigError(f"--config: {args.model} belongs to a run, whose {run_config} is the base config; "
-                          "change it with --set")
+        raise ConfigError(f"--config: --model {args.model} is a run's, so its {run_config} is the base config; "
+                          "change that with --set")
     base = run_config or args.config
     overrides = list(args.overrides)
     if model:  # after --set, so --model wins; JSON-quoted so that any path reads as one YAML string
@@ -87,7 +87,7 @@ def resolve_model(model: str) -> tuple[str, Path | None]:
     if (path / RUN_CONFIG).is_file():
         latest = latest_checkpoint(path)
         if latest is None:
-            raise ConfigError(f"model.path: run directory {model} has no complete checkpoint")
+            raise ConfigError(f"--model: run directory {model} has no complete checkpoint")
         return str(latest), path / RUN_CONFIG
     run_dir = path.resolve().parent.parent
     if path.resolve().parent == checkpoint_root(run_dir) and (run_dir / RUN_CONFIG).is_file():
