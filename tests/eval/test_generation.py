@@ -41,6 +41,6 @@ def test_a_domains_samples_do_not_depend_on_other_domains(tmp_path):
     path = str(tiny_model_dir(tmp_path / "m"))
     math = load_problems("toy:math?n=3&levels=2&split=heldout")
     code = load_problems("toy:code?n=3&levels=1&split=heldout")
-    sampling = GenerationConfig(max_new_tokens=6, batch_size=2, seed=1)
-    alone = make_generate_fn(path, sampling)(math, 2)
-    assert make_generate_fn(path, sampling)(code + math, 2)[len(code):] == alone
+    cfg = build(TrainConfig, {"model": {"path": path}, "eval": {"max_new_tokens": 6, "batch_size": 2, "seed": 1}})
+    alone = make_generate_fn(cfg)(math, 2)
+    assert make_generate_fn(cfg)(code + math, 2)[len(code):] == alone
