@@ -16,6 +16,7 @@ from srpo.rewards import RewardScorer
 
 TEMPLATE = "Problem: {prompt} Answer:"
 HELDOUT = "toy:math?n=3&levels=2&split=heldout"
+MIXED = [HELDOUT, "toy:code?n=3&levels=1&split=heldout"]  # 3 math then 3 code: batches of 2 straddle domains
 EVAL_KEYS = ["eval.samples=3", "eval.ks=[1,3]", "eval.temperature=0.5", "eval.max_new_tokens=5",
              "eval.batch_size=2"]
 
@@ -115,20 +116,21 @@ def test_the_same_eval_keys_drive_training_eval_and_both_commands(tmp_path, monk
     cfg = load_config(None, ["rollout.top_p=0.9", *EVAL_KEYS])
     model, tokenizer = load_model_and_tokenizer(cfg.model)
     with RewardScorer(cfg.rewards, cfg.sandbox) as scorer:
-        metrics = make_evaluator(cfg, model, tokenizer, scorer)(load_problems(HELDOUT), seed=cfg.eval.seed)
+        problems = [p for spec in MIXED for p in load_problems(spec)]
+        metrics = make_evaluator(cfg, model, tokenizer, scorer)(problems, seed=cfg.eval.seed)
     assert {"eval/all/pass@1", "eval/all/pass@3", "eval/all/avg@3"} <= set(metrics)
     assert sampling_of(calls) == ({(3, 0.5, 0.9, 5)}, 2)  # top_p unset in eval: the rollout's
     trainer_calls = list(calls)
 
     sets = [arg for key in ["rollout.top_p=0.9", *EVAL_KEYS] for arg in ("--set", key)]
     calls.clear()
-    assert main(["eval", HELDOUT, "--out", str(tmp_path / "eval"), "--no-progress", *sets]) == 0
+    assert main(["eval", *MIXED, "--out", str(tmp_path / "eval"), "--no-progress", *sets]) == 0
     assert calls == trainer_calls  # same prompts, sampling, batches and samples
     result = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert set(result["overall"]["metrics"]) == {"pass@1", "pass@3", "avg@3"}
 
     calls.clear()
-    assert main(["label-difficulty", HELDOUT, "--out", str(tmp_path / "lab"), "--no-progress", *sets]) == 0
+    assert main(["label-difficulty", *MIXED, "--out", str(tmp_path / "lab"), "--no-progress", *sets]) == 0
     assert calls == trainer_calls
     first = json.loads((tmp_path / "lab" / "labelled.jsonl").read_text().splitlines()[0])
     stats = first["metadata"]["difficulty_stats"]

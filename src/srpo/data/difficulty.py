@@ -7,10 +7,10 @@ For each problem: sample k = ``eval.samples`` responses, count the correct ones 
     medium  otherwise
 
 The label goes to ``Problem.difficulty``; ``metadata["difficulty_stats"]`` keeps k, c, the pass rate,
-unbiased pass@j for each j in ``eval.ks`` and the model. Records are appended to the output JSONL after every
-batch of ``eval.batch_size`` problems (flushed and fsynced), so an interrupted run resumes where it stopped:
-uids already in the output are not sampled again. A half-written last line (a crash mid-write) is discarded
-on resume.
+unbiased pass@j for each j in ``eval.ks`` and the model. Problems are sampled in the batches `srpo eval`
+uses (``eval.batch_size`` problems of one domain) and appended to the output JSONL after every batch
+(flushed and fsynced), so an interrupted run resumes where it stopped: uids already in the output are not
+sampled again. A half-written last line (a crash mid-write) is discarded on resume.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from srpo.core.configlib import ConfigError, option
 from srpo.core.problem import Problem
 from srpo.core.results import RewardResult
 from srpo.eval.config import EvalConfig
-from srpo.eval.evaluate import count_correct
+from srpo.eval.evaluate import count_correct, domain_batches
 from srpo.eval.metrics import pass_at_k
 
 GenerateFn = Callable[[list[Problem], int], list[list[str]]]
@@ -104,8 +104,8 @@ def label_difficulty(problems: list[Problem], generate_fn: GenerateFn, score_fn:
             seen.add(p.uid)
     bar = _bar(len(seen), len(done), progress)
     with out_path.open("a", encoding="utf-8") as fh:
-        for start in range(0, len(pending), ev.batch_size):
-            chunk = pending[start:start + ev.batch_size]
+        for rows in domain_batches(pending, ev.batch_size):
+            chunk = [pending[i] for i in rows]
             counts = count_correct(chunk, generate_fn(chunk, ev.samples), score_fn, ev.samples)
             for p, c in zip(chunk, counts):
                 done[p.uid] = labelled(p, c, ev, thresholds, model)

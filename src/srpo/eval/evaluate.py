@@ -94,18 +94,39 @@ def evaluate(problems: Sequence[Problem], generate_fn: GenerateFn, score_fn: Sco
 
 def sample_and_count(problems: list[Problem], generate_fn: GenerateFn, score_fn: ScoreFn, n: int,
                      batch_size: int | None = None, progress: bool = False) -> list[int]:
-    """Number of correct responses out of `n` for each problem."""
-    step = batch_size or max(1, len(problems))
-    counts: list[int] = []
+    """Number of correct responses out of `n` for each problem, generated in `domain_batches`."""
+    counts = [0] * len(problems)
     bar = _bar(len(problems), progress)
-    for start in range(0, len(problems), step):
-        chunk = problems[start:start + step]
-        counts.extend(count_correct(chunk, generate_fn(chunk, n), score_fn, n))
+    for rows in domain_batches(problems, batch_size):
+        chunk = [problems[i] for i in rows]
+        for i, c in zip(rows, count_correct(chunk, generate_fn(chunk, n), score_fn, n)):
+            counts[i] = c
         if bar is not None:
-            bar.update(len(chunk))
+            bar.update(len(rows))
     if bar is not None:
         bar.close()
     return counts
+
+
+def domain_batches(problems: Sequence[Problem], size: int | None) -> list[list[int]]:
+    """Indices of `problems` in batches of at most `size` (None: a domain's all), each batch of one domain.
+
+    Domains come in order of first appearance, problems in input order. A generate_fn that samples each
+    domain with its own seeded stream (the native engine's does) thus sees the same batches whether it
+    gets all problems at once or batch by batch.
+
+    >>> domains = ["math", "code", "math", "math", "code"]
+    >>> domain_batches([Problem.create(d, f"question {i}") for i, d in enumerate(domains)], 2)
+    [[0, 2], [3], [1, 4]]
+    """
+    by_domain: dict[str, list[int]] = {}
+    for i, problem in enumerate(problems):
+        by_domain.setdefault(problem.domain, []).append(i)
+    batches: list[list[int]] = []
+    for rows in by_domain.values():
+        step = size or len(rows)
+        batches += [rows[start:start + step] for start in range(0, len(rows), step)]
+    return batches
 
 
 def count_correct(problems: list[Problem], responses: list[list[str]], score_fn: ScoreFn, n: int) -> list[int]:

@@ -24,12 +24,13 @@ def generate_fn_for(model, tokenizer, cfg: TrainConfig, *, seed: int) -> Generat
     never moves any other random stream (the trainer's resume relies on that).
 
     Each domain is sampled in its own batches by an engine seeded from ``(seed, domain)``, so within a call
-    a domain's samples do not depend on the other domains' problems or their order (the trainer's
-    evaluator passes all held-out problems in one call).
+    a domain's samples do not depend on the other domains' problems or their order, and callers that
+    hand over `srpo.eval.evaluate.domain_batches` one by one get the same samples as one call with all.
     """
     from srpo.core.generation import SamplingParams
     from srpo.engines.native.model import PromptFormatter
     from srpo.engines.native.rollout import KVCacheEngine
+    from srpo.eval.evaluate import domain_batches
     from srpo.sampling.mixture import domain_seed
 
     ev = cfg.resolved_eval()
@@ -39,24 +40,16 @@ def generate_fn_for(model, tokenizer, cfg: TrainConfig, *, seed: int) -> Generat
     def generate(problems: list[Problem], n: int) -> list[list[str]]:
         out: list[list[str]] = [[] for _ in problems]
         call = SamplingParams(n, ev.temperature, ev.top_p, ev.max_new_tokens)
-        for domain, rows in _rows_by_domain(problems).items():
+        for rows in domain_batches(problems, ev.batch_size):
+            domain = problems[rows[0]].domain
             if domain not in engines:
                 engines[domain] = KVCacheEngine(model, tokenizer, seed=domain_seed(seed, domain))
-            for start in range(0, len(rows), ev.batch_size):
-                chunk = rows[start:start + ev.batch_size]
-                batch = engines[domain].generate(formatter.ids([problems[i].prompt for i in chunk]), call)
-                for j, i in enumerate(chunk):
-                    out[i] = batch.texts[j * n:(j + 1) * n]
+            batch = engines[domain].generate(formatter.ids([problems[i].prompt for i in rows]), call)
+            for j, i in enumerate(rows):
+                out[i] = batch.texts[j * n:(j + 1) * n]
         return out
 
     return generate
-
-
-def _rows_by_domain(problems: list[Problem]) -> dict[str, list[int]]:
-    rows: dict[str, list[int]] = {}
-    for i, problem in enumerate(problems):
-        rows.setdefault(problem.domain, []).append(i)
-    return rows
 
 
 def make_generate_fn(cfg: TrainConfig) -> GenerateFn:
