@@ -1,5 +1,4 @@
 import argparse
-import contextlib
 import json
 from pathlib import Path
 
@@ -28,16 +27,26 @@ def test_curate_cli_writes_outputs(tmp_path, capsys):
     assert "malformed" in capsys.readouterr().out
 
 
-def fake_scorer():
-    @contextlib.contextmanager
-    def scorer(*_a, **_k):
-        yield lambda responses, problems: [RewardResult(1.0, r == p.answer, {}) for r, p in zip(responses, problems)]
-    return scorer
+class FakeScorer:
+    """Stands in for `RewardScorer`: a response is correct when it is the gold answer."""
+
+    def __init__(self, *_args):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        pass
+
+    @staticmethod
+    def score(responses, problems):
+        return [RewardResult(1.0, r == p.answer, {}) for r, p in zip(responses, problems)]
 
 
 def test_eval_and_label_cli_wiring(tmp_path, monkeypatch, capsys):
     import srpo.engines.native.generation as generation
-    import srpo.eval.scoring as scoring
+    import srpo.rewards as rewards
 
     seen = {}
 
@@ -46,7 +55,7 @@ def test_eval_and_label_cli_wiring(tmp_path, monkeypatch, capsys):
         return lambda problems, n: [[p.answer if j == 0 else "x" for j in range(n)] for p in problems]
 
     monkeypatch.setattr(generation, "make_generate_fn", fake_make_generate_fn)
-    monkeypatch.setattr(scoring, "reward_scorer", fake_scorer())
+    monkeypatch.setattr(rewards, "RewardScorer", FakeScorer)
     args = parser().parse_args(["eval", str(FIXTURES / "aime_mini.jsonl"), "--out", str(tmp_path),
                                 "--set", "eval.samples=4", "--set", "eval.ks=[1,2]", "--set", "eval.temperature=0.7"])
     assert args.func(args) == 0

@@ -36,10 +36,10 @@ def run_curate(args: argparse.Namespace) -> int:
     items = [item for spec in args.inputs for item in iter_problems(spec, domain=args.domain, mapping=mapping)]
     needs_scorer = cfg.curate.reference_check and any(getattr(i, "domain", None) == "code" for i in items)
     if needs_scorer:
-        from srpo.eval.scoring import reward_scorer
+        from srpo.rewards import RewardScorer
 
-        with reward_scorer(cfg.rewards, cfg.sandbox) as score_fn:
-            result = curate(items, cfg.curate, score_fn)
+        with RewardScorer(cfg.rewards, cfg.sandbox) as scorer:
+            result = curate(items, cfg.curate, scorer.score)
     else:
         result = curate(items, cfg.curate)
     report = write_outputs(result, args.out)
@@ -52,14 +52,14 @@ def run_curate(args: argparse.Namespace) -> int:
 def run_label(args: argparse.Namespace) -> int:
     from srpo.data.difficulty import label_difficulty, summary
     from srpo.engines.native.generation import make_generate_fn
-    from srpo.eval.scoring import reward_scorer
+    from srpo.rewards import RewardScorer
 
     cfg, _ = command_config(args)
     problems = load_inputs(args)
     generate = make_generate_fn(cfg)
     out = Path(args.out)
-    with reward_scorer(cfg.rewards, cfg.sandbox) as score_fn:
-        result = label_difficulty(problems, generate, score_fn, cfg.eval, cfg.difficulty,
+    with RewardScorer(cfg.rewards, cfg.sandbox) as scorer:
+        result = label_difficulty(problems, generate, scorer.score, cfg.eval, cfg.difficulty,
                                   out / "labelled.jsonl", model=cfg.model.path, progress=not args.no_progress)
     counts = summary(result)
     (out / "summary.json").write_text(json.dumps(counts, indent=2) + "\n")

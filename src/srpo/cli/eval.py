@@ -30,15 +30,15 @@ def run_eval(args: argparse.Namespace) -> int:
     from srpo.engines.native.generation import make_generate_fn
     from srpo.engines.native.setup import load_pool
     from srpo.eval.evaluate import evaluate
-    from srpo.eval.scoring import reward_scorer
+    from srpo.rewards import RewardScorer
 
     cfg, source = command_config(args)
     problems = load_inputs(args) if args.inputs else load_pool(cfg.data.heldout, cfg.data.column_mapping)
     if not problems:
         raise ConfigError("data.heldout: give benchmark files on the command line or in data.heldout")
     generate = make_generate_fn(cfg)
-    with reward_scorer(cfg.rewards, cfg.sandbox) as score_fn:
-        result = evaluate(problems, generate, score_fn, cfg.eval.samples, cfg.eval.ks,
+    with RewardScorer(cfg.rewards, cfg.sandbox) as scorer:
+        result = evaluate(problems, generate, scorer.score, cfg.eval.samples, cfg.eval.ks,
                           batch_size=cfg.eval.batch_size, progress=not args.no_progress)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

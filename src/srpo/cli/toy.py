@@ -66,14 +66,14 @@ def measure_pass_rates(model_dir: str | Path, problems: Sequence[Problem], k: in
     """Sample k responses per problem at temperature 1 and judge them with the real verifiers."""
     from srpo.config import TrainConfig
     from srpo.engines.native.generation import make_generate_fn
-    from srpo.eval.scoring import reward_scorer
+    from srpo.rewards import RewardScorer
 
     cfg = build(TrainConfig, {"model": {"path": str(model_dir)}, "eval": {
         "temperature": 1.0, "top_p": 1.0, "max_new_tokens": max_new_tokens, "batch_size": 32, "seed": seed}})
     responses = make_generate_fn(cfg)(list(problems), k)
     flat_problems = [p for p in problems for _ in range(k)]
-    with reward_scorer(cfg.rewards, cfg.sandbox) as score:
-        results = score([r for group in responses for r in group], flat_problems)
+    with RewardScorer(cfg.rewards, cfg.sandbox) as scorer:
+        results = scorer.score([r for group in responses for r in group], flat_problems)
     corrects = [[r.correct for r in results[i * k:(i + 1) * k]] for i in range(len(problems))]
     return cell_rates(problems, corrects, k)
 

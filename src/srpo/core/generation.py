@@ -1,10 +1,16 @@
-"""What a generation request asks for: `SamplingParams`, and the check every engine and config applies."""
+"""What a generation request asks for (`SamplingParams`, checked by `check_sampling`), and the signature of a
+function that samples responses for problems (`GenerateFn`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from srpo.core.configlib import ConfigError
+from srpo.core.problem import Problem
+
+# (problems, n) -> n response texts per problem. Evaluation and labelling take one; engines build them.
+GenerateFn = Callable[[list[Problem], int], list[list[str]]]
 
 
 def check_sampling(temperature: float | None, top_p: float | None, max_new_tokens: int | None) -> None:

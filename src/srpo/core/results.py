@@ -1,9 +1,11 @@
-"""What every verifier returns."""
+"""What every verifier returns (`RewardResult`), and the signature of a function that judges responses."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
+
+from srpo.core.problem import Problem
 
 
 @dataclass(frozen=True)
@@ -18,3 +20,8 @@ class RewardResult:
     score: float
     correct: bool
     info: dict[str, Any] = field(default_factory=dict)
+
+
+# What curation, labelling and evaluation take to judge responses: (responses, their problems) -> verdicts.
+# The CLIs pass `RewardScorer.score`; tests pass fakes.
+ScoreFn = Callable[[list[str], list[Problem]], list[RewardResult]]

@@ -14,15 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from srpo.core.configlib import ConfigError
 from srpo.data import filters as F
 from srpo.data.curate_config import CurateConfig
 from srpo.data.dedup import NearDuplicateIndex, normalise
 from srpo.data.loaders import LoadIssue
 from srpo.core.problem import Problem
-from srpo.core.results import RewardResult
+from srpo.core.results import ScoreFn
 
-ScoreFn = Callable[[list[str], list[Problem]], list[RewardResult]]
 
 
 # (config switch, domains it applies to, check) in the order they run.

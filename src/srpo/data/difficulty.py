@@ -19,17 +19,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from srpo.core.configlib import ConfigError, option
 from srpo.core.problem import Problem
-from srpo.core.results import RewardResult
+from srpo.core.generation import GenerateFn
+from srpo.core.results import ScoreFn
 from srpo.eval.config import EvalConfig
 from srpo.eval.evaluate import count_correct, domain_batches
 from srpo.eval.metrics import pass_at_k
 
-GenerateFn = Callable[[list[Problem], int], list[list[str]]]
-ScoreFn = Callable[[list[str], list[Problem]], list[RewardResult]]
 
 
 @dataclass(frozen=True)

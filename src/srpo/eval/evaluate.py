@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from srpo.core.problem import DOMAINS, Problem
 from srpo.eval.metrics import mean_ci, pass_at_k
-from srpo.core.results import RewardResult
+from srpo.core.generation import GenerateFn
+from srpo.core.results import ScoreFn
 
-GenerateFn = Callable[[list[Problem], int], list[list[str]]]
-ScoreFn = Callable[[list[str], list[Problem]], list[RewardResult]]
 
 
 @dataclass

@@ -12,8 +12,7 @@ import os
 import queue
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Iterable
 
 from srpo.sandbox.backend import Backend
 from srpo.sandbox.config import SandboxConfig

@@ -7,7 +7,6 @@ sandbox); per cell, pass@1 and pass@k are the unbiased estimators of `srpo.eval.
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 from typing import Sequence
 
 from srpo.core.problem import Problem

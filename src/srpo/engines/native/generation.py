@@ -11,12 +11,11 @@ engine call.
 
 from __future__ import annotations
 
-from typing import Callable
 
 from srpo.config import TrainConfig
+from srpo.core.generation import GenerateFn
 from srpo.core.problem import Problem
 
-GenerateFn = Callable[[list[Problem], int], list[list[str]]]
 
 
 def generate_fn_for(model, tokenizer, cfg: TrainConfig, *, seed: int) -> GenerateFn:

@@ -27,7 +27,6 @@ import torch
 from tqdm.auto import tqdm
 
 from srpo.engines.native import checkpoint as ckpt
-from srpo.engines.native.actor import Actor
 from srpo.algo import ADVANTAGE_ESTIMATORS, soft_overlong_penalty
 from srpo.config import TrainConfig, save_config
 from srpo.core.configlib import to_dict
