@@ -22,7 +22,6 @@ from srpo.core.problem import Problem
 from srpo.core.results import ScoreFn
 
 
-
 # (config switch, domains it applies to, check) in the order they run.
 CHECKS: list[tuple[str, tuple[str, ...], Callable[[Problem, CurateConfig], F.Drop | None]]] = [
     ("incomplete", ("math", "code"), F.check_incomplete),

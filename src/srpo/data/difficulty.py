@@ -29,7 +29,6 @@ from srpo.eval.evaluate import count_correct, domain_batches
 from srpo.eval.metrics import pass_at_k
 
 
-
 @dataclass(frozen=True)
 class DifficultyConfig:
     """Pass-rate thresholds of the difficulty labels (section ``difficulty``, used by srpo label-difficulty)."""

@@ -16,7 +16,6 @@ from srpo.core.generation import GenerateFn
 from srpo.core.results import ScoreFn
 
 
-
 @dataclass
 class GroupResult:
     """Metrics of one group of problems: ``pass@k`` for each k and ``avg@n``, with 95% intervals."""

@@ -11,11 +11,9 @@ engine call.
 
 from __future__ import annotations
 
-
 from srpo.config import TrainConfig
 from srpo.core.generation import GenerateFn
 from srpo.core.problem import Problem
-
 
 
 def generate_fn_for(model, tokenizer, cfg: TrainConfig, *, seed: int) -> GenerateFn:

@@ -39,7 +39,6 @@ class RolloutBatch:
     texts: list[str]
 
 
-
 class RolloutEngine(Protocol):
     def generate(self, prompt_ids: list[list[int]], params: SamplingParams) -> RolloutBatch: ...
 
