@@ -1,6 +1,6 @@
 """Deterministic warm start of the toy model: supervised training on reference solutions.
 
-    python -m srpo.toy.build --out DIR [--steps N] [--seed S]
+    srpo toy-build --out DIR [--steps N] [--seed S]
 
 Recipe (defaults of `WarmStartConfig`): a fresh `ToyModelConfig()` model; each step draws `batch_size`
 training problems (never held-out ones) with their (domain, level) picked by a seeded RNG from
