@@ -15,12 +15,11 @@ from __future__ import annotations
 import ast
 import re
 import sys
-import threading
 from dataclasses import dataclass
 
 from srpo.core.problem import Problem
-
 from srpo.data.curate_config import CurateConfig
+from srpo.data.usable import gold_reason, tests_reason
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,8 @@ RUNTIME_TEXT = {
 
 
 def check_incomplete(problem: Problem, cfg: "CurateConfig") -> Drop | None:
-    """Empty/short/overlong prompt; math without a gold answer; code without a usable tests dict."""
+    """Empty/short/overlong prompt; math without a gold answer; code without tests the code reward can run
+    (the same test as training's load check, `srpo.data.usable.tests_reason`)."""
     text = problem.prompt.strip()
     if len(text) < cfg.min_prompt_chars:
         return Drop("incomplete", f"prompt has {len(text)} characters (< min_prompt_chars={cfg.min_prompt_chars})")
@@ -90,24 +90,8 @@ def check_incomplete(problem: Problem, cfg: "CurateConfig") -> Drop | None:
         if problem.answer is None or not str(problem.answer).strip():
             return Drop("incomplete", "math problem without a gold answer")
         return None
-    return _tests_problem(problem.tests)
-
-
-def _tests_problem(tests: dict | None) -> Drop | None:
-    if not tests:
-        return Drop("incomplete", "code problem without tests")
-    kind = tests.get("kind")
-    if kind not in ("function", "stdio"):
-        return Drop("incomplete", f"tests.kind must be 'function' or 'stdio', got {kind!r}")
-    if kind == "function" and not tests.get("entry_point"):
-        return Drop("incomplete", "function tests without an entry_point")
-    cases = tests.get("cases") or []
-    if not cases and not tests.get("test_code"):
-        return Drop("incomplete", "tests have neither cases nor test_code")
-    if not isinstance(cases, list) or any(not isinstance(c, dict) or "input" not in c or "output" not in c
-                                          for c in cases):
-        return Drop("incomplete", "each test case needs 'input' and 'output'")
-    return None
+    why = tests_reason(problem)
+    return Drop("incomplete", why[1]) if why else None
 
 
 def check_noise(problem: Problem, cfg: "CurateConfig") -> Drop | None:
@@ -175,25 +159,9 @@ def _top_level_separator(answer: str) -> bool:
 
 
 def check_gold_parse(problem: Problem, cfg: "CurateConfig") -> Drop | None:
-    """math-verify must parse the gold (bare golds are wrapped in ``$...$``; see DESIGN.md)."""
-    parsed = parse_gold(problem.answer or "")
-    # math-verify falls back to returning the raw string; only a sympy object counts as parsed.
-    if any(not isinstance(x, str) for x in parsed):
-        return None
-    return Drop("gold_unparseable", f"math-verify cannot parse gold {problem.answer!r}")
-
-
-def parse_gold(answer: str) -> list:
-    """math-verify's parse of a gold answer (bare golds wrapped in ``$...$``); [] when it fails."""
-    from math_verify import parse
-
-    text = answer if ("\\boxed" in answer or "$" in answer) else f"${answer}$"
-    # math-verify's timeout uses SIGALRM, which only works on the main thread.
-    timeout = 5 if threading.current_thread() is threading.main_thread() else None
-    try:
-        return parse(text, parsing_timeout=timeout)
-    except Exception:  # math-verify raises on some inputs despite raise_on_error=False
-        return []
+    """The math reward must be able to match the gold (training's load check, `srpo.data.usable.gold_reason`)."""
+    why = gold_reason(problem.answer)
+    return Drop("gold_unparseable", why[1]) if why else None
 
 
 # ------------------------------------------------------------------------------------------------ code

@@ -1,10 +1,12 @@
 """Loading problems from files, in-memory tables and built-in sources; exporting them.
 
-`load_problems` is the one entry point: a path (``.jsonl``, ``.jsonl.gz``, ``.json``, ``.parquet``), a
+`read_source` is the one entry point: a path (``.jsonl``, ``.jsonl.gz``, ``.json``, ``.parquet``), a
 built-in source string (``humaneval``, ``gym:<task>``, ``toy:<suite>``, see `srpo.data.sources`), a Hugging
-Face ``datasets.Dataset`` or a list of dicts. It stops at the first malformed row with a `DataError` naming
-the file and line/row; `iter_problems` instead yields a `LoadIssue` for each bad row so curation can count
-and keep them (nothing is dropped silently).
+Face ``datasets.Dataset`` or a list of dicts. A table's format is detected from its first readable row
+(`srpo.data.formats`) unless one is named. Every row comes back with where it was read, as a `Problem` or
+as a `LoadIssue` saying why it is not one, so callers count bad rows instead of losing them.
+`load_problems` stops at the first bad row with a `DataError` naming the file and line/row;
+`iter_problems` yields the `LoadIssue`s.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from srpo.data.formats import row_to_problem
 from srpo.core.problem import Problem
+from srpo.data.formats import AUTO, resolve_format, row_to_problem
+from srpo.data.formats.generic import check_mapping
 from srpo.data.rows import DataError, RawRow, iter_object_rows, iter_raw_rows
 from srpo.data.sources import is_source, load_source
+
+Note = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -35,45 +40,90 @@ class LoadIssue:
                 "source": self.source}
 
 
-def iter_problems(data: Any, *, domain: str | None = None, mapping: dict[str, str] | None = None,
-                  source: str | None = None, layout: str | None = None) -> Iterator[Problem | LoadIssue]:
-    """Yield a Problem or a LoadIssue per row. Errors about the whole input (no such file) still raise.
+@dataclass
+class LoadedSource:
+    """One input read: its rows as ``(where, Problem | LoadIssue)`` and the format they were read in.
+
+    `format` is the format's name for tables, the source prefix (``humaneval``, ``gym``, ``toy``) for
+    built-in sources, or None for a table without one readable row; `assumed` says it was detected.
+    """
+
+    name: str
+    format: str | None
+    assumed: bool
+    columns: tuple[str, ...]
+    items: list[tuple[str, Problem | LoadIssue]]
+
+    def note(self) -> str | None:
+        """``file x.jsonl: assumed format 'apps' (columns: ...); override with ...`` for detected formats."""
+        if not self.assumed:
+            return None
+        return (f"file {self.name}: assumed format '{self.format}' (columns: {', '.join(self.columns)}); "
+                f"override with data.format=NAME or --format NAME")
+
+
+def read_source(data: Any, *, domain: str | None = None, mapping: dict[str, str] | None = None,
+                source: str | None = None, format: str = AUTO) -> LoadedSource:
+    """Every row of `data`. Errors about the whole input (no such file, a bad argument) still raise.
 
     `source` overrides each problem's source; by default it is the row's source column, else the file's
     stem (``aime24.jsonl`` -> ``aime24``), else the built-in source spec.
     """
+    check_mapping(dict(mapping or {}))
     if isinstance(data, (str, Path)) and not Path(data).exists() and is_source(str(data)):
-        for problem in load_source(str(data)):
-            yield _with_source(problem, source, domain)
-        return
+        problems = [_with_source(p, source, domain) for p in load_source(str(data))]
+        items = [(f"{data}[{i}]", p) for i, p in enumerate(problems)]
+        return LoadedSource(str(data), str(data).split(":")[0].split("?")[0], False, (), items)
     if isinstance(data, (str, Path)):
         raws: Iterator[RawRow] = iter_raw_rows(data)
-        default_source = Path(data).name.split(".")[0]
+        name, default_source = str(data), Path(data).name.split(".")[0]
     else:
-        raws = iter_object_rows(data, type(data).__name__)
-        default_source = ""
+        name, default_source = type(data).__name__, ""
+        raws = iter_object_rows(data, name)
+    loaded = LoadedSource(name, None, format == AUTO, (), [])
     for raw in raws:
         if raw.row is None:
-            yield LoadIssue(raw.where, raw.error or "unreadable", None, raw.raw, source or default_source)
+            loaded.items.append((raw.where, LoadIssue(raw.where, raw.error or "unreadable", None, raw.raw,
+                                                      source or default_source)))
             continue
-        try:
-            problem = row_to_problem(raw.row, raw.where, mapping=mapping, domain=domain,
-                                     source=default_source, layout=layout)
-        except (DataError, ValueError) as err:
-            message = str(err)
-            if message.startswith(("mapping:", "layout:", "domain:")):
-                raise  # a wrong argument, not a bad row
-            yield LoadIssue(raw.where, message.removeprefix(f"{raw.where}: "), _jsonable(raw.row), None,
-                            source or default_source)
-            continue
-        yield _with_source(problem, source, None)
+        if loaded.format is None:
+            loaded.format = resolve_format(format, raw.row, dict(mapping or {}), raw.where)
+            loaded.columns = tuple(sorted(raw.row))
+        loaded.items.append((raw.where, _convert(raw, loaded.format, domain, mapping, source, default_source)))
+    loaded.assumed = loaded.assumed and loaded.format is not None
+    return loaded
+
+
+def _convert(raw: RawRow, format: str, domain: str | None, mapping: dict[str, str] | None, source: str | None,
+             default_source: str) -> Problem | LoadIssue:
+    try:
+        problem = row_to_problem(raw.row, raw.where, mapping=mapping, domain=domain, source=default_source,
+                                 format=format)
+    except (DataError, ValueError) as err:
+        message = str(err)
+        if message.startswith(("mapping:", "format:", "domain:")):
+            raise  # a wrong argument, not a bad row
+        return LoadIssue(raw.where, message.removeprefix(f"{raw.where}: "), _jsonable(raw.row), None,
+                         source or default_source)
+    return _with_source(problem, source, None)
+
+
+def iter_problems(data: Any, *, domain: str | None = None, mapping: dict[str, str] | None = None,
+                  source: str | None = None, format: str = AUTO, note: Note | None = None
+                  ) -> Iterator[Problem | LoadIssue]:
+    """Yield a Problem or a LoadIssue per row; `note` receives the line saying which format was assumed."""
+    loaded = read_source(data, domain=domain, mapping=mapping, source=source, format=format)
+    if note and loaded.note():
+        note(loaded.note())
+    for _, item in loaded.items:
+        yield item
 
 
 def load_problems(data: Any, *, domain: str | None = None, mapping: dict[str, str] | None = None,
-                  source: str | None = None, layout: str | None = None) -> list[Problem]:
+                  source: str | None = None, format: str = AUTO, note: Note | None = None) -> list[Problem]:
     """All problems of `data`; raises `DataError` ("<file>:line N: ...") at the first malformed row."""
     problems = []
-    for item in iter_problems(data, domain=domain, mapping=mapping, source=source, layout=layout):
+    for item in iter_problems(data, domain=domain, mapping=mapping, source=source, format=format, note=note):
         if isinstance(item, LoadIssue):
             raise DataError(f"{item.where}: {item.message}")
         problems.append(item)

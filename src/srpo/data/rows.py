@@ -59,7 +59,7 @@ def iter_raw_rows(path: str | Path) -> Iterator[RawRow]:
 
 def _jsonl_rows(path: Path) -> Iterator[RawRow]:
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
+    with opener(path, "rt", encoding="utf-8-sig") as fh:  # -sig: a leading BOM is not data
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -75,7 +75,7 @@ def _jsonl_rows(path: Path) -> Iterator[RawRow]:
 
 def _json_rows(path: Path) -> Iterator[RawRow]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as err:
         raise DataError(f"{path}:line {err.lineno}: invalid JSON ({err.msg})") from None
     if not isinstance(data, list):

@@ -1,32 +1,30 @@
-"""Turning one raw row into a `Problem`: layouts, column mapping, and what is required.
+"""The formats read field by field through a column lookup (and ``data.column_mapping``): srpo, trl, verl.
 
-Layouts (detected per row, or forced with ``layout=``):
-
-``generic``
-    srpo's own JSONL (``uid, domain, prompt, answer, tests, source, difficulty, metadata``) and TRL-style
-    tables (a ``prompt`` column, plain text or a chat list, next to ``answer``/``solution``-like columns).
+``srpo``
+    srpo's own JSONL (``uid, domain, prompt, answer, tests, source, difficulty, metadata``) and any table
+    with a prompt-like column (``prompt``, ``problem``, ``question``) next to ``answer``/``tests``.
+``trl``
+    TRL's prompt datasets: ``prompt`` (text or a conversational list) and the gold in ``answer`` or in
+    ``solution`` (TRL's own name; a worked solution gives its last ``\\boxed{}``, or what follows ``####``).
 ``verl``
-    verl's RL parquet: ``prompt`` is a chat list, the gold answer is ``reward_model.ground_truth``, the
-    benchmark is ``data_source``, the domain is ``ability``, anything else lives in ``extra_info``.
-``humaneval``
-    HumanEval rows (``task_id, prompt, canonical_solution, test, entry_point``).
+    verl's RL parquet: ``prompt`` is a chat list, the gold is ``reward_model.ground_truth`` (a math answer,
+    or for code a tests dict: srpo's own or APPS-style ``{"inputs", "outputs"[, "fn_name"]}``), the benchmark
+    is ``data_source``, the domain is ``ability``, anything else lives in ``extra_info``.
 
-Column mapping: ``mapping={"prompt": "question", "answer": "meta.final"}`` maps a Problem field (or
-``solution``, the reference solution kept in ``metadata["solution"]``) to a column; dots reach into nested
-objects. A mapped column that is missing is an error naming the row; unmapped fields are looked up among
-the usual names below. Columns that feed no field are kept in ``metadata`` under their own names.
-
-uids: a ``uid`` column (or the mapped one) is kept as is; HumanEval keeps its ``task_id``; every other row
-gets the content hash of `Problem.create`, so the same problem has the same uid wherever it comes from.
+Column mapping: ``{"prompt": "question", "answer": "meta.final"}`` maps a Problem field (or ``solution``,
+the reference solution kept in ``metadata["solution"]``) to a column; dots reach into nested objects. A
+mapped column that is missing is an error naming the row; unmapped fields are looked up among the usual
+names below. Columns that feed no field are kept in ``metadata`` under their own names.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 from typing import Any
 
 from srpo.core.problem import DOMAINS, Problem, make_uid
+from srpo.data.formats.base import Format, RowContext, final_answer, register_format
+from srpo.data.formats.code_sets import io_tests
 from srpo.data.rows import DataError
 
 MAPPABLE = ("uid", "domain", "prompt", "answer", "tests", "source", "difficulty", "metadata", "solution")
@@ -45,45 +43,41 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 DOMAIN_ALIASES = {"math": "math", "mathematics": "math", "code": "code", "coding": "code",
                   "programming": "code", "python": "code"}
-HUMANEVAL_INSTRUCTION = ("Complete the following Python function. Reply with the whole function "
-                         "(and any imports it needs) in a ```python code block.\n\n")
 _MISSING = object()
 
 
-def detect_layout(row: dict[str, Any]) -> str:
-    """``"humaneval"``, ``"verl"`` or ``"generic"`` from the columns a row has."""
-    if "entry_point" in row and "test" in row and "prompt" in row:
-        return "humaneval"
-    if isinstance(row.get("reward_model"), dict) or isinstance(row.get("prompt"), list) and "data_source" in row:
-        return "verl"
-    return "generic"
-
-
-def row_to_problem(row: dict[str, Any], where: str, *, mapping: dict[str, str] | None = None,
-                   domain: str | None = None, source: str = "", layout: str | None = None) -> Problem:
-    """Build a Problem from one row; raise `DataError` naming `where` for anything malformed."""
-    mapping = dict(mapping or {})
+def check_mapping(mapping: dict[str, str]) -> None:
     unknown = sorted(set(mapping) - set(MAPPABLE))
     if unknown:
         raise DataError(f"mapping: unknown field {unknown[0]!r} (known: {', '.join(MAPPABLE)})")
-    layout = layout or detect_layout(row)
-    if layout == "humaneval" and not mapping:
-        return humaneval_problem(row, where, source=source or "humaneval")
-    if layout not in ("generic", "verl", "humaneval"):
-        raise DataError(f"layout: unknown {layout!r} (known: generic, verl, humaneval)")
-    return _generic_problem(row, where, mapping, domain, source, verl=layout == "verl")
 
 
-def _generic_problem(row: dict[str, Any], where: str, mapping: dict[str, str], domain: str | None,
-                     source: str, verl: bool) -> Problem:
+def srpo_problem(row: dict[str, Any], where: str, ctx: RowContext) -> Problem:
+    return _mapped_problem(row, where, ctx, gold_in_solution=False, verl=False)
+
+
+def trl_problem(row: dict[str, Any], where: str, ctx: RowContext) -> Problem:
+    return _mapped_problem(row, where, ctx, gold_in_solution=True, verl=False)
+
+
+def verl_problem(row: dict[str, Any], where: str, ctx: RowContext) -> Problem:
+    return _mapped_problem(row, where, ctx, gold_in_solution=False, verl=True)
+
+
+def _mapped_problem(row: dict[str, Any], where: str, ctx: RowContext, *, gold_in_solution: bool,
+                    verl: bool) -> Problem:
     used: set[str] = set()
-    values = {name: _lookup(row, name, mapping, used, where) for name in MAPPABLE}
+    values = {name: _lookup(row, name, ctx.mapping, used, where) for name in MAPPABLE}
     prompt, system, messages = _prompt_text(values["prompt"], where)
-    dom = _domain(values["domain"], values["tests"], domain, where)
-    answer, tests = _answer_and_tests(values["answer"], values["tests"], dom, where)
-    metadata = _metadata(values["metadata"], where)
-    if values["solution"] is not _MISSING and values["solution"] is not None:
-        metadata["solution"] = values["solution"]
+    solution = None if values["solution"] in (_MISSING, None) else values["solution"]
+    answer = values["answer"]
+    if gold_in_solution and answer in (_MISSING, None, "") and isinstance(solution, str):
+        answer = final_answer(solution)  # TRL keeps the gold in `solution`
+    answer, tests = _answer_and_tests(answer, values["tests"], where)
+    dom = _domain(values["domain"], tests, ctx.domain, where)
+    metadata = _metadata(values["metadata"])
+    if solution is not None:
+        metadata["solution"] = solution
     if system is not None:
         metadata["system_prompt"] = system
     if messages is not None:
@@ -96,14 +90,14 @@ def _generic_problem(row: dict[str, Any], where: str, mapping: dict[str, str], d
         if rest:
             metadata["extra_info"] = rest
     for key, value in row.items():  # keep what no field took: reward functions may want it
-        if key not in used and key not in metadata and key not in ("reward_model",):
+        if key not in used and key not in metadata and key != "reward_model":
             metadata[key] = value
     if restored:  # written by export_verl: its metadata is the whole truth
         metadata = dict(restored.get("metadata") or {})
     kept_uid = extra_info.get("uid") if isinstance(extra_info, dict) else None
     uid = _opt_str(values["uid"]) or kept_uid or make_uid(dom, prompt, answer, tests)
     difficulty = values["difficulty"] if values["difficulty"] is not _MISSING else restored.get("difficulty")
-    return Problem(str(uid), dom, prompt, answer, tests, source=_opt_str(values["source"]) or source,
+    return Problem(str(uid), dom, prompt, answer, tests, source=_opt_str(values["source"]) or ctx.source,
                    difficulty=_difficulty(difficulty), metadata=metadata)
 
 
@@ -124,8 +118,9 @@ def _lookup(row: dict[str, Any], name: str, mapping: dict[str, str], used: set[s
             used.add(column.split(".")[0])
             return value
     if name == "prompt":
-        raise DataError(f"{where}: no prompt column (looked for {', '.join(CANDIDATES['prompt'])}; "
-                        f"set mapping={{'prompt': ...}}); columns: {', '.join(sorted(row))}")
+        raise DataError(f"{where}: no prompt column (looked for {', '.join(CANDIDATES['prompt'])}); name it "
+                        f"with data.column_mapping.prompt=<column> (CLI: --map prompt=<column>); "
+                        f"columns: {', '.join(sorted(row))}")
     return _MISSING
 
 
@@ -166,21 +161,19 @@ def _domain(value: Any, tests: Any, forced: str | None, where: str) -> str:
             raise DataError(f"{where}: unknown domain {value!r} (known: {', '.join(sorted(DOMAIN_ALIASES))}); "
                             f"pass domain='math' or 'code' to override")
         return dom
-    return "code" if tests not in (_MISSING, None) else "math"
+    return "code" if tests is not None else "math"
 
 
-def _answer_and_tests(answer: Any, tests: Any, domain: str, where: str) -> tuple[str | None, dict | None]:
+def _answer_and_tests(answer: Any, tests: Any, where: str) -> tuple[str | None, dict | None]:
+    """The gold answer and the tests dict; a tests-shaped gold (verl code sets) moves to the tests."""
     answer = None if answer is _MISSING or answer == "" else answer
-    tests = None if tests is _MISSING else tests
-    if domain == "code" and tests is None and isinstance(answer, str) and answer.lstrip().startswith("{"):
-        tests, answer = answer, None  # verl code sets keep their tests as a JSON string in ground_truth
-    if isinstance(tests, str):
-        try:
-            tests = json.loads(tests)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: tests is not valid JSON ({err.msg})") from None
+    tests = None if tests is _MISSING else _json_object(tests, where, "tests")
+    if tests is None and _looks_like_tests(answer):
+        tests, answer = _json_object(answer, where, "ground truth"), None
+    if isinstance(tests, dict) and "kind" not in tests and "inputs" in tests:
+        tests = io_tests(tests, where, "tests")
     if tests is not None and not isinstance(tests, dict):
-        raise DataError(f"{where}: tests must be an object (see srpo.core.problem), got {type(tests).__name__}")
+        raise DataError(f"{where}: tests must be an object (see docs/data.md), got {type(tests).__name__}")
     if isinstance(answer, list):
         answer = ", ".join(str(a) for a in answer)  # several golds: curation flags them as not single-valued
     elif answer is not None and not isinstance(answer, str):
@@ -190,7 +183,25 @@ def _answer_and_tests(answer: Any, tests: Any, domain: str, where: str) -> tuple
     return answer, tests
 
 
-def _metadata(value: Any, where: str) -> dict[str, Any]:
+def _looks_like_tests(value: Any) -> bool:
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return False
+    return isinstance(value, dict) and ("kind" in value or "inputs" in value)
+
+
+def _json_object(value: Any, where: str, name: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{where}: {name} is not valid JSON ({err.msg})") from None
+
+
+def _metadata(value: Any) -> dict[str, Any]:
     if value is _MISSING or value is None:
         return {}
     if isinstance(value, str):
@@ -224,32 +235,29 @@ def _difficulty(value: Any) -> str | int | None:
     return value if isinstance(value, (str, int)) and not isinstance(value, bool) else str(value)
 
 
-def humaneval_problem(row: dict[str, Any], where: str, source: str = "humaneval") -> Problem:
-    """A HumanEval row as a code Problem (uid = its task_id, tests kind "function" with check(candidate)).
-
-    The prelude holds everything in the HumanEval prompt except the function to write (imports and helper
-    functions such as ``is_palindrome``), so a response that gives only the function still runs. The
-    reference solution (prompt + canonical_solution) goes to ``metadata["solution"]``.
-    """
-    for key in ("task_id", "prompt", "entry_point", "test"):
-        if not isinstance(row.get(key), str):
-            raise DataError(f"{where}: HumanEval row needs a string {key!r}")
-    prompt, entry = row["prompt"], row["entry_point"]
-    tests = {"kind": "function", "entry_point": entry, "test_code": row["test"],
-             "prelude": _prelude(prompt, entry)}
-    metadata = {"original_prompt": prompt}
-    if isinstance(row.get("canonical_solution"), str):
-        metadata["solution"] = prompt + row["canonical_solution"]
-    return Problem(row["task_id"], "code", HUMANEVAL_INSTRUCTION + f"```python\n{prompt}```", None, tests,
-                   source=source, metadata=metadata)
+# ------------------------------------------------------------------------------------------- detection
 
 
-def _prelude(prompt: str, entry_point: str) -> str:
-    """The prompt's top-level statements other than the entry point's definition."""
-    try:
-        tree = ast.parse(prompt + "    pass\n")
-    except SyntaxError:
-        return "\n".join(l for l in prompt.splitlines() if l.startswith(("import ", "from ")))
-    keep = [ast.get_source_segment(prompt + "    pass\n", node) or "" for node in tree.body
-            if not (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point)]
-    return "\n\n".join(k for k in keep if k).strip() + ("\n" if keep else "")
+def _detect_srpo(row: dict[str, Any]) -> int | None:
+    if "prompt" in row and ({"tests", "domain", "uid"} & set(row)):
+        return 6
+    return 2 if {"prompt", "problem", "question"} & set(row) else None
+
+
+def _detect_trl(row: dict[str, Any]) -> int | None:
+    conversational = isinstance(row.get("prompt"), list)
+    return 4 if "prompt" in row and ("solution" in row or conversational) and "tests" not in row else None
+
+
+def _detect_verl(row: dict[str, Any]) -> int | None:
+    if isinstance(row.get("reward_model"), dict):
+        return 8
+    return 7 if isinstance(row.get("prompt"), list) and "data_source" in row else None
+
+
+register_format(Format("srpo", "srpo's own rows (uid, domain, prompt, answer | tests, ...); any prompt/problem/"
+                               "question column with answer or tests", _detect_srpo, srpo_problem, mappable=True))
+register_format(Format("trl", "TRL prompt sets: prompt (text or conversational), gold in answer or solution",
+                       _detect_trl, trl_problem, mappable=True))
+register_format(Format("verl", "verl RL parquet: chat prompt, reward_model.ground_truth, data_source, ability, "
+                               "extra_info", _detect_verl, verl_problem, mappable=True))
