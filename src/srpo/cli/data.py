@@ -33,7 +33,8 @@ def run_curate(args: argparse.Namespace) -> int:
 
     cfg, _ = command_config(args)
     mapping = parse_mapping(args.map)
-    items = [item for spec in args.inputs for item in iter_problems(spec, domain=args.domain, mapping=mapping)]
+    items = [item for spec in args.inputs
+             for item in iter_problems(spec, domain=args.domain, mapping=mapping, format=args.format, note=print)]
     needs_scorer = cfg.curate.reference_check and any(getattr(i, "domain", None) == "code" for i in items)
     if needs_scorer:
         from srpo.rewards import RewardScorer

@@ -33,7 +33,9 @@ def run_eval(args: argparse.Namespace) -> int:
     from srpo.rewards import RewardScorer
 
     cfg, source = command_config(args)
-    problems = load_inputs(args) if args.inputs else load_pool(cfg.data.heldout, cfg.data.column_mapping)
+    data = cfg.data
+    problems = load_inputs(args) if args.inputs else load_pool(data.heldout, data.column_mapping, format=data.format,
+                                                               on_unusable=data.on_unusable)
     if not problems:
         raise ConfigError("data.heldout: give benchmark files on the command line or in data.heldout")
     generate = make_generate_fn(cfg)

@@ -25,6 +25,8 @@ def add_input_args(parser: argparse.ArgumentParser, required: bool = True) -> No
     parser.add_argument("--domain", choices=["math", "code"], help="force the domain of every row")
     parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
                         help="column mapping, e.g. --map prompt=question --map answer=meta.final")
+    parser.add_argument("--format", default="auto", help="format of the data files (default: detected per file; "
+                        "srpo, trl, verl, gsm8k, math, humaneval, mbpp, apps, livecodebench, codecontests)")
 
 
 def add_config_args(parser: argparse.ArgumentParser, example: str) -> None:
@@ -54,11 +56,12 @@ def parse_mapping(items: list[str]) -> dict[str, str] | None:
 
 
 def load_inputs(args: argparse.Namespace) -> list[Problem]:
-    """The problems of the command line's inputs, read with --domain and --map."""
+    """The problems of the command line's inputs, read with --domain, --map and --format."""
     from srpo.data.loaders import load_problems
 
     mapping = parse_mapping(args.map)
-    return [p for spec in args.inputs for p in load_problems(spec, domain=args.domain, mapping=mapping)]
+    return [p for spec in args.inputs
+            for p in load_problems(spec, domain=args.domain, mapping=mapping, format=args.format, note=print)]
 
 
 def command_config(args: argparse.Namespace) -> tuple[TrainConfig, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from srpo.core.configlib import ConfigError, option
 
@@ -47,19 +48,39 @@ class RunConfig:
 class DataConfig:
     """Training and held-out problems."""
 
-    train: list[str] = option(factory=lambda: ["toy:math"],
-                              doc="sources of training problems: file paths (JSONL, JSON, parquet in srpo, verl or "
-                                  "TRL layouts) or built-in source specs such as ``toy:math?n=2000&levels=1-4``, "
-                                  "``toy:code?n=1000``, ``humaneval`` or ``gym:chain_sum?size=500`` (see "
-                                  "`srpo.data.sources`). Problems are pooled per domain; duplicates (same uid) are "
-                                  "kept once.")
-    heldout: list[str] = option(factory=list,
-                                doc="sources of held-out problems for periodic evaluation; none of their uids may "
-                                    "occur in train.")
+    train: str | list[str] = option(factory=lambda: ["toy:math"],
+                                    doc="sources of training problems (one, or a list): data files (JSONL, JSON, "
+                                        "parquet in any format of ``format``) or built-in source specs such as "
+                                        "``toy:math?n=2000&levels=1-4``, ``toy:code?n=1000``, ``humaneval`` or "
+                                        "``gym:chain_sum?size=500`` (see `srpo.data.sources`). Problems are pooled "
+                                        "per domain; duplicates (same uid) are kept once.")
+    heldout: str | list[str] = option(factory=list,
+                                      doc="sources of held-out problems for periodic evaluation (one, or a list); "
+                                          "none of their uids may occur in train.")
     column_mapping: dict[str, str] = option(factory=dict,
                                             doc="for file sources, srpo field -> column name (e.g. ``{prompt: "
-                                                "question}``).")
+                                                "question}``); applies to the srpo, trl and verl formats.")
+    format: str = option("auto", "format of the data files: ``auto`` detects it per file from its columns and "
+                                 "prints which it assumed, or one of srpo, trl, verl, gsm8k, math, humaneval, mbpp, "
+                                 "apps, livecodebench, codecontests (see docs/data.md).")
+    on_unusable: Literal["error", "drop"] = option(
+        "error", "what to do with a training or held-out row that cannot be scored (no gold answer the math "
+                 "reward can read, no tests the code reward can run, a row that does not load): ``error`` stops "
+                 "naming the file, row and reason; ``drop`` drops it and counts it in the table printed before "
+                 "step 1.")
+
+    def __post_init__(self) -> None:
+        for name in ("train", "heldout"):  # one source may be given as a plain string
+            if isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, [getattr(self, name)])
 
     def validate(self) -> None:
+        from srpo.data.formats import AUTO, FORMATS
+
+        if self.format != AUTO and self.format not in FORMATS:
+            raise ConfigError(f"format: unknown {self.format!r} (known: {AUTO}, {', '.join(FORMATS.names())})")
+        if self.column_mapping and self.format != AUTO and not FORMATS.get(self.format).mappable:
+            raise ConfigError(f"column_mapping: format {self.format!r} reads fixed columns; a mapping applies to "
+                              f"the srpo, trl and verl formats")
         if not self.train:
             raise ConfigError("train: at least one source is needed")

@@ -31,15 +31,13 @@ def check_config(cfg: TrainConfig) -> None:
     ROLLOUT_ENGINES.check(cfg.rollout.engine, "rollout.engine")
 
 
-def load_pool(specs: list[str], mapping: dict[str, str]) -> list[Problem]:
-    """Problems from every source, first occurrence of each uid kept."""
-    from srpo.data.loaders import load_problems
+def load_pool(specs: list[str], mapping: dict[str, str], *, format: str = "auto", on_unusable: str = "error",
+              split: str = "heldout") -> list[Problem]:
+    """The scorable problems of every source, first occurrence of each uid kept (see `srpo.data.pool`)."""
+    from srpo.data.pool import load_pool as load_checked
 
-    seen: dict[str, Problem] = {}
-    for spec in specs:
-        for problem in load_problems(spec, mapping=mapping or None):
-            seen.setdefault(problem.uid, problem)
-    return list(seen.values())
+    return load_checked(specs, mapping=mapping or None, format=format, on_unusable=on_unusable, split=split,
+                        note=print)[0]
 
 
 def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Components:
@@ -65,11 +63,16 @@ def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Compone
 
 
 def _load_data(cfg: TrainConfig) -> tuple[list[Problem], list[Problem]]:
-    """The training and held-out pools, refused when training is empty or the two overlap."""
-    train = load_pool(cfg.data.train, cfg.data.column_mapping)
-    heldout = load_pool(cfg.data.heldout, cfg.data.column_mapping)
-    if not train:
-        raise ConfigError(f"data.train: the sources {cfg.data.train} hold no problems")
+    """The training and held-out pools, every problem scorable, with a table of what each source gave;
+    refused when training is empty or the two overlap."""
+    from srpo.data.pool import format_sources, load_pool as load_checked
+
+    data = cfg.data
+    options = {"mapping": data.column_mapping or None, "format": data.format, "on_unusable": data.on_unusable,
+               "note": print}
+    train, train_counts = load_checked(data.train, split="train", **options)
+    heldout, heldout_counts = load_checked(data.heldout, split="heldout", **options)
+    print(format_sources(train_counts + heldout_counts))
     overlap = {p.uid for p in train} & {p.uid for p in heldout}
     if overlap:
         raise ConfigError(f"data.heldout: {len(overlap)} held-out problems also occur in data.train "

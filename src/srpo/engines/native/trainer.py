@@ -18,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -36,6 +38,10 @@ from srpo.engines.native.model import PromptFormatter, load_model_and_tokenizer
 from srpo.engines.native.rollout import ROLLOUT_ENGINES
 from srpo.engines.native.step_metrics import domain_metrics, group_metrics
 from srpo.tracking import Tracker, read_jsonl
+
+log = logging.getLogger("srpo.train")
+log.addHandler(logging.NullHandler())  # the warning reaches stderr once, through tqdm; a configured log gets it too
+ZERO_REWARD_STEPS = 10  # after this many steps of nothing but exactly-zero rewards, say so loudly
 
 
 class Trainer:
@@ -66,6 +72,7 @@ class Trainer:
             self._restore(resume_from)
         else:
             save_config(cfg, self.run_dir / "config.yaml")
+        self._reward_seen = self.step > 0  # after a resume the earlier steps are not known here
         self.tracker = Tracker.from_config(self.run_dir, cfg.logging, to_dict(cfg))
 
     # ----------------------------------------------------------------- the loop
@@ -110,6 +117,7 @@ class Trainer:
         stage = self.curriculum.stage_index + 1  # before feedback, which may switch for the next step
         weights = self.curriculum.weights(step)
         exp, collect_stats = self.collect(weights)
+        self.watch_rewards(step, exp)
         exp.advantages_b = self.advantages(exp)
         t_update = time.perf_counter()
         update_stats = self.actor.update(exp) if len(exp) else {}
@@ -180,6 +188,17 @@ class Trainer:
         algo = self.cfg.algorithm
         estimator = ADVANTAGE_ESTIMATORS.get(algo.advantage)
         return estimator(exp.rewards_b, exp.group_ids_b, eps=algo.adv_eps, std_unbiased=algo.std_unbiased)
+
+    def watch_rewards(self, step: int, exp: Experience) -> None:
+        """Warn when every reward of the first `ZERO_REWARD_STEPS` steps is exactly 0: nothing can be learned."""
+        self._reward_seen = self._reward_seen or bool((exp.rewards_b != 0).any())
+        if step == ZERO_REWARD_STEPS and not self._reward_seen:
+            line = (f"WARNING: every reward of the first {step} steps was exactly 0, so every advantage and "
+                    f"gradient is 0 and the policy cannot learn. Check that responses match what the rewards "
+                    f"read (samples.jsonl in {self.run_dir}), the rewards config, and the data's gold answers "
+                    f"and tests (the table printed before step 1).")
+            tqdm.write(line, file=sys.stderr)
+            log.warning(line)
 
     def feedback(self, step: int, exp: Experience) -> None:
         """Tell the curriculum the step's mean reward (its plateau rule reads it)."""
