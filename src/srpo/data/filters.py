@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from srpo.core.problem import Problem
 from srpo.data.curate_config import CurateConfig
-from srpo.data.usable import gold_reason, tests_reason
+from srpo.data.usable import code_reason, gold_reason
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ RUNTIME_TEXT = {
 
 def check_incomplete(problem: Problem, cfg: "CurateConfig") -> Drop | None:
     """Empty/short/overlong prompt; math without a gold answer; code without tests the code reward can run
-    (the same test as training's load check, `srpo.data.usable.tests_reason`)."""
+    (the same test as training's load check, `srpo.data.usable.code_reason`)."""
     text = problem.prompt.strip()
     if len(text) < cfg.min_prompt_chars:
         return Drop("incomplete", f"prompt has {len(text)} characters (< min_prompt_chars={cfg.min_prompt_chars})")
@@ -90,7 +90,7 @@ def check_incomplete(problem: Problem, cfg: "CurateConfig") -> Drop | None:
         if problem.answer is None or not str(problem.answer).strip():
             return Drop("incomplete", "math problem without a gold answer")
         return None
-    why = tests_reason(problem)
+    why = code_reason(problem)
     return Drop("incomplete", why[1]) if why else None
 
 

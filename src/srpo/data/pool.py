@@ -64,7 +64,7 @@ def load_pool(specs: list[str], *, mapping: dict[str, str] | None = None, format
             else:
                 pool[problem.uid] = problem
         count.kept = len(checked.kept) - count.dropped["duplicate"]
-        if not count.kept:
+        if not checked.kept:
             raise DataError(_empty_error(split, count))
         counts.append(count)
     return list(pool.values()), counts

@@ -49,7 +49,7 @@ def unusable_reason(problem: Problem) -> tuple[str, str] | None:
     """``(reason, detail)`` when `problem` cannot be scored, else None."""
     if problem.domain == "math":
         return gold_reason(problem.answer)
-    return tests_reason(problem)
+    return code_reason(problem)
 
 
 def check_usable(rows: Iterable[tuple[str, Problem | LoadIssue]]) -> Checked:
@@ -92,7 +92,7 @@ def _verifier_parses(latex: str) -> bool:
     return any(not isinstance(x, str) for x in parsed)
 
 
-def tests_reason(problem: Problem) -> tuple[str, str] | None:
+def code_reason(problem: Problem) -> tuple[str, str] | None:
     """None when the code reward can run `problem.tests` (a known kind and at least one case or test code)."""
     tests = problem.tests
     if not tests:
