@@ -8,6 +8,7 @@ from srpo.cli import main
 from srpo.config import load_config
 from srpo.core.configlib import ConfigError
 from srpo.core.registry import Registry, UnknownNameError
+from srpo.data.formats import FORMATS
 from srpo.data.sources import DATA_SOURCES
 from srpo.engines.native.rollout import ROLLOUT_ENGINES
 from srpo.engines.native.trainer import Trainer
@@ -23,6 +24,7 @@ BUILT_IN = [
     (SAMPLERS, {"uniform", "history_resampling", "dynamic_sampling"}),
     (REWARDS, {"math_accuracy", "code_accuracy", "format", "language"}),
     (DATA_SOURCES, {"humaneval", "gym", "toy"}),
+    (FORMATS, {"srpo", "trl", "verl", "gsm8k", "math", "humaneval", "mbpp", "apps", "livecodebench", "codecontests"}),
     (ROLLOUT_ENGINES, {"kv_cache", "hf"}),
     (LOGGING_BACKENDS, {"tensorboard", "wandb"}),
 ]

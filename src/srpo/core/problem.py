@@ -4,7 +4,8 @@ A `Problem` is a prompt plus what a verifier needs to judge a response to it: a 
 test specification for code. Its `uid` is stable: samplers, history resampling, curation, difficulty labels
 and evaluation all refer to a problem by it.
 
-Code tests (``Problem.tests``) are a dict with these keys:
+Code tests (``Problem.tests``) are a dict with these keys (docs/data.md, "srpo's code test format", has
+examples; `srpo.data.formats` converts the common data sets' tests to it):
 
 ``kind``
     ``"function"`` (HumanEval/MBPP style: call an entry point) or ``"stdio"`` (feed stdin, compare stdout).

@@ -5,6 +5,7 @@
     srpo.sampling.SAMPLERS                       sampler classes (sampling.name)
     srpo.rewards.REWARDS                         reward entries (rewards.<domain>[i].name)
     srpo.data.sources.DATA_SOURCES               built-in problem sources (data.train, data.heldout specs)
+    srpo.data.formats.FORMATS                    data file formats (data.format)
     srpo.tracking.LOGGING_BACKENDS               metric sinks (logging.backends)
     srpo.engines.native.rollout.ROLLOUT_ENGINES  the native engine's generators (rollout.engine)
 

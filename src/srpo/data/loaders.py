@@ -20,7 +20,7 @@ from srpo.core.problem import Problem
 from srpo.data.formats import AUTO, resolve_format, row_to_problem
 from srpo.data.formats.generic import check_mapping
 from srpo.data.rows import DataError, RawRow, iter_object_rows, iter_raw_rows
-from srpo.data.sources import is_source, load_source
+from srpo.data.sources import is_source, load_source, split_spec
 
 Note = Callable[[str], None]
 
@@ -73,7 +73,7 @@ def read_source(data: Any, *, domain: str | None = None, mapping: dict[str, str]
     if isinstance(data, (str, Path)) and not Path(data).exists() and is_source(str(data)):
         problems = [_with_source(p, source, domain) for p in load_source(str(data))]
         items = [(f"{data}[{i}]", p) for i, p in enumerate(problems)]
-        return LoadedSource(str(data), str(data).split(":")[0].split("?")[0], False, (), items)
+        return LoadedSource(str(data), split_spec(str(data))[0], False, (), items)
     if isinstance(data, (str, Path)):
         raws: Iterator[RawRow] = iter_raw_rows(data)
         name, default_source = str(data), Path(data).name.split(".")[0]
