@@ -58,7 +58,8 @@ class LoadedSource:
         """``file x.jsonl: assumed format 'apps' (columns: ...); override with ...`` for detected formats."""
         if not self.assumed:
             return None
-        return (f"file {self.name}: assumed format '{self.format}' (columns: {', '.join(self.columns)}); "
+        what = "file" if Path(self.name).suffix else "table"  # in-memory tables are named by their type
+        return (f"{what} {self.name}: assumed format '{self.format}' (columns: {', '.join(self.columns)}); "
                 f"override with data.format=NAME or --format NAME")
 
 
