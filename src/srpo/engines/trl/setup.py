@@ -134,7 +134,8 @@ def _check_grpo_args(cfg: TrainConfig) -> None:
 
 
 def _owned_keys() -> list[str]:
-    return list(grpo_args(TrainConfig(engine="trl"), batch_plan(TrainConfig(engine="trl"), 1)))
+    keys = list(grpo_args(TrainConfig(engine="trl"), batch_plan(TrainConfig(engine="trl"), 1)))
+    return keys + ["activation_checkpointing", "reward_weights"]
 
 
 def grpo_args(cfg: TrainConfig, plan: BatchPlan) -> dict[str, Any]:

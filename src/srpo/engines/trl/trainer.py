@@ -13,10 +13,12 @@ per srpo step (see `srpo.engines.trl.setup`); every srpo number (step, metrics, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,7 @@ class SrpoGRPOTrainer(GRPOTrainer):
             row = {_TRL_NAMES.get(k, f"trl/{k}"): v for k, v in logs.items() if isinstance(v, (int, float))}
             row.update({_TRL_NAMES.get(k, f"trl/{k}"): sum(v) / len(v) for k, v in trl.items() if v})
             srpo_metrics = self.srpo.pop_metrics(step)
+            row["timing/step_s"] = self.srpo.step_seconds()
             logs.update({f"srpo/{k}": v for k, v in srpo_metrics.items()})
             self.srpo.log(step, {**srpo_metrics, **row})
         super().log(logs, start_time)
@@ -93,6 +96,7 @@ class SrpoCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if state.global_step == 0 and self.run.heldout:
             self.run.log(0, self.run.evaluate(0))
+        self.run.step_seconds()  # the clock of step 1 starts here
 
     def on_step_end(self, args, state, control, **kwargs):
         step, rem = divmod(state.global_step, self.run.plan.updates_per_step)
@@ -127,6 +131,14 @@ class SrpoRun:
         self.tracker: Tracker | None = None
         self.trainer: SrpoGRPOTrainer | None = None
         self.state_checks = 0
+        self._clock = time.perf_counter()
+        self._eval_s = 0.0
+
+    def step_seconds(self) -> float:
+        """Wall time since the previous step's log, evaluation excluded (as the native engine's timing/step_s)."""
+        now = time.perf_counter()
+        out, self._clock, self._eval_s = now - self._clock - self._eval_s, now, 0.0
+        return out
 
     def on_step(self, step: int, metrics: dict[str, float], rows: list[dict[str, Any]]) -> None:
         self.step_metrics[step] = metrics
@@ -152,6 +164,13 @@ class SrpoRun:
 
     def evaluate(self, step: int) -> dict[str, float]:
         """Held-out pass@k: each rank samples a shard of the problems, the counts are gathered."""
+        start = time.perf_counter()
+        try:
+            return self._evaluate(step)
+        finally:
+            self._eval_s += time.perf_counter() - start
+
+    def _evaluate(self, step: int) -> dict[str, float]:
         from trl.models.utils import unwrap_model_for_generation
 
         from srpo.engines.native.generation import generate_fn_for
@@ -225,7 +244,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     funcs, weights = step_scorer.functions(mixture.domains)
     formatter = PromptFormatter(tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
     dataset = Dataset.from_list([{"prompt": formatter.text(p.prompt), "srpo_uid": p.uid} for p in train_problems])
-    args = GRPOConfig(**{**grpo_args(cfg, plan), **cfg.trl.grpo_args, "reward_weights": weights})
+    kwargs = {**grpo_args(cfg, plan), **cfg.trl.grpo_args, "reward_weights": weights}
+    if "activation_checkpointing" in {f.name for f in dataclasses.fields(GRPOConfig)}:  # transformers >= 5.2x
+        kwargs["activation_checkpointing"] = kwargs.pop("gradient_checkpointing")
+    args = GRPOConfig(**kwargs)
     resume = resume_checkpoint(cfg)
     run_dir = Path(cfg.run.output_dir)
     if rank == 0:
