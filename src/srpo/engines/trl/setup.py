@@ -135,7 +135,7 @@ def _check_grpo_args(cfg: TrainConfig) -> None:
 
 def _owned_keys() -> list[str]:
     keys = list(grpo_args(TrainConfig(engine="trl"), batch_plan(TrainConfig(engine="trl"), 1)))
-    return keys + ["activation_checkpointing", "reward_weights"]
+    return keys + ["activation_checkpointing", "reward_weights", "model_init_kwargs"]
 
 
 def grpo_args(cfg: TrainConfig, plan: BatchPlan) -> dict[str, Any]:

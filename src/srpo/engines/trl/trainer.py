@@ -121,9 +121,9 @@ class SrpoCallback(TrainerCallback):
 class SrpoRun:
     """Everything a TRL run of a srpo config holds besides the trainer: parts, stream, logger, evaluation."""
 
-    def __init__(self, cfg: TrainConfig, plan: BatchPlan, model, tokenizer, scorer, stream: PromptStream,
+    def __init__(self, cfg: TrainConfig, plan: BatchPlan, tokenizer, scorer, stream: PromptStream,
                  problems, heldout, rank: int):
-        self.cfg, self.plan, self.model_ref, self.tokenizer = cfg, plan, model, tokenizer
+        self.cfg, self.plan, self.tokenizer = cfg, plan, tokenizer
         self.scorer, self.stream, self.heldout, self.rank = scorer, stream, heldout, rank
         self.row_of_uid = {p.uid: i for i, p in enumerate(problems)}
         self.step_metrics: dict[int, dict[str, float]] = {}
@@ -177,12 +177,11 @@ class SrpoRun:
         from srpo.eval.evaluate import aggregate, sample_and_count
 
         trainer = self.trainer
-        world = trainer.accelerator.num_processes if trainer else 1
+        world = trainer.accelerator.num_processes
         shard = [i for i in range(len(self.heldout)) if i % world == self.rank]
         problems = [self.heldout[i] for i in shard]
         n = self.cfg.eval.samples
-        model = trainer.model_wrapped if trainer else self.model_ref
-        with unwrap_model_for_generation(model, trainer.accelerator) as unwrapped:
+        with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as unwrapped:
             was_training = unwrapped.training
             unwrapped.eval()
             generate = generate_fn_for(unwrapped, self.tokenizer, self.cfg,
@@ -218,7 +217,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     from datasets import Dataset
 
     from srpo.curriculum import Curriculum
-    from srpo.engines.native.model import PromptFormatter, load_model_and_tokenizer
+    from srpo.engines.native.model import PromptFormatter, resolve_model_path
     from srpo.engines.native.setup import _check_domains, _load_data
     from srpo.engines.trl.rewards import StepScorer
     from srpo.rewards import RewardScorer
@@ -229,8 +228,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     for note in differences(cfg):
         log.warning("trl engine: %s", note)
     torch.manual_seed(cfg.run.seed)
-    model, tokenizer = load_model_and_tokenizer(cfg.model)
-    tokenizer.padding_side = "left"
+    # GRPOTrainer loads the model itself from its directory, on each process's device and, under DeepSpeed
+    # ZeRO-3 with zero3_init_flag, already sharded (a model object would be materialised whole per process).
+    model = str(resolve_model_path(cfg.model.path))
+    tokenizer = load_tokenizer(model)
     train_problems, heldout = _load_data(cfg)
     train_problems = sorted(train_problems, key=lambda p: p.uid)
     mixture = DomainMixture.from_problems(train_problems, cfg.run.seed, cfg.sampling)
@@ -239,12 +240,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     stream = PromptStream(mixture, curriculum, train_problems, cfg.rollout.prompts_per_step, cfg.rollout.group_size,
                           cfg.trl.max_lookahead, cfg.run.total_steps)
     scorer = RewardScorer(cfg.rewards, cfg.sandbox)
-    run = SrpoRun(cfg, plan, model, tokenizer, scorer, stream, train_problems, heldout, rank)
+    run = SrpoRun(cfg, plan, tokenizer, scorer, stream, train_problems, heldout, rank)
     step_scorer = StepScorer(cfg, scorer, stream, train_problems, tokenizer.eos_token_id, on_step=run.on_step)
     funcs, weights = step_scorer.functions(mixture.domains)
     formatter = PromptFormatter(tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
     dataset = Dataset.from_list([{"prompt": formatter.text(p.prompt), "srpo_uid": p.uid} for p in train_problems])
-    kwargs = {**grpo_args(cfg, plan), **cfg.trl.grpo_args, "reward_weights": weights}
+    kwargs = {**grpo_args(cfg, plan), **cfg.trl.grpo_args, "reward_weights": weights,
+              "model_init_kwargs": {"dtype": cfg.model.dtype, "local_files_only": True}}
     if "activation_checkpointing" in {f.name for f in dataclasses.fields(GRPOConfig)}:  # transformers >= 5.2x
         kwargs["activation_checkpointing"] = kwargs.pop("gradient_checkpointing")
     args = GRPOConfig(**kwargs)
@@ -271,6 +273,17 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         (run_dir / "ranks").mkdir(exist_ok=True)
         (run_dir / "ranks" / f"rank{rank}.json").write_text(json.dumps(stream.state_dict(), sort_keys=True))
     return {"step": stream.scored_through, "state_hash": stream.state_hash(), "state_checks": run.state_checks}
+
+
+def load_tokenizer(path: str):
+    """The policy's tokenizer, offline, left-padded (GRPOTrainer requires it), with a pad token."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return tokenizer
 
 
 def _truncate_log(path: Path, step: int) -> None:
