@@ -81,3 +81,12 @@ def test_truncation_and_schedule():
     args = grpo_args(c, check_config(c))
     assert args["mask_truncated_completions"] and args["lr_scheduler_type"] == "cosine_with_min_lr"
     assert args["lr_scheduler_kwargs"] == {"min_lr_rate": 0.2} and args["warmup_steps"] == 5
+
+
+def test_fsdp_refuses_held_out_evaluation(monkeypatch):
+    c = cfg('data.heldout=["toy:math?n=4"]')
+    check_config(c)
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    with pytest.raises(ConfigError, match="^data.heldout: .*FSDP"):
+        check_config(c)
+    check_config(cfg())  # no held-out set: fine under FSDP

@@ -72,6 +72,7 @@ class PromptStream:
         self.drawn_through = 0  # last srpo step drawn (steps count from 1)
         self.scored_through = 0
         self.rollouts_total = 0
+        self.lookahead_seen = 0  # most drawn-but-unscored steps at any draw (accelerate: 1)
 
     # ---- drawing (TRL's dataloader) ----------------------------------------------------------------
     def draw(self) -> dict[str, Any] | None:
@@ -84,6 +85,7 @@ class PromptStream:
             raise RuntimeError(f"trl engine: {len(self.queue)} drawn steps are still unscored, more than "
                                f"trl.max_lookahead={self.max_lookahead}; history resampling would decide epochs "
                                "without their records (raise the bound, or keep dataloader workers at 0)")
+        self.lookahead_seen = max(self.lookahead_seen, len(self.queue))
         step = self.drawn_through + 1
         weights = self.curriculum.weights(step)
         batch = self.mixture.next_batch(self.prompts_per_step, weights)

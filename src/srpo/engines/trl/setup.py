@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from typing import Any
 
 from srpo.config import TrainConfig
@@ -108,6 +109,12 @@ def check_config(cfg: TrainConfig, processes: int = 1) -> BatchPlan:
         log.info("run.max_rollouts is not a multiple of a step's responses: the crossing step is the last")
     plan = batch_plan(cfg, processes)
     _check_grpo_args(cfg)
+    fsdp = bool(cfg.trl.grpo_args.get("fsdp")) or os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"
+    if fsdp and cfg.data.heldout:
+        raise ConfigError("data.heldout: srpo's held-out evaluation samples on every rank independently, and under "
+                          "FSDP every forward pass is a collective, so ranks would wait on each other; evaluate "
+                          "checkpoints with `srpo eval` instead (or use DeepSpeed ZeRO-3, whose parameters are "
+                          "gathered for generation)")
     return plan
 
 
