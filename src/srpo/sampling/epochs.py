@@ -17,6 +17,35 @@ pending, which are then forgotten (``forgotten_serves``; such a prompt counts as
 unseen prompts stay); with the contract kept this never happens. L = 0 (the default) is the synchronous
 loop: decide at the next call. Until an epoch is decided, the next epoch's draws are provisional (from the
 active set as it was); the decision redraws the unserved rest of the current epoch.
+
+Worked example: six prompts, batches of 4, an engine that records batch k only after drawing batch k+1
+(lookahead 1); ``a`` is always solved, the others half:
+
+>>> from srpo.core.problem import Problem
+>>> from srpo.sampling import HistoryResamplingSampler
+>>> h = HistoryResamplingSampler([Problem(uid=u, domain="math", prompt=u) for u in "fedcba"], seed=0)
+>>> h.set_lookahead(1)
+>>> unrecorded = []
+>>> for k in range(4):
+...     batch = [p.uid for p in h.next_batch(4)]
+...     print(k, batch, h.epoch, "".join(h.active_uids), int(h.stats()["undecided_epochs"]))
+...     unrecorded.append(batch)
+...     if len(unrecorded) > 1:  # batch k-1 is scored now, after batch k was drawn
+...         for uid in unrecorded.pop(0):
+...             h.record(uid, [True, True] if uid == "a" else [True, False])
+0 ['b', 'e', 'd', 'a'] 0 abcdef 0
+1 ['c', 'f', 'a', 'f'] 1 abcdef 1
+2 ['e', 'b', 'd', 'c'] 1 abcdef 1
+3 ['b', 'c', 'e', 'f'] 2 bcdef 1
+>>> h.stats()["forgotten_serves"], h.stats()["unmatched_records"]
+(0.0, 0.0)
+
+Epoch 0 (``b e d a c f``) ends inside batch 1. At batch 2 the records of ``c`` and ``f`` (batch 1) are not
+in, so epoch 0 stays open and epoch 1 (``a f e b d c``) is served provisionally. At batch 3 they are in:
+epoch 0 closes with all six records and drops ``a``; epoch 2 is drawn without it. ``a`` was served once
+after its epoch, in the batch that crossed the boundary. Without ``set_lookahead(1)`` the same engine
+would close epoch 0 at batch 2 with two records missing (counted in ``forgotten_serves``) and attribute
+them to the wrong epoch later (``unmatched_records``).
 """
 
 from __future__ import annotations

@@ -30,11 +30,11 @@ from srpo.engines.trl.metrics import step_metrics
 class StepScorer:
     """Scores each batch once and hands every component's score to its TRL reward function."""
 
-    def __init__(self, cfg: TrainConfig, scorer, stream: PromptStream, problems: Sequence[Problem], eos_id: int,
+    def __init__(self, cfg: TrainConfig, scorer, stream: PromptStream, problems: Sequence[Problem], tokenizer,
                  on_step: Callable[[int, dict[str, float], list[dict[str, Any]]], None] | None = None):
-        self.cfg, self.scorer, self.stream = cfg, scorer, stream
+        self.cfg, self.scorer, self.stream, self.tokenizer = cfg, scorer, stream, tokenizer
         self.by_uid = {p.uid: p for p in problems}
-        self.eos_id = eos_id
+        self.eos_id = tokenizer.eos_token_id
         self.on_step = on_step  # (step, metrics, sample rows) for the logger
         self._key: tuple | None = None
         self._results: list = []
@@ -53,8 +53,8 @@ class StepScorer:
         return funcs, weights
 
     def _component(self, domain: str, name: str) -> Callable:
-        def reward(prompts, completions, completion_ids, srpo_uid, **_):
-            results = self.score(completions, completion_ids, srpo_uid)
+        def reward(prompts, completions, completion_ids, srpo_uid, trainer_state=None, **_):
+            results = self.score(completion_ids, srpo_uid, trainer_state)
             out = []
             for uid, res in zip(srpo_uid, results):
                 score = res.info["components"].get(name) if self.by_uid[uid].domain == domain else None
@@ -65,19 +65,25 @@ class StepScorer:
         return reward
 
     def _overlong(self) -> Callable:
-        def overlong(prompts, completions, completion_ids, srpo_uid, **_):
-            self.score(completions, completion_ids, srpo_uid)
+        def overlong(prompts, completions, completion_ids, srpo_uid, trainer_state=None, **_):
+            self.score(completion_ids, srpo_uid, trainer_state)
             return list(self._penalties)
 
         overlong.__name__ = "overlong_penalty"
         return overlong
 
     # ---- one scoring per batch ---------------------------------------------------------------------
-    def score(self, completions: Sequence[str], completion_ids: Sequence[Sequence[int]], uids: Sequence[str]):
-        key = (tuple(uids), tuple(completions))
+    def score(self, completion_ids: Sequence[Sequence[int]], uids: Sequence[str], trainer_state=None):
+        """The batch's `RewardResult`s, computed (and fed back) on the first call for this batch.
+
+        Texts are decoded from the token ids as the native engine does (TRL's own ``completions`` may be
+        chat messages parsed by a response schema, which could move ``<think>`` out of the text)."""
+        step = getattr(trainer_state, "global_step", None)
+        key = (step, tuple(uids), tuple(tuple(ids) for ids in completion_ids))
         if key != self._key:
             self._key = key
-            self._results = self.scorer.score(list(completions), [self.by_uid[u] for u in uids])
+            completions = self.tokenizer.batch_decode([list(ids) for ids in completion_ids], skip_special_tokens=True)
+            self._results = self.scorer.score(completions, [self.by_uid[u] for u in uids])
             self._penalties = self._penalty([len(ids) for ids in completion_ids])
             self._feedback(completions, completion_ids, uids)
         return self._results

@@ -241,10 +241,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                           cfg.trl.max_lookahead, cfg.run.total_steps)
     scorer = RewardScorer(cfg.rewards, cfg.sandbox)
     run = SrpoRun(cfg, plan, tokenizer, scorer, stream, train_problems, heldout, rank)
-    step_scorer = StepScorer(cfg, scorer, stream, train_problems, tokenizer.eos_token_id, on_step=run.on_step)
+    step_scorer = StepScorer(cfg, scorer, stream, train_problems, tokenizer, on_step=run.on_step)
     funcs, weights = step_scorer.functions(mixture.domains)
     formatter = PromptFormatter(tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
-    dataset = Dataset.from_list([{"prompt": formatter.text(p.prompt), "srpo_uid": p.uid} for p in train_problems])
+    dataset = Dataset.from_list([{"prompt": dataset_prompt(formatter, p.prompt), "srpo_uid": p.uid}
+                                 for p in train_problems])
     kwargs = {**grpo_args(cfg, plan), **cfg.trl.grpo_args, "reward_weights": weights,
               "model_init_kwargs": {"dtype": cfg.model.dtype, "local_files_only": True}}
     if "activation_checkpointing" in {f.name for f in dataclasses.fields(GRPOConfig)}:  # transformers >= 5.2x
@@ -273,6 +274,18 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         (run_dir / "ranks").mkdir(exist_ok=True)
         (run_dir / "ranks" / f"rank{rank}.json").write_text(json.dumps(stream.state_dict(), sort_keys=True))
     return {"step": stream.scored_through, "state_hash": stream.state_hash(), "state_checks": run.state_checks}
+
+
+def dataset_prompt(formatter, prompt: str):
+    """The prompt as GRPOTrainer should see it to produce the native engine's token ids: chat messages when
+    the chat template applies (TRL renders them with add_generation_prompt and no extra special tokens),
+    else the formatted text (tokenized with the tokenizer's special tokens, as the native engine does)."""
+    if formatter.template != "chat":
+        return formatter.text(prompt)
+    messages = [{"role": "user", "content": prompt}]
+    if formatter.system_prompt:
+        messages.insert(0, {"role": "system", "content": formatter.system_prompt})
+    return messages
 
 
 def load_tokenizer(path: str):
