@@ -36,7 +36,7 @@ class TrlConfig:
                                    "(e.g. dataloader workers prefetching further).")
     grpo_args: dict[str, Any] = option(factory=dict,
                                        doc="further ``trl.GRPOConfig`` fields passed as they are (``deepspeed``, "
-                                           "``fsdp``, ``fsdp_config``, ``logging_steps``, ``ddp_timeout``, ...). "
+                                           "``fsdp``, ``fsdp_config``, ``ddp_timeout``, ``torch_compile``, ...). "
                                            "Fields srpo sets from the tree (see docs/trl.md) are refused here, so "
                                            "each setting has one place.")
 
