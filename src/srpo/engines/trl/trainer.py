@@ -77,9 +77,9 @@ class SrpoGRPOTrainer(GRPOTrainer):
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         step, rem = divmod(self.state.global_step, self.srpo.plan.updates_per_step)
         if self.model.training and not rem and "loss" in logs:
-            trl = self._metrics["train"]
+            averaged = self._metrics["train"]
             row = {_TRL_NAMES.get(k, f"trl/{k}"): v for k, v in logs.items() if isinstance(v, (int, float))}
-            row.update({_TRL_NAMES.get(k, f"trl/{k}"): sum(v) / len(v) for k, v in trl.items() if v})
+            row.update({_TRL_NAMES.get(k, f"trl/{k}"): sum(v) / len(v) for k, v in averaged.items() if v})
             srpo_metrics = self.srpo.pop_metrics(step)
             row["timing/step_s"] = self.srpo.step_seconds()
             logs.update({f"srpo/{k}": v for k, v in srpo_metrics.items()})
