@@ -14,10 +14,16 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints-cpu.txt -e '.[test]' $(PIP_QUIET)
 	touch $(STAMP)
 
+# The TRL engine's extra, for the tests only: the native path and `make demo` need none of it.
+TRL_STAMP := $(VENV)/.srpo-trl-installed
+$(TRL_STAMP): $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints-cpu.txt -e '.[test,trl]' $(PIP_QUIET)
+	touch $(TRL_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/srpo demo
 
-test: $(STAMP)
+test: $(STAMP) $(TRL_STAMP)
 	bash scripts/ensure-chromium.sh || test -z "$$CI"  # CI must have it; elsewhere the browser test skips
 	$(PY) -m pytest -q
 

@@ -151,3 +151,21 @@ def test_validation_names_the_field(data, message):
 def test_direct_construction_validates_too():
     with pytest.raises(ConfigError, match=r"stages\[0\]\.weights\.code: must be"):
         Curriculum(CurriculumConfig(preset="custom", stages=[StageConfig(weights={"code": float("inf")})]))
+
+
+def test_plateau_switch_waits_for_the_first_batch_not_yet_drawn():
+    """An engine that draws ahead (TRL) has already drawn steps 11 and 12 when step 10 is scored: the switch
+    lands at 13, so each batch's logged weights are those it was drawn with; the old-stage rewards of steps
+    11-12 do not count toward the new stage."""
+    cur = Curriculum(CurriculumConfig(preset="custom", stages=[
+        StageConfig("a", {"math": 1.0}, plateau_window=3, plateau_min_delta=0.05),
+        StageConfig("b", {"code": 1.0}, plateau_window=1, plateau_min_delta=0.05),
+        StageConfig("c", {"math": 1.0})]))
+    rewards = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.62, 0.63, 0.64, 0.64, 0.64]
+    for step, r in enumerate(rewards):
+        cur.observe(step, r, drawn_through=step + 2)
+    assert cur.switches == [{"stage": 1, "name": "b", "step": 13, "reason": "plateau"}]
+    assert cur.weights(12) == {"math": 1.0} and cur.weights(13) == {"code": 1.0}
+    cur.observe(11, 0.0, drawn_through=13)
+    cur.observe(12, 0.0, drawn_through=14)  # stage a's batches: no second switch from their rewards
+    assert cur.stage_index == 1

@@ -241,8 +241,13 @@ class Curriculum:
             return lerp_weights(src, st.weights, max(0, k) / st.ramp_steps)
         return lerp_weights(st.weights, st.weights, 1.0)
 
-    def observe(self, step: int, reward_mean: float) -> bool:
-        """Feed the reward of `step` (NaN/None is skipped); returns True when a switch takes effect next."""
+    def observe(self, step: int, reward_mean: float, drawn_through: int | None = None) -> bool:
+        """Feed the reward of `step` (NaN/None is skipped); returns True when a switch was decided.
+
+        `drawn_through`: engines that draw ahead pass the last step whose batch is already drawn; a plateau
+        switch then takes effect at the first step not yet drawn (``max(step, drawn_through) + 1``), so the
+        logged weights are those each batch was really drawn with. Step-rule switches are unaffected.
+        """
         if step <= self._last_step:
             raise ValueError(f"observe: step {step} is not after the last observed step {self._last_step}")
         before = self._index
@@ -251,12 +256,13 @@ class Curriculum:
             self._switch(self.stages[self._index].until_step, "until_step")
         self._start = start
         self._last_step = step
-        if reward_mean is not None and math.isfinite(reward_mean):
+        # a batch drawn before a plateau switch took effect belongs to the old stage: not this stage's reward
+        if reward_mean is not None and math.isfinite(reward_mean) and step >= self._start:
             self._rewards.append(float(reward_mean))
         if self.stage.until_step == step + 1:
             self._switch(step + 1, "until_step")
-        elif self._plateaued():
-            self._switch(step + 1, "plateau")
+        elif step >= self._start and self._plateaued():
+            self._switch(max(step, drawn_through if drawn_through is not None else step) + 1, "plateau")
         return self._index != before
 
     def _plateaued(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 
@@ -34,8 +35,28 @@ def run_train(args: argparse.Namespace) -> int:
     from srpo.engines.native.trainer import Trainer
 
     cfg = load_config(args.config, args.overrides)
+    if cfg.engine == "trl":
+        return run_trl(cfg)
     Trainer(cfg).train()
     print(f"run directory: {cfg.run.output_dir}")
+    return 0
+
+
+def run_trl(cfg) -> int:
+    """``engine=trl``: the same config on TRL's GRPOTrainer; under torchrun every process runs this."""
+    from srpo.core.configlib import ConfigError
+
+    try:
+        from srpo.engines.trl import trainer as trl_trainer
+    except ImportError as err:
+        raise ConfigError(f"engine: trl needs the optional extra (pip install 'srpo[trl]'): {err}") from None
+    try:
+        result = trl_trainer.train(cfg)
+    finally:
+        trl_trainer.shutdown()
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"run directory: {cfg.run.output_dir} (trl engine, step {result['step']}, "
+              f"state {result['state_hash']}, {result['state_checks']} cross-rank state checks)")
     return 0
 
 

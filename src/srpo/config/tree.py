@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -26,6 +26,7 @@ from srpo.data.difficulty import DifficultyConfig
 from srpo.eval.config import EvalConfig
 from srpo.rewards import RewardsConfig
 from srpo.config.run import DataConfig, RunConfig
+from srpo.config.trl import TrlConfig
 from srpo.sampling import SamplingConfig
 from srpo.sandbox import SandboxConfig
 from srpo.tracking import LoggingConfig
@@ -35,6 +36,10 @@ from srpo.tracking import LoggingConfig
 class TrainConfig:
     """Everything a run needs, one section per concern; every engine reads the same tree."""
 
+    engine: Literal["native", "trl"] = option(
+        "native", "the training engine: ``native`` (srpo's own loop, one process) or ``trl`` (TRL's GRPOTrainer "
+                  "with srpo's sampler, curriculum and rewards inside; scales with accelerate/torchrun to many "
+                  "GPUs; needs ``pip install srpo[trl]``; see docs/trl.md).")
     run: RunConfig = option(factory=RunConfig, doc="where the run lives, how long it goes, checkpoints and resume.")
     model: ModelConfig = option(factory=ModelConfig, doc="the policy model and how prompts are formatted for it.")
     rollout: RolloutConfig = option(factory=RolloutConfig, doc="how responses are generated during training.")
@@ -52,6 +57,7 @@ class TrainConfig:
     difficulty: DifficultyConfig = option(factory=DifficultyConfig, doc="difficulty-label thresholds, used by srpo "
                                                                         "label-difficulty.")
     curate: CurateConfig = option(factory=CurateConfig, doc="curation switches and parameters, used by srpo curate.")
+    trl: TrlConfig = option(factory=TrlConfig, doc="options only the TRL engine reads (engine: trl).")
 
     def validate(self) -> None:
         """Cross-section rules (each section validates its own fields)."""

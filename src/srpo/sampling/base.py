@@ -11,8 +11,10 @@ Each training step the trainer calls, in this order::
     ... update ...
 
 Feedback for a prompt therefore always arrives *after* the `next_batch` call that served it. Samplers that
-act on feedback at an epoch boundary (history resampling) take that decision lazily, at the start of the
-next `next_batch` call, so all records of the epoch are in.
+act on feedback at an epoch boundary (history resampling) take that decision lazily: at the start of the
+first `next_batch` call at which every prompt served in the epoch has been recorded. Engines that draw
+ahead (batch k+1 drawn before batch k is recorded) declare how far with ``set_lookahead(L)``; see
+`srpo.sampling.epochs` and docs/sampling.md.
 
 Index layout, worked example
 ----------------------------
@@ -139,6 +141,10 @@ class PromptSampler(abc.ABC):
     @property
     def dataset_size(self) -> int:
         return len(self._uids)
+
+    def set_lookahead(self, batches: int) -> None:
+        """Declare that the engine draws up to `batches` batches before recording a served one (default 0);
+        samplers that decide nothing from feedback ignore it."""
 
     @abc.abstractmethod
     def next_batch(self, n: int) -> list[Problem]:

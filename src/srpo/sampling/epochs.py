@@ -7,8 +7,45 @@ which come back (`_select_readmits`) at a boundary, and how long an epoch is (`_
 Feedback attribution: every served prompt leaves a pending "serve" tagged with its epoch; `record(uid, .)`
 consumes the oldest pending serve of that uid, so feedback for the tail of epoch k that arrives after epoch
 k+1 has begun still counts for epoch k. A record with no pending serve (e.g. recorded twice) counts for the
-current epoch and in ``unmatched_records``. Serves never recorded by the time their epoch is decided are
-forgotten: such a prompt counts as unseen in that epoch, and unseen prompts always stay.
+current epoch and in ``unmatched_records``.
+
+When an epoch closes (lookahead): a fully served epoch is decided at the start of the first `next_batch`
+call at which none of its serves is pending. Engines that draw ahead (TRL/accelerate, verl's async modes
+draw batch k+1, k+2 before batch k is scored) declare it with `set_lookahead(L)`: "records of the batch
+drawn by call c arrive before call c + 1 + L". At that deadline an epoch is decided even with serves still
+pending, which are then forgotten (``forgotten_serves``; such a prompt counts as unseen in that epoch, and
+unseen prompts stay); with the contract kept this never happens. L = 0 (the default) is the synchronous
+loop: decide at the next call. Until an epoch is decided, the next epoch's draws are provisional (from the
+active set as it was); the decision redraws the unserved rest of the current epoch.
+
+Worked example: six prompts, batches of 4, an engine that records batch k only after drawing batch k+1
+(lookahead 1); ``a`` is always solved, the others half:
+
+>>> from srpo.core.problem import Problem
+>>> from srpo.sampling import HistoryResamplingSampler
+>>> h = HistoryResamplingSampler([Problem(uid=u, domain="math", prompt=u) for u in "fedcba"], seed=0)
+>>> h.set_lookahead(1)
+>>> unrecorded = []
+>>> for k in range(4):
+...     batch = [p.uid for p in h.next_batch(4)]
+...     print(k, batch, h.epoch, "".join(h.active_uids), int(h.stats()["undecided_epochs"]))
+...     unrecorded.append(batch)
+...     if len(unrecorded) > 1:  # batch k-1 is scored now, after batch k was drawn
+...         for uid in unrecorded.pop(0):
+...             h.record(uid, [True, True] if uid == "a" else [True, False])
+0 ['b', 'e', 'd', 'a'] 0 abcdef 0
+1 ['c', 'f', 'a', 'f'] 1 abcdef 1
+2 ['e', 'b', 'd', 'c'] 1 abcdef 1
+3 ['b', 'c', 'e', 'f'] 2 bcdef 1
+>>> h.stats()["forgotten_serves"], h.stats()["unmatched_records"]
+(0.0, 0.0)
+
+Epoch 0 (``b e d a c f``) ends inside batch 1. At batch 2 the records of ``c`` and ``f`` (batch 1) are not
+in, so epoch 0 stays open and epoch 1 (``a f e b d c``) is served provisionally. At batch 3 they are in:
+epoch 0 closes with all six records and drops ``a``; epoch 2 is drawn without it. ``a`` was served once
+after its epoch, in the batch that crossed the boundary. Without ``set_lookahead(1)`` the same engine
+would close epoch 0 at batch 2 with two records missing (counted in ``forgotten_serves``) and attribute
+them to the wrong epoch later (``unmatched_records``).
 """
 
 from __future__ import annotations
@@ -28,9 +65,9 @@ from srpo.sampling.base import (
 )
 from srpo.sampling.config import SamplingConfig
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 _TOTALS = ("dropped_total", "readmitted_total", "floor_hits", "unmatched_records", "served_total",
-           "epochs_completed")
+           "epochs_completed", "forgotten_serves")
 
 
 def epoch_summary(tallies: dict[str, list[int]]) -> dict[str, float]:
@@ -58,8 +95,12 @@ class EpochSampler(PromptSampler):
         self._active: list[str] = list(self._uids)  # canonical order
         self._epoch = 0
         self._pos = 0
-        self._undecided: list[int] = []  # epochs fully served whose boundary decision is still due
+        # [epoch, call of its last serve] for epochs fully served whose boundary decision is still due
+        self._undecided: list[list[int]] = []
         self._provisional = False  # current order was drawn before the previous boundary was decided
+        self._calls = 0  # non-empty next_batch calls so far (the deadlines count in these)
+        self._last_call = -1  # the call that made the current epoch's latest serve
+        self._lookahead = 0  # batches the engine draws beyond the last one whose records are in
         self._serves: dict[str, list[int]] = {}  # uid -> epochs of its pending (unrecorded) serves
         self._tallies: dict[int, dict[str, list[int]]] = {}  # epoch -> uid -> [n_correct, n_rollouts]
         self._max_batch = 0
@@ -81,46 +122,63 @@ class EpochSampler(PromptSampler):
         return []
 
     # ---- the stream --------------------------------------------------------------------------------
+    def set_lookahead(self, batches: int) -> None:
+        """Declare that records of call c's batch arrive before call c + 1 + `batches` (0: synchronous)."""
+        if isinstance(batches, bool) or not isinstance(batches, int) or batches < 0:
+            raise ValueError(f"set_lookahead: must be a non-negative int, got {batches!r}")
+        self._lookahead = batches
+
     def next_batch(self, n: int) -> list[Problem]:
         n = check_n(n)
         if n == 0:
             return []
         self._max_batch = max(self._max_batch, n)
-        self._settle()
+        call = self._calls
+        self._calls += 1
+        self._settle(call)
         out: list[Problem] = []
         while len(out) < n:
             if self._pos >= len(self._order):
-                # At the start of a call every record of the finished epoch is in: decide now.
-                self._advance_epoch(decide_now=not out)
+                self._advance_epoch(call)
             take = min(n - len(out), len(self._order) - self._pos)
             for uid in self._order[self._pos:self._pos + take]:
                 self._serves.setdefault(uid, []).append(self._epoch)
                 out.append(self._by_uid[uid])
             self._pos += take
+            self._last_call = call
         self._totals["served_total"] += n
         return out
 
-    def _advance_epoch(self, decide_now: bool) -> None:
-        if decide_now:
-            self._decide(self._epoch)
-        else:
-            self._undecided.append(self._epoch)
+    def _advance_epoch(self, call: int) -> None:
+        """The current epoch is fully served: queue its decision, take what is ready, start the next epoch."""
+        self._undecided.append([self._epoch, self._last_call])
+        self._decide_ready(call)
         self._epoch += 1
         self._pos = 0
         self._order = self._draw_order(STREAM_ORDER, [])
         self._provisional = bool(self._undecided)
 
-    def _settle(self) -> None:
-        """Apply boundary decisions that were due while records were outstanding; fix the current order."""
+    def _decide_ready(self, call: int) -> bool:
+        """Decide, oldest first, the queued epochs whose records are all in (or whose deadline has come)."""
+        changed = False
+        while self._undecided:
+            epoch, last_call = self._undecided[0]
+            if self._pending(epoch) and call < last_call + 1 + self._lookahead:
+                break
+            changed |= self._decide(epoch)
+            self._undecided.pop(0)
+        return changed
+
+    def _pending(self, epoch: int) -> int:
+        return sum(es.count(epoch) for es in self._serves.values())
+
+    def _settle(self, call: int) -> None:
+        """Apply the boundary decisions now ready; redraw the unserved rest of a provisional epoch."""
         if not self._undecided:
             return
-        changed = False
-        for e in self._undecided:
-            changed |= self._decide(e)
-        self._undecided = []
-        if self._provisional and changed:
+        if self._decide_ready(call) and self._provisional:
             self._order = self._draw_order(STREAM_REFILL, self._order[:self._pos])
-        self._provisional = False
+        self._provisional = bool(self._undecided)
 
     def _draw_order(self, stream: int, prefix: list[str]) -> list[str]:
         """`prefix` (already served this epoch) + a fresh shuffle of the rest of the epoch."""
@@ -138,6 +196,7 @@ class EpochSampler(PromptSampler):
     def _decide(self, epoch: int) -> bool:
         """Close `epoch`: readmit, then drop; returns whether the active set changed."""
         tallies = self._tallies.pop(epoch, {})
+        self._totals["forgotten_serves"] += self._pending(epoch)
         self._forget_serves(epoch)
         readmitted = self._select_readmits(epoch)
         if readmitted:
@@ -210,11 +269,15 @@ class EpochSampler(PromptSampler):
     def stats(self) -> dict[str, float]:
         """``dataset_size, active_size, epoch, epoch_progress`` (fraction of the current epoch served),
         the cumulative ``dropped_total, readmitted_total`` (so dropped now = their difference),
-        ``floor_hits, unmatched_records, served_total, epochs_completed``, and, once an epoch has been
+        ``floor_hits, unmatched_records, served_total, epochs_completed, forgotten_serves`` (serves still
+        unrecorded when their epoch's deadline came: 0 when the engine keeps its lookahead contract), the
+        current ``pending_serves`` (served, not yet recorded) and ``undecided_epochs``, and, once an epoch has been
         decided, that epoch's ``epoch_pass_rate, epoch_frac_all_correct, epoch_frac_all_wrong,
         epoch_frac_mixed, epoch_prompts_seen, epoch_dropped, epoch_readmitted, epoch_floor_hit``."""
         out = {"dataset_size": float(self.dataset_size), "active_size": float(self.active_size),
-               "epoch": float(self._epoch), "epoch_progress": self._pos / max(1, len(self._order))}
+               "epoch": float(self._epoch), "epoch_progress": self._pos / max(1, len(self._order)),
+               "pending_serves": float(sum(len(es) for es in self._serves.values())),
+               "undecided_epochs": float(len(self._undecided))}
         out.update({k: float(v) for k, v in self._totals.items()})
         out.update(self._last)
         return out
@@ -225,8 +288,8 @@ class EpochSampler(PromptSampler):
             "kind": self.kind, "version": STATE_VERSION, "seed": self._seed,
             "fingerprint": fingerprint(self._uids), "dataset_size": self.dataset_size,
             "epoch": self._epoch, "pos": self._pos, "order": list(self._order),
-            "dropped": [list(d) for d in self._dropped], "undecided": list(self._undecided),
-            "provisional": self._provisional,
+            "dropped": [list(d) for d in self._dropped], "undecided": [list(u) for u in self._undecided],
+            "provisional": self._provisional, "calls": self._calls, "last_call": self._last_call,
             "serves": {u: list(es) for u, es in self._serves.items()},
             "tallies": [[e, {u: list(t) for u, t in tal.items()}] for e, tal in sorted(self._tallies.items())],
             "max_batch": self._max_batch, "totals": dict(self._totals), "last": dict(self._last),
@@ -236,7 +299,7 @@ class EpochSampler(PromptSampler):
         if state.get("kind") != self.kind:
             raise ValueError(f"sampler state: it belongs to a {state.get('kind')!r} sampler, "
                              f"this one is {self.kind!r} (sampling.name changed since the checkpoint?)")
-        if state.get("version") != STATE_VERSION:
+        if state.get("version") not in (1, STATE_VERSION):
             raise ValueError(f"sampler state: version {state.get('version')!r} is not {STATE_VERSION}")
         if state["fingerprint"] != fingerprint(self._uids):
             raise ValueError(f"sampler state: saved for a different problem set ({state['dataset_size']} "
@@ -250,7 +313,11 @@ class EpochSampler(PromptSampler):
         self._order = list(state["order"])
         self._dropped = [[str(u), int(e)] for u, e in state["dropped"]]
         self._set_active()
-        self._undecided = [int(e) for e in state["undecided"]]
+        if state["version"] == 1:  # epochs only: a version-1 sampler decided them at its next call
+            self._undecided = [[int(e), -1] for e in state["undecided"]]
+        else:
+            self._undecided = [[int(e), int(c)] for e, c in state["undecided"]]
+        self._calls, self._last_call = int(state.get("calls", 0)), int(state.get("last_call", -1))
         self._provisional = bool(state["provisional"])
         self._serves = {u: [int(e) for e in es] for u, es in state["serves"].items()}
         self._tallies = {int(e): {u: [int(c), int(t)] for u, (c, t) in tal.items()} for e, tal in state["tallies"]}

@@ -107,6 +107,12 @@ class DomainMixture:
     def samplers(self) -> dict[str, PromptSampler]:
         return dict(self._samplers)
 
+    def set_lookahead(self, batches: int) -> None:
+        """Tell every domain sampler how many batches the engine draws before recording (see
+        `srpo.sampling.epochs`). A domain's calls are a subset of the mixture's, so the bound carries over."""
+        for sampler in self._samplers.values():
+            sampler.set_lookahead(batches)
+
     def domain_sizes(self) -> dict[str, int]:
         """Problems per domain (what `Curriculum` needs for proportional presets)."""
         return {d: s.dataset_size for d, s in self._samplers.items()}

@@ -28,6 +28,9 @@ class Components:
 
 def check_config(cfg: TrainConfig) -> None:
     """Refuse the options this engine cannot honour (the config tree cannot know the engine's choices)."""
+    if cfg.engine != "native":
+        raise ConfigError(f"engine: {cfg.engine!r} runs through its own trainer (srpo train dispatches on it), "
+                          "not the native Trainer")
     ROLLOUT_ENGINES.check(cfg.rollout.engine, "rollout.engine")
 
 

@@ -1,0 +1,191 @@
+"""From srpo's config tree to ``trl.GRPOConfig``: what maps, what is fixed, and what TRL cannot honour.
+
+`check_config` refuses, with the dotted field and the reason, every option TRL's `GRPOTrainer` would
+silently do differently; `grpo_args` builds the ``GRPOConfig`` keyword arguments. The table in docs/trl.md
+is this module in prose. Batch arithmetic (P prompts x G responses per step, M responses per optimizer
+step, u responses per forward per process, N processes)::
+
+    num_generations             = G
+    per_device_train_batch_size = u = min(algorithm.micro_batch_size, M / N)
+    gradient_accumulation_steps = M / (N u)          one optimizer step sees M responses
+    steps_per_generation        = P G / (N u)        one generation batch is one srpo step
+    num_iterations              = algorithm.ppo_epochs
+    optimizer steps per srpo step U = (P G / M) * ppo_epochs   (== TrainConfig.updates_per_step())
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from typing import Any
+
+from srpo.config import TrainConfig
+from srpo.core.configlib import ConfigError
+
+log = logging.getLogger(__name__)
+
+LOSS_TYPES = {"token_mean": "dapo", "seq_mean_token_mean": "grpo", "seq_mean_token_sum_norm": "dr_grpo"}
+SCALE_REWARDS = {"grpo": "group", "dr_grpo": "none"}
+TRL_ADV_EPS = 1e-4  # TRL adds this to the group std (hard-coded in GRPOTrainer)
+_DEFAULTS = TrainConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchPlan:
+    """How one srpo step (P prompts x G responses) is cut into TRL's batches on N processes."""
+
+    prompts: int
+    group: int
+    processes: int
+    per_device: int
+    grad_accum: int
+    steps_per_generation: int
+    iterations: int
+
+    @property
+    def updates_per_step(self) -> int:
+        """Optimizer steps (TRL's global_step increments) per srpo step."""
+        return self.steps_per_generation * self.iterations // self.grad_accum
+
+    @property
+    def repeat_count(self) -> int:
+        """Times TRL's dataloader reads each generation batch (RepeatSampler's repeat_count)."""
+        return self.iterations * self.steps_per_generation
+
+
+def batch_plan(cfg: TrainConfig, processes: int) -> BatchPlan:
+    """The batch arithmetic of the module docstring; ConfigError when the numbers do not divide."""
+    p, g = cfg.rollout.prompts_per_step, cfg.rollout.group_size
+    total = p * g
+    mini = cfg.algorithm.mini_batch_size or total
+    if total % mini:
+        raise ConfigError(f"algorithm.mini_batch_size: {mini} must divide the step's {total} responses on the trl "
+                          "engine (GRPOTrainer cuts a generation batch into whole optimizer steps)")
+    if mini % processes:
+        raise ConfigError(f"algorithm.mini_batch_size: the {mini} responses of an optimizer step must divide over "
+                          f"{processes} processes")
+    per_device = min(cfg.algorithm.micro_batch_size, mini // processes)
+    if (mini // processes) % per_device:
+        raise ConfigError(f"algorithm.micro_batch_size: {per_device} must divide the {mini // processes} responses "
+                          f"each of the {processes} processes gets per optimizer step")
+    return BatchPlan(p, g, processes, per_device, mini // processes // per_device, total // processes // per_device,
+                     cfg.algorithm.ppo_epochs)
+
+
+def check_config(cfg: TrainConfig, processes: int = 1) -> BatchPlan:
+    """Refuse what TRL's GRPOTrainer cannot do as srpo's config says; return the batch plan."""
+    algo = cfg.algorithm
+    if cfg.engine != "trl":
+        raise ConfigError(f"engine: this is the trl engine, the config says {cfg.engine!r}")
+    if cfg.sampling.name == "dynamic_sampling":
+        raise ConfigError("sampling.name: dynamic_sampling regenerates groups until a batch is full; GRPOTrainer "
+                          "generates exactly one batch per step, so the trl engine cannot refill (use uniform or "
+                          "history_resampling, or the native engine)")
+    if algo.advantage not in SCALE_REWARDS:
+        raise ConfigError(f"algorithm.advantage: {algo.advantage!r} has no GRPOTrainer equivalent (grpo -> "
+                          "scale_rewards=group, dr_grpo -> scale_rewards=none; TRL's RLOO is another trainer)")
+    if not algo.std_unbiased:
+        raise ConfigError("algorithm.std_unbiased: GRPOTrainer always uses the Bessel-corrected group std")
+    if algo.adv_eps not in (_DEFAULTS.algorithm.adv_eps, TRL_ADV_EPS):
+        raise ConfigError(f"algorithm.adv_eps: GRPOTrainer adds a fixed {TRL_ADV_EPS} to the group std; the default "
+                          f"({_DEFAULTS.algorithm.adv_eps}) is accepted and replaced, {algo.adv_eps} is not")
+    if algo.policy_loss != "ppo_clip":
+        raise ConfigError(f"algorithm.policy_loss: GRPOTrainer implements ppo_clip only, not {algo.policy_loss!r}")
+    if algo.dual_clip is not None:
+        raise ConfigError("algorithm.dual_clip: GRPOTrainer has no dual-clip bound (its `delta` is the two-sided "
+                          "clip of INTELLECT-2, a different objective)")
+    if algo.log_ratio_clamp != _DEFAULTS.algorithm.log_ratio_clamp:
+        raise ConfigError("algorithm.log_ratio_clamp: GRPOTrainer does not clamp the log-ratio; only the default "
+                          f"({_DEFAULTS.algorithm.log_ratio_clamp}) is accepted")
+    _check_loss(cfg)
+    if algo.kl_coef > 0 and algo.kl_estimator != "k3":
+        raise ConfigError(f"algorithm.kl_estimator: GRPOTrainer's KL term is the k3 estimator, not "
+                          f"{algo.kl_estimator!r}")
+    if algo.entropy_coef != 0:
+        raise ConfigError("algorithm.entropy_coef: GRPOTrainer has no entropy bonus (entropy is logged only)")
+    if cfg.run.max_rollouts is not None and cfg.run.max_rollouts % (cfg.rollout.prompts_per_step
+                                                                    * cfg.rollout.group_size):
+        log.info("run.max_rollouts is not a multiple of a step's responses: the crossing step is the last")
+    plan = batch_plan(cfg, processes)
+    _check_grpo_args(cfg)
+    fsdp = bool(cfg.trl.grpo_args.get("fsdp")) or os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"
+    if fsdp and cfg.data.heldout:
+        raise ConfigError("data.heldout: srpo's held-out evaluation samples on every rank independently, and under "
+                          "FSDP every forward pass is a collective, so ranks would wait on each other; evaluate "
+                          "checkpoints with `srpo eval` instead (or use DeepSpeed ZeRO-3, whose parameters are "
+                          "gathered for generation)")
+    return plan
+
+
+def _check_loss(cfg: TrainConfig) -> None:
+    algo = cfg.algorithm
+    if algo.loss_agg not in LOSS_TYPES:
+        raise ConfigError(f"algorithm.loss_agg: {algo.loss_agg!r} has no GRPOTrainer loss_type (token_mean -> dapo, "
+                          "seq_mean_token_mean -> grpo, seq_mean_token_sum_norm -> dr_grpo)")
+    if algo.loss_agg == "seq_mean_token_sum_norm" and algo.norm_len not in (None, cfg.rollout.max_new_tokens):
+        raise ConfigError("algorithm.norm_len: GRPOTrainer's dr_grpo divides by max_completion_length "
+                          f"(rollout.max_new_tokens = {cfg.rollout.max_new_tokens}), not {algo.norm_len}")
+
+
+def _check_grpo_args(cfg: TrainConfig) -> None:
+    from trl import GRPOConfig
+
+    known = {f.name for f in dataclasses.fields(GRPOConfig)}
+    owned = set(_owned_keys())
+    for key in cfg.trl.grpo_args:
+        if key not in known:
+            raise ConfigError(f"trl.grpo_args.{key}: not a trl.GRPOConfig field")
+        if key in owned:
+            raise ConfigError(f"trl.grpo_args.{key}: set from srpo's config tree (see docs/trl.md), not here")
+
+
+def _owned_keys() -> list[str]:
+    keys = list(grpo_args(TrainConfig(engine="trl"), batch_plan(TrainConfig(engine="trl"), 1)))
+    return keys + ["activation_checkpointing", "reward_weights", "model_init_kwargs"]
+
+
+def grpo_args(cfg: TrainConfig, plan: BatchPlan) -> dict[str, Any]:
+    """``trl.GRPOConfig`` keyword arguments for `cfg` (after `check_config`), ``trl.grpo_args`` not included."""
+    algo, ro, opt, run, model, trl = cfg.algorithm, cfg.rollout, cfg.optim, cfg.run, cfg.model, cfg.trl
+    updates = plan.updates_per_step
+    schedule = ("cosine_with_min_lr" if opt.schedule == "cosine"
+                else "constant_with_warmup" if opt.warmup_steps else "constant")
+    return {
+        "output_dir": run.output_dir, "seed": run.seed, "data_seed": run.seed,
+        "max_steps": run.total_steps * updates, "logging_steps": updates,
+        "save_strategy": "steps", "save_steps": (run.save_every or run.total_steps) * updates,
+        "save_total_limit": run.keep_checkpoints, "save_only_model": False,
+        "ignore_data_skip": True,  # srpo's sampler resumes from its own state, never by skipping batches
+        "disable_tqdm": not run.progress, "report_to": list(trl.report_to) or "none",
+        "num_generations": ro.group_size, "per_device_train_batch_size": plan.per_device,
+        "gradient_accumulation_steps": plan.grad_accum, "steps_per_generation": plan.steps_per_generation,
+        "num_iterations": plan.iterations, "shuffle_dataset": False, "remove_unused_columns": False,
+        "dataloader_num_workers": 0,
+        "temperature": ro.temperature, "top_p": ro.top_p, "top_k": 0, "min_p": None, "repetition_penalty": 1.0,
+        "max_completion_length": ro.max_new_tokens,
+        "loss_type": LOSS_TYPES[algo.loss_agg], "scale_rewards": SCALE_REWARDS[algo.advantage],
+        "epsilon": algo.clip_low, "epsilon_high": algo.clip_high, "beta": algo.kl_coef,
+        "mask_truncated_completions": algo.masks_truncated,
+        "learning_rate": opt.lr, "adam_beta1": opt.betas[0], "adam_beta2": opt.betas[1], "adam_epsilon": opt.eps,
+        "weight_decay": opt.weight_decay, "max_grad_norm": opt.max_grad_norm, "warmup_steps": opt.warmup_steps,
+        "lr_scheduler_type": schedule,
+        "lr_scheduler_kwargs": {"min_lr_rate": opt.min_lr_ratio} if opt.schedule == "cosine" else None,
+        "use_cpu": model.device == "cpu", "bf16": model.autocast_bf16 or model.dtype == "bfloat16",
+        "gradient_checkpointing": model.gradient_checkpointing,
+        "use_vllm": trl.use_vllm, "vllm_mode": trl.vllm_mode, "vllm_server_base_url": trl.vllm_server_base_url,
+        "vllm_gpu_memory_utilization": trl.vllm_gpu_memory_utilization,
+        "vllm_tensor_parallel_size": trl.vllm_tensor_parallel_size,
+        "log_completions": False,
+    }
+
+
+def differences(cfg: TrainConfig) -> list[str]:
+    """Accepted settings whose TRL numerics differ from the native engine's (logged at start)."""
+    out = []
+    if cfg.algorithm.adv_eps != TRL_ADV_EPS:
+        out.append(f"algorithm.adv_eps {cfg.algorithm.adv_eps} -> {TRL_ADV_EPS} (GRPOTrainer's fixed epsilon)")
+    if cfg.algorithm.old_logprobs == "rollout":
+        out.append("algorithm.old_logprobs rollout -> recomputed by GRPOTrainer when a batch makes several updates "
+                   "(on-policy: the ratio is exactly 1)")
+    return out
