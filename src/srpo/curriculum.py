@@ -201,6 +201,13 @@ class Curriculum:
         self._last_delta: float | None = None
         self._switches: list[dict[str, Any]] = []
 
+    def require_domains(self, domains: list[str]) -> None:
+        """Refuse a curriculum that samples a domain the training data does not have."""
+        wanted = {d for stage in self.stages for d, w in stage.weights.items() if w > 0}
+        for domain in sorted(wanted - set(domains)):
+            raise ConfigError(f"curriculum: a stage samples domain {domain!r} but data.train has no "
+                              f"{domain} problems (domains found: {sorted(domains)})")
+
     @property
     def stage_index(self) -> int:
         return self._index

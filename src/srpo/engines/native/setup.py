@@ -12,6 +12,7 @@ from srpo.core.configlib import ConfigError
 from srpo.core.problem import Problem
 from srpo.engines.native.experience import Experience
 from srpo.engines.native.rollout import ROLLOUT_ENGINES
+from srpo.engines.data import load_run_data
 from srpo.engines.native.model import load_model
 
 
@@ -48,11 +49,11 @@ def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Compone
     from srpo.rewards import RewardScorer
     from srpo.sampling import DomainMixture
 
-    train, heldout = _load_data(cfg)
+    train, heldout = load_run_data(cfg)
     # Each domain's sampler is seeded from (run.seed, domain name), so adding a domain never reshuffles another.
     sampler = DomainMixture.from_problems(train, cfg.run.seed, cfg.sampling)
     curriculum = Curriculum(cfg.curriculum, domain_sizes=sampler.domain_sizes())
-    _check_domains(curriculum, sampler.domains)
+    curriculum.require_domains(sampler.domains)
     scorer = scorer or RewardScorer(cfg.rewards, cfg.sandbox)
     return Components(
         scorer=scorer,
@@ -63,32 +64,6 @@ def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Compone
         evaluator=make_evaluator(cfg, model, tokenizer, scorer),
         analysis=RolloutAnalysis(cfg),
     )
-
-
-def _load_data(cfg: TrainConfig) -> tuple[list[Problem], list[Problem]]:
-    """The training and held-out pools, every problem scorable, with a table of what each source gave;
-    refused when training is empty or the two overlap."""
-    from srpo.data.pool import format_sources, load_pool as load_checked
-
-    data = cfg.data
-    options = {"mapping": data.column_mapping or None, "format": data.format, "on_unusable": data.on_unusable,
-               "note": print}
-    train, train_counts = load_checked(data.train, split="train", **options)
-    heldout, heldout_counts = load_checked(data.heldout, split="heldout", **options)
-    print(format_sources(train_counts + heldout_counts))
-    overlap = {p.uid for p in train} & {p.uid for p in heldout}
-    if overlap:
-        raise ConfigError(f"data.heldout: {len(overlap)} held-out problems also occur in data.train "
-                          f"(e.g. uid {sorted(overlap)[0]})")
-    return train, heldout
-
-
-def _check_domains(curriculum, domains: list[str]) -> None:
-    wanted = {d for stage in curriculum.stages for d, w in stage.weights.items() if w > 0}
-    for domain in sorted(wanted):
-        if domain not in domains:
-            raise ConfigError(f"curriculum: a stage samples domain {domain!r} but data.train has no "
-                              f"{domain} problems (domains found: {sorted(domains)})")
 
 
 def _build_actor(cfg: TrainConfig, model) -> Actor:

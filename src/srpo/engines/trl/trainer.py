@@ -218,7 +218,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     from srpo.curriculum import Curriculum
     from srpo.engines.native.model import PromptFormatter, resolve_model_path
-    from srpo.engines.native.setup import _check_domains, _load_data
+    from srpo.engines.data import load_run_data
     from srpo.engines.trl.rewards import StepScorer
     from srpo.rewards import RewardScorer
     from srpo.sampling import DomainMixture
@@ -232,11 +232,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     # ZeRO-3 with zero3_init_flag, already sharded (a model object would be materialised whole per process).
     model = str(resolve_model_path(cfg.model.path))
     tokenizer = load_tokenizer(model)
-    train_problems, heldout = _load_data(cfg)
+    train_problems, heldout = load_run_data(cfg)
     train_problems = sorted(train_problems, key=lambda p: p.uid)
     mixture = DomainMixture.from_problems(train_problems, cfg.run.seed, cfg.sampling)
     curriculum = Curriculum(cfg.curriculum, domain_sizes=mixture.domain_sizes())
-    _check_domains(curriculum, mixture.domains)
+    curriculum.require_domains(mixture.domains)
     stream = PromptStream(mixture, curriculum, train_problems, cfg.rollout.prompts_per_step, cfg.rollout.group_size,
                           cfg.trl.max_lookahead, cfg.run.total_steps)
     scorer = RewardScorer(cfg.rewards, cfg.sandbox)

@@ -1,0 +1,25 @@
+"""What every engine loads from the config before it trains: the training and held-out pools."""
+
+from __future__ import annotations
+
+from srpo.config import TrainConfig
+from srpo.core.configlib import ConfigError
+from srpo.core.problem import Problem
+
+
+def load_run_data(cfg: TrainConfig) -> tuple[list[Problem], list[Problem]]:
+    """The training and held-out pools, every problem scorable, with a table of what each source gave;
+    refused when training is empty or the two overlap."""
+    from srpo.data.pool import format_sources, load_pool as load_checked
+
+    data = cfg.data
+    options = {"mapping": data.column_mapping or None, "format": data.format, "on_unusable": data.on_unusable,
+               "note": print}
+    train, train_counts = load_checked(data.train, split="train", **options)
+    heldout, heldout_counts = load_checked(data.heldout, split="heldout", **options)
+    print(format_sources(train_counts + heldout_counts))
+    overlap = {p.uid for p in train} & {p.uid for p in heldout}
+    if overlap:
+        raise ConfigError(f"data.heldout: {len(overlap)} held-out problems also occur in data.train "
+                          f"(e.g. uid {sorted(overlap)[0]})")
+    return train, heldout
