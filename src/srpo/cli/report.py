@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from srpo.core.errors import UserError
 
 
 def _cli(args: argparse.Namespace) -> int:
@@ -13,9 +14,8 @@ def _cli(args: argparse.Namespace) -> int:
 
     try:
         path = build_report(args.run_dirs, out_dir)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"srpo report: error: {err}", file=sys.stderr)
-        return 2
+    except (FileNotFoundError, ValueError) as err:  # a run directory or metrics line that is not as expected
+        raise UserError(str(err)) from err
     print(path)
     return 0
 

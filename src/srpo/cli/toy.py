@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
-from srpo.core.configlib import ConfigError, build
+from srpo.core.configlib import build
 from srpo.core.problem import Problem
 from srpo.toy.build import WarmStartConfig, train
 from srpo.toy.measure import cell_rates, format_table, heldout_suite
@@ -44,11 +43,7 @@ def _parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """CLI body: build the warm-start model into ``args.out``."""
     cfg = WarmStartConfig(steps=args.steps, seed=args.seed, threads=args.threads)
-    try:
-        cfg.validate()
-    except ConfigError as e:
-        print(f"srpo toy build: {e}", file=sys.stderr)
-        return 2
+    cfg.validate()
     t0 = time.time()
 
     def log(step: int, loss: float, _model) -> None:

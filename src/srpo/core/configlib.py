@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from srpo.core.errors import UserError
+
 T = TypeVar("T")
 _DOC = "doc"
 
@@ -34,7 +36,7 @@ def option(default: Any = dataclasses.MISSING, doc: str = "", *, factory: Any = 
     return dataclasses.field(default=default, default_factory=factory, metadata={_DOC: doc})
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config value is unknown, of the wrong type, or inconsistent. The message names the field."""
 
 

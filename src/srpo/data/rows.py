@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from srpo.core.errors import UserError
+
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson")
 JSON_SUFFIXES = (".json",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """Input data is malformed. The message names the file and the line or row."""
 
 
