@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from srpo.config import TrainConfig, load_config
-from srpo.core.configlib import ConfigError
+from srpo.core.configlib import ConfigError, expand_path
 from srpo.core.problem import Problem
 
 RUN_CONFIG = "config.yaml"  # what `srpo train` writes into its run directory
@@ -83,16 +83,14 @@ def command_config(args: argparse.Namespace) -> tuple[TrainConfig, str]:
 
 
 def resolve_model(model: str) -> tuple[str, Path | None]:
-    """(the model directory to load, its run's config.yaml or None) for a --model argument."""
-    from srpo.engines.native.checkpoint import checkpoint_root, latest_checkpoint
+    """(the model directory to load, its run's config.yaml or None) for a --model argument: a run directory,
+    its checkpoints/ or checkpoints/latest (the latest checkpoint), or one of its checkpoints."""
+    from srpo.engines.native.checkpoint import checkpoint_root
+    from srpo.engines.native.model import resolve_model_path
 
-    path = Path(model)
-    if (path / RUN_CONFIG).is_file():
-        latest = latest_checkpoint(path)
-        if latest is None:
-            raise ConfigError(f"--model: run directory {model} has no complete checkpoint")
-        return str(latest), path / RUN_CONFIG
-    run_dir = path.resolve().parent.parent
-    if path.resolve().parent == checkpoint_root(run_dir) and (run_dir / RUN_CONFIG).is_file():
-        return model, run_dir / RUN_CONFIG
-    return model, None
+    if model == "toy":
+        return model, None
+    model_dir = resolve_model_path(expand_path(model))
+    run_dir = model_dir.resolve().parent.parent
+    in_run = model_dir.resolve().parent == checkpoint_root(run_dir) and (run_dir / RUN_CONFIG).is_file()
+    return str(model_dir), run_dir / RUN_CONFIG if in_run else None

@@ -14,8 +14,9 @@ from srpo.core.generation import SamplingParams, check_sampling
 class ModelConfig:
     """The policy model."""
 
-    path: str = option("toy", "a local Hugging Face model directory, or ``\"toy\"`` for the embedded default "
-                              "(`srpo.toy`). Nothing is ever downloaded: loading uses ``local_files_only=True``.")
+    path: str = option("toy", "a local Hugging Face model directory, ``\"toy\"`` for the embedded default "
+                              "(`srpo.toy`), a run directory (its latest checkpoint) or one of its checkpoints. "
+                              "Nothing is ever downloaded: loading uses ``local_files_only=True``.", path=True)
     dtype: Literal["float32", "bfloat16"] = option(
         "float32", "dtype of the parameters (and of the optimizer's view of them).")
     autocast_bf16: bool = option(False, "bfloat16 autocast over float32 parameters: faster on CPUs with avx512_bf16 "
@@ -34,8 +35,10 @@ class ModelConfig:
     def validate(self) -> None:
         if self.prompt_template not in ("chat", "plain") and "{prompt}" not in self.prompt_template:
             raise ConfigError("prompt_template: must be 'chat', 'plain' or contain '{prompt}'")
-        if self.path != "toy" and not Path(self.path).is_dir():
-            raise ConfigError(f"path: {self.path!r} is not a local model directory (srpo never downloads)")
+        path = Path(self.path)
+        if self.path != "toy" and not path.is_dir() and not (path.is_file() and path.name == "latest"):
+            raise ConfigError(f"path: {self.path!r} is not a local directory (srpo never downloads); give a model "
+                              "directory, a run directory or one of its checkpoints, or toy")
 
 
 @dataclass(frozen=True)

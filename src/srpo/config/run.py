@@ -14,7 +14,7 @@ class RunConfig:
 
     name: str = option("srpo", "label of the run (reports use it).")
     output_dir: str = option("runs/srpo", "the run directory (config.yaml, metrics.jsonl, samples.jsonl, "
-                                          "checkpoints/, report/).")
+                                          "checkpoints/, report/).", path=True)
     seed: int = option(0, "seeds every RNG (torch, the rollout sampler, samplers).")
     total_steps: int = option(100, "training steps (one step = one batch of prompts, their groups, one or more "
                                    "updates).")
@@ -23,7 +23,7 @@ class RunConfig:
     eval_every: int = option(0, "held-out evaluation every this many steps (0: only before and after training).")
     resume: str = option("auto", "where to resume from. ``auto`` continues from the latest checkpoint in output_dir "
                                  "if there is one, ``never`` refuses to run in a directory that already has one, or "
-                                 "a path to a specific checkpoint directory.")
+                                 "a path to a specific checkpoint directory.", path=True)
     progress: bool = option(True, "show a progress bar.")
     max_rollouts: int | None = option(None, "a rollout budget that ends the run: stop once this many responses have "
                                             "been generated (the step that crosses it is the last; held-out "
@@ -53,10 +53,12 @@ class DataConfig:
                                         "parquet in any format of ``format``) or built-in source specs such as "
                                         "``toy:math?n=2000&levels=1-4``, ``toy:code?n=1000``, ``humaneval`` or "
                                         "``gym:chain_sum?size=500`` (see `srpo.data.sources`). Problems are pooled "
-                                        "per domain; duplicates (same uid) are kept once.")
+                                        "per domain; duplicates (same uid) are kept once.",
+                                    path=True)
     heldout: str | list[str] = option(factory=list,
                                       doc="sources of held-out problems for periodic evaluation (one, or a list); "
-                                          "none of their uids may occur in train.")
+                                          "none of their uids may occur in train.",
+                                      path=True)
     column_mapping: dict[str, str] = option(factory=dict,
                                             doc="for file sources, srpo field -> column name (e.g. ``{prompt: "
                                                 "question}``); applies to the srpo, trl and verl formats.")

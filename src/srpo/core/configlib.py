@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import types
 import typing
@@ -23,17 +24,23 @@ from srpo.core.errors import UserError
 
 T = TypeVar("T")
 _DOC = "doc"
+_PATH = "path"
 
 
-def option(default: Any = dataclasses.MISSING, doc: str = "", *, factory: Any = dataclasses.MISSING) -> Any:
+def option(default: Any = dataclasses.MISSING, doc: str = "", *, factory: Any = dataclasses.MISSING,
+           path: bool = False) -> Any:
     """A config field and its documentation, in one place::
 
         lr: float = option(1e-5, "peak learning rate")
         betas: list[float] = option(factory=lambda: [0.9, 0.99], doc="AdamW's betas")
+        output_dir: str = option("runs/x", "the run directory", path=True)
+
+    `path`: the value (or each string of a list) names a file or directory; `build` expands ``~`` and
+    environment variables in it.
     """
     if not doc:
         raise ValueError("every config option needs its doc")
-    return dataclasses.field(default=default, default_factory=factory, metadata={_DOC: doc})
+    return dataclasses.field(default=default, default_factory=factory, metadata={_DOC: doc, _PATH: path})
 
 
 class ConfigError(UserError, ValueError):
@@ -51,10 +58,24 @@ def build(cls: type[T], data: dict[str, Any] | None, path: str = "") -> T:
     if unknown:
         where = f"{path}." if path else ""
         raise ConfigError(f"{where}{unknown[0]}: unknown field (known: {', '.join(sorted(names))})")
-    kwargs = {k: _coerce(hints[k], v, _join(path, k)) for k, v in data.items()}
+    paths = {f.name for f in dataclasses.fields(cls) if f.metadata.get(_PATH)}
+    kwargs = {k: _coerce(hints[k], expand_path(v) if k in paths else v, _join(path, k)) for k, v in data.items()}
     obj = cls(**kwargs)
     _validate_tree(obj, path)
     return obj
+
+
+def expand_path(value: Any) -> Any:
+    """``~`` and ``$VARS`` expanded in a path string, or in each string of a list; anything else as is.
+
+    >>> expand_path(["~/a.jsonl", "toy:math"]) == [os.path.expanduser("~/a.jsonl"), "toy:math"]
+    True
+    """
+    if isinstance(value, str):
+        return os.path.expandvars(os.path.expanduser(value))
+    if isinstance(value, list):
+        return [expand_path(v) if isinstance(v, str) else v for v in value]
+    return value
 
 
 def _validate_tree(obj: Any, path: str) -> None:

@@ -2,21 +2,58 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 import torch
 
 from srpo.config.model import ModelConfig
+from srpo.core.configlib import ConfigError
 
 
 def resolve_model_path(path: str) -> Path:
-    """``"toy"`` -> the embedded default model directory; anything else is taken as a local directory."""
+    """The model directory `path` names: ``"toy"`` -> the embedded default model; a run directory, its
+    ``checkpoints`` directory or its ``checkpoints/latest`` pointer -> the run's latest checkpoint; anything
+    else as is. A directory without config.json is refused (transformers would misread it)."""
     if path == "toy":
         from srpo.toy.weights import default_model_dir
 
         return Path(default_model_dir())
-    return Path(path)
+    model_dir = _checkpoint_named_by(Path(path)) or Path(path)
+    if not (model_dir / "config.json").is_file():
+        raise ConfigError(f"model.path: {path} is not a Hugging Face model directory (no config.json); give a "
+                          "directory written by save_pretrained, a run directory (its latest checkpoint) or one "
+                          "of its checkpoints")
+    return model_dir
+
+
+def _checkpoint_named_by(path: Path) -> Path | None:
+    """The latest checkpoint of the run that `path` (the run, its checkpoints/ or checkpoints/latest) names."""
+    from srpo.engines.native.checkpoint import checkpoint_root, latest_checkpoint
+
+    if path.is_file() and path.name == "latest":
+        run_dir = path.parent.parent
+    elif (path / "latest").is_file():
+        run_dir = path.parent
+    elif checkpoint_root(path).is_dir() or (path / "config.yaml").is_file():
+        run_dir = path
+    else:
+        return None
+    latest = latest_checkpoint(run_dir)
+    if latest is None:
+        raise ConfigError(f"model.path: {path}: run {run_dir} has no complete checkpoint yet")
+    return latest
+
+
+@contextlib.contextmanager
+def _loading(path: Path):
+    """A model directory transformers cannot read becomes one line naming it."""
+    try:
+        yield
+    except (OSError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"model.path: {path}: transformers cannot load it ({reason})") from err
 
 
 def resolve_device(device: str) -> torch.device:
@@ -30,9 +67,10 @@ def load_model(cfg: ModelConfig):
     from transformers import AutoModelForCausalLM
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    return AutoModelForCausalLM.from_pretrained(
-        resolve_model_path(cfg.path), local_files_only=True, dtype=getattr(torch, cfg.dtype)
-    ).to(resolve_device(cfg.device))
+    path = resolve_model_path(cfg.path)
+    with _loading(path):
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=getattr(torch, cfg.dtype))
+    return model.to(resolve_device(cfg.device))
 
 
 def load_model_and_tokenizer(cfg: ModelConfig):
@@ -40,7 +78,9 @@ def load_model_and_tokenizer(cfg: ModelConfig):
     from transformers import AutoTokenizer
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(cfg.path), local_files_only=True)
+    path = resolve_model_path(cfg.path)
+    with _loading(path):
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = load_model(cfg)
