@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 from srpo.analysis.samples import SampleLogConfig, select_samples
 from srpo.core.configlib import ConfigError, option
+from srpo.core.errors import UserError
+from srpo.core.files import writing
 from srpo.core.registry import Registry
 
 WANDB_MODES = ("offline", "online", "disabled")
@@ -31,8 +34,16 @@ class Backend(Protocol):
 
 
 # Backend classes by `logging.backends` name; each builds itself with
-# ``from_config(run_dir, logging_cfg, config)`` (see `make_backends`).
+# ``from_config(run_dir, logging_cfg, config, start_step)`` (see `make_backends`).
 LOGGING_BACKENDS: Registry[type[Backend]] = Registry("logging backend")
+
+
+class MissingExtra(UserError, ImportError):
+    """A logging backend whose optional package is not installed."""
+
+    def __init__(self, name: str):
+        super().__init__(f"logging.backends: {name!r} needs the {name} package: pip install 'srpo[{name}]', or "
+                         f"remove it from logging.backends")
 
 
 def _jsonable(value: Any) -> Any:
@@ -47,12 +58,14 @@ class JsonlWriter:
 
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = path.open("a", encoding="utf-8")
+        with writing(path, "the log"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = path.open("a", encoding="utf-8")
 
     def write(self, row: dict[str, Any]) -> None:
-        self._fh.write(json.dumps({k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False) + "\n")
-        self._fh.flush()
+        with writing(self.path, "the log"):
+            self._fh.write(json.dumps({k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False) + "\n")
+            self._fh.flush()
 
     def close(self) -> None:
         self._fh.close()
@@ -75,22 +88,20 @@ def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 class TensorBoardBackend:
     """Scalars to a TensorBoard event file in `log_dir` (optional extra: ``pip install 'srpo[tensorboard]'``)."""
 
-    def __init__(self, log_dir: str | Path):
+    def __init__(self, log_dir: str | Path, start_step: int | None = None):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as err:
-            raise ImportError(
-                "logging.backends contains 'tensorboard' but the tensorboard package is not installed: "
-                "pip install 'srpo[tensorboard]' (or remove it from logging.backends)"
-            ) from err
+            raise MissingExtra("tensorboard") from err
         self.log_dir = Path(log_dir)
-        self._writer = SummaryWriter(log_dir=str(self.log_dir))
+        # purge_step hides the events of earlier invocations at steps this one logs again (a resume)
+        self._writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=start_step)
 
     @classmethod
-    def from_config(cls, run_dir: Path, logging_cfg: LoggingConfig,
-                    config: dict[str, Any] | None) -> TensorBoardBackend:
+    def from_config(cls, run_dir: Path, logging_cfg: LoggingConfig, config: dict[str, Any] | None,
+                    start_step: int | None = None) -> TensorBoardBackend:
         """Event files in ``RUN_DIR/tensorboard``."""
-        return cls(run_dir / "tensorboard")
+        return cls(run_dir / "tensorboard", start_step)
 
     def log(self, metrics: dict[str, Any], step: int) -> None:
         for key, value in scalar_metrics(metrics).items():
@@ -121,10 +132,7 @@ class WandbBackend:
         try:
             import wandb
         except ImportError as err:
-            raise ImportError(
-                "logging.backends contains 'wandb' but the wandb package is not installed: "
-                "pip install 'srpo[wandb]' (or remove it from logging.backends)"
-            ) from err
+            raise MissingExtra("wandb") from err
         self._run = wandb.init(
             project=project,
             mode=mode,
@@ -134,7 +142,8 @@ class WandbBackend:
         )
 
     @classmethod
-    def from_config(cls, run_dir: Path, logging_cfg: LoggingConfig, config: dict[str, Any] | None) -> WandbBackend:
+    def from_config(cls, run_dir: Path, logging_cfg: LoggingConfig, config: dict[str, Any] | None,
+                    start_step: int | None = None) -> WandbBackend:
         """A run in `logging_cfg`'s project and mode that records `config` and is named by its ``run.name``."""
         return cls(logging_cfg.wandb_project, logging_cfg.wandb_mode, config, run_dir, _run_name(config))
 
@@ -184,14 +193,17 @@ def make_backends(
     run_dir: str | Path,
     config: dict[str, Any] | None = None,
     logging_cfg: LoggingConfig | None = None,
+    start_step: int | None = None,
 ) -> list[Backend]:
     """Build the named backends for `run_dir`.
 
     `config` is the resolved run config as a plain dict: W&B records it, and its ``run.name`` names the
-    W&B run. `logging_cfg` supplies the W&B project and mode (defaults: ``srpo``, offline).
+    W&B run. `logging_cfg` supplies the W&B project and mode (defaults: ``srpo``, offline). `start_step`:
+    the first step this invocation logs; what earlier ones logged from there on is hidden (TensorBoard).
     """
     logging_cfg = logging_cfg or LoggingConfig()
-    return [LOGGING_BACKENDS.get(name).from_config(Path(run_dir), logging_cfg, config) for name in names]
+    return [LOGGING_BACKENDS.get(name).from_config(Path(run_dir), logging_cfg, config, start_step)
+            for name in names]
 
 
 class Tracker:
@@ -205,8 +217,12 @@ class Tracker:
         run_dir: str | Path,
         backends: list[Backend] | None = None,
         sample_log: SampleLogConfig | None = None,
+        start_step: int | None = None,
     ):
         self.run_dir = Path(run_dir)
+        if start_step is not None:  # this invocation logs from start_step on: drop what earlier ones logged there
+            for name in ("metrics.jsonl", "samples.jsonl"):
+                truncate_log(self.run_dir / name, start_step)
         self._metrics = JsonlWriter(self.run_dir / "metrics.jsonl")
         self._samples = JsonlWriter(self.run_dir / "samples.jsonl")
         self._backends = list(backends or [])
@@ -214,11 +230,13 @@ class Tracker:
 
     @classmethod
     def from_config(
-        cls, run_dir: str | Path, logging: LoggingConfig, config: dict[str, Any] | None = None
+        cls, run_dir: str | Path, logging: LoggingConfig, config: dict[str, Any] | None = None,
+        start_step: int | None = None,
     ) -> "Tracker":
-        """A tracker with the backends and sample share that `logging` asks for."""
-        backends = make_backends(logging.backends, run_dir, config, logging)
-        return cls(run_dir, backends, sample_log=logging.samples)
+        """A tracker with the backends and sample share that `logging` asks for; with `start_step`, the lines
+        and events earlier invocations logged at that step or later are dropped (a resume or a fresh start)."""
+        backends = make_backends(logging.backends, run_dir, config, logging, start_step)
+        return cls(run_dir, backends, sample_log=logging.samples, start_step=start_step)
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self._metrics.write({"step": step, **metrics})
@@ -242,6 +260,25 @@ class Tracker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def truncate_log(path: Path, start_step: int) -> None:
+    """Keep only the lines of `path` logged before `start_step` (and none torn by a crash mid-write)."""
+    if not path.exists():
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    with writing(path, "the log", partial=tmp):
+        with path.open(encoding="utf-8") as src, tmp.open("w", encoding="utf-8") as dst:
+            dst.writelines(line for line in src if _logged_before(line, start_step))
+        os.replace(tmp, path)
+
+
+def _logged_before(line: str, step: int) -> bool:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(row, dict) and line.endswith("\n") and row.get("step", 0) < step
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

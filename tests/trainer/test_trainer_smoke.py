@@ -122,7 +122,7 @@ def _straight_equals_resumed(tmp_path, model_dir, stop, *extra):
 def test_resume_never_refuses_existing_run(setup):
     tmp_path, model_dir = setup
     Trainer(config(tmp_path, model_dir, "run.total_steps=2"), scorer=DigitScorer()).train()
-    with pytest.raises(RuntimeError, match="resume=never"):
+    with pytest.raises(ConfigError, match="^run.resume: .*resume=never refuses"):
         Trainer(config(tmp_path, model_dir, "run.resume=never"), scorer=DigitScorer())
 
 

@@ -19,6 +19,7 @@ import yaml
 from srpo.config.algorithm import AlgorithmConfig, OptimConfig
 from srpo.analysis import AnalysisConfig
 from srpo.core.configlib import ConfigError, apply_overrides, build, load_yaml, option, to_dict
+from srpo.core.files import write_atomic
 from srpo.curriculum import CurriculumConfig
 from srpo.config.model import ModelConfig, RolloutConfig
 from srpo.data.curate_config import CurateConfig
@@ -124,4 +125,5 @@ def load_config(name_or_path: str | None = None, overrides: list[str] | None = N
 
 
 def save_config(cfg: TrainConfig, path: Path) -> None:
-    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    """Write `cfg` as YAML that `load_config` reads back, atomically."""
+    write_atomic(Path(path), yaml.safe_dump(to_dict(cfg), sort_keys=False), "the run's config")

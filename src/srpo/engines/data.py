@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError
 from srpo.core.problem import Problem
@@ -23,3 +25,16 @@ def load_run_data(cfg: TrainConfig) -> tuple[list[Problem], list[Problem]]:
         raise ConfigError(f"data.heldout: {len(overlap)} held-out problems also occur in data.train "
                           f"(e.g. uid {sorted(overlap)[0]})")
     return train, heldout
+
+
+def data_fingerprint(train: list[Problem], heldout: list[Problem]) -> dict[str, dict]:
+    """Per pool, its problem count and a hash of its sorted uids: what a resumed run must find again.
+
+    >>> data_fingerprint([Problem.create("math", "1+1?", "2")], [])["heldout"]
+    {'problems': 0, 'uids_sha256': 'e3b0c44298fc1c14'}
+    """
+    def pool(problems: list[Problem]) -> dict:
+        uids = "\n".join(sorted(p.uid for p in problems))
+        return {"problems": len(problems), "uids_sha256": hashlib.sha256(uids.encode()).hexdigest()[:16]}
+
+    return {"train": pool(train), "heldout": pool(heldout)}

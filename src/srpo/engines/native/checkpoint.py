@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from srpo.core.files import write_atomic, writing
+
 STATE_FILE = "trainer_state.pt"
 
 
@@ -26,26 +28,25 @@ def checkpoint_root(run_dir: Path) -> Path:
 
 
 def save_checkpoint(run_dir: Path, step: int, model, tokenizer, state: dict[str, Any], keep: int) -> Path:
-    """Write checkpoint `step` atomically, point ``latest`` at it and prune all but the newest `keep`."""
+    """Write checkpoint `step` atomically, point ``latest`` at it and prune all but the newest `keep`.
+
+    A failed or interrupted write leaves no temporary directory behind; a full, read-only or forbidden disk
+    is a one-line `UserError` naming the checkpoint."""
     root = checkpoint_root(run_dir)
     final = root / f"step_{step:06d}"
     tmp = root / f".step_{step:06d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    torch.save(state, tmp / STATE_FILE)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    _write_atomic(root / "latest", final.name)
+    for stale in root.glob(".step_*.tmp"):  # left by a killed process
+        shutil.rmtree(stale, ignore_errors=True)
+    with writing(final, "the checkpoint", partial=tmp):
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        torch.save(state, tmp / STATE_FILE)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+    write_atomic(root / "latest", final.name, "the latest-checkpoint pointer")
     for old in sorted(root.glob("step_*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

@@ -12,7 +12,7 @@ from srpo.core.configlib import ConfigError
 from srpo.core.problem import Problem
 from srpo.engines.native.experience import Experience
 from srpo.engines.native.rollout import ROLLOUT_ENGINES
-from srpo.engines.data import load_run_data
+from srpo.engines.data import data_fingerprint, load_run_data
 from srpo.engines.native.model import load_model
 
 
@@ -25,6 +25,7 @@ class Components:
     actor: Actor
     evaluator: Callable[..., dict[str, float]]
     analysis: "RolloutAnalysis"
+    data_fingerprint: dict[str, dict]
 
 
 def check_config(cfg: TrainConfig) -> None:
@@ -63,6 +64,7 @@ def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Compone
         actor=_build_actor(cfg, model),
         evaluator=make_evaluator(cfg, model, tokenizer, scorer),
         analysis=RolloutAnalysis(cfg),
+        data_fingerprint=data_fingerprint(train, heldout),
     )
 
 

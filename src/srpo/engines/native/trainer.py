@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
+import os
 import random
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,14 +32,16 @@ from tqdm.auto import tqdm
 
 from srpo.engines.native import checkpoint as ckpt
 from srpo.algo import ADVANTAGE_ESTIMATORS, soft_overlong_penalty
-from srpo.config import TrainConfig, save_config
-from srpo.core.configlib import to_dict
+from srpo.config import TrainConfig
+from srpo.core.configlib import ConfigError, to_dict
+from srpo.core.errors import Interrupted
 from srpo.core.problem import Problem
 from srpo.engines.native.experience import Experience, concat
 from srpo.engines.native.model import PromptFormatter, load_model_and_tokenizer
 from srpo.engines.native.rollout import ROLLOUT_ENGINES
 from srpo.engines.native.step_metrics import domain_metrics, group_metrics
-from srpo.tracking import Tracker, read_jsonl
+from srpo.engines.run_dir import Resume, check_data, record_start, resume_changes
+from srpo.tracking import Tracker
 
 log = logging.getLogger("srpo.train")
 log.addHandler(logging.NullHandler())  # the warning reaches stderr once, through tqdm; a configured log gets it too
@@ -48,13 +52,25 @@ class Trainer:
     """GRPO/SRPO trainer over a Hugging Face causal LM. See the module docstring for one step."""
 
     def __init__(self, cfg: TrainConfig, scorer=None):
-        from srpo.engines.native.setup import build_components, check_config
+        from srpo.engines.native.setup import check_config
 
         check_config(cfg)
         self.cfg = cfg
         self.run_dir = Path(cfg.run.output_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         resume_from = self._resume_path()
+        changes = resume_changes(cfg, self.run_dir) if resume_from else []  # refused before anything heavy
+        fingerprint = self._build(scorer, resume_from)
+        resume = self._restore(resume_from, changes, fingerprint) if resume_from else None
+        self._reward_seen = self.step > 0  # after a resume the earlier steps are not known here
+        self.tracker = Tracker.from_config(self.run_dir, cfg.logging, to_dict(cfg),
+                                           start_step=self.step + 1 if resume else 0)
+        record_start(cfg, self.run_dir, fingerprint, resume)
+
+    def _build(self, scorer, resume_from: Path | None) -> dict[str, dict]:
+        """Load the policy (from the checkpoint on a resume) and the parts; returns the data's fingerprint."""
+        from srpo.engines.native.setup import build_components
+
+        cfg = self.cfg
         _seed_everything(cfg.run.seed)
         model_cfg = dataclasses.replace(cfg.model, path=str(resume_from)) if resume_from else cfg.model
         self.model, self.tokenizer = load_model_and_tokenizer(model_cfg)
@@ -68,21 +84,27 @@ class Trainer:
         self.analysis = parts.analysis
         self.step = 0
         self.rollouts_total = 0
-        if resume_from:
-            self._restore(resume_from)
-        else:
-            save_config(cfg, self.run_dir / "config.yaml")
-        self._reward_seen = self.step > 0  # after a resume the earlier steps are not known here
-        self.tracker = Tracker.from_config(self.run_dir, cfg.logging, to_dict(cfg))
+        return parts.data_fingerprint
 
     # ----------------------------------------------------------------- the loop
     def train(self) -> dict[str, float]:
-        """Run until `run.total_steps` (or `run.stop_at_step`); returns the last step's metrics."""
+        """Run until `run.total_steps` (or `run.stop_at_step`); returns the last step's metrics.
+
+        A first Ctrl-C (SIGINT) lets the current step finish, saves a checkpoint and raises `Interrupted`;
+        a second one raises KeyboardInterrupt at once (the last checkpoint stays as it was)."""
+        try:
+            with StopRequest() as stop:
+                return self._loop(stop)
+        finally:
+            self.close()
+
+    def _loop(self, stop: "StopRequest") -> dict[str, float]:
         cfg = self.cfg.run
         last = cfg.stop_at_step or cfg.total_steps
         metrics: dict[str, float] = {}
         if self.step == 0 and self.heldout:
             self.tracker.log(self.evaluate(0), step=0)
+        stop.raise_if_requested(self.step, None)  # during the first evaluation: the last checkpoint stands
         start = self.step + 1 if not self._budget_spent() else last + 1
         bar = tqdm(range(start, last + 1), disable=not cfg.progress, desc="train",
                    initial=self.step, total=cfg.total_steps)
@@ -93,11 +115,10 @@ class Trainer:
                 metrics.update(self.evaluate(step))
             self.tracker.log(metrics, step=step)
             bar.set_postfix(reward=f"{metrics.get('all/reward_mean', 0):.3f}")
-            if final or _due(step, cfg.save_every, last):
-                self.save()
+            saved = self.save() if final or _due(step, cfg.save_every, last) or stop.requested else None
             if final:
                 break
-        self.close()
+            stop.raise_if_requested(step, saved)
         return metrics
 
     def close(self) -> None:
@@ -224,12 +245,17 @@ class Trainer:
             return latest
         if mode == "never":
             if latest:
-                raise RuntimeError(f"{self.run_dir} already has checkpoint {latest}; run.resume=never refuses "
-                                   "to overwrite it (use run.resume=auto to continue or a new run.output_dir)")
+                raise ConfigError(f"run.resume: {self.run_dir} already has checkpoint {latest}; run.resume=never "
+                                  "refuses to overwrite it (use run.resume=auto to continue or a new run.output_dir)")
             return None
+        if not (Path(mode) / ckpt.STATE_FILE).is_file():
+            raise ConfigError(f"run.resume: {mode} is not a complete srpo checkpoint (no {ckpt.STATE_FILE}); give "
+                              "a RUN/checkpoints/step_N directory, auto or never")
         return Path(mode)
 
-    def _restore(self, path: Path) -> None:
+    def _restore(self, path: Path, changes: list, fingerprint: dict[str, dict]) -> Resume:
+        """Continue from checkpoint `path`, after checking the run's data is the one it started on."""
+        check_data(self.run_dir, fingerprint)
         state = ckpt.load_state(path)
         self.step, self.rollouts_total = state["step"], state["rollouts_total"]
         self.actor.load_state_dict(state["actor"])
@@ -237,8 +263,7 @@ class Trainer:
         self.sampler.load_state_dict(state["sampler"])
         self.curriculum.load_state_dict(state["curriculum"])
         ckpt.set_rng_state(state["rng"])
-        _truncate_log(self.run_dir / "metrics.jsonl", self.step)
-        _truncate_log(self.run_dir / "samples.jsonl", self.step)
+        return Resume(path, self.step, changes)
 
 
 class _Timer:
@@ -269,13 +294,30 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines written after checkpoint `step` (they will be produced again on resume)."""
-    if not path.exists():
-        return
-    rows = [r for r in read_jsonl(path) if r.get("step", 0) <= step]
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
+class StopRequest:
+    """Within its block, a first SIGINT (Ctrl-C) only asks the loop to stop after the current step; the
+    handler then steps aside, so a second SIGINT raises KeyboardInterrupt at once. Outside the main thread,
+    where signal handlers cannot be set, it does nothing."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> "StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+        os.write(2, b"\nsrpo: Ctrl-C: stopping after this step and saving a checkpoint (Ctrl-C again stops at once, "
+                    b"losing the steps since the last checkpoint)\n")
+
+    def raise_if_requested(self, step: int, checkpoint: Path | None) -> None:
+        if self.requested:
+            raise Interrupted(step, checkpoint)

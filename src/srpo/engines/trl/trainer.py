@@ -26,11 +26,12 @@ import torch
 from trl import GRPOConfig, GRPOTrainer
 from transformers import TrainerCallback
 
-from srpo.config import TrainConfig, save_config
+from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError, to_dict
 from srpo.engines.trl.feedback import PromptSampler, PromptStream, gather
 from srpo.engines.trl.setup import BatchPlan, check_config, differences, grpo_args
-from srpo.tracking import Tracker, read_jsonl
+from srpo.engines.run_dir import Resume, check_data, record_start, resume_changes
+from srpo.tracking import Tracker
 
 log = logging.getLogger(__name__)
 STATE_FILE = "srpo_state.json"
@@ -205,7 +206,8 @@ def resume_checkpoint(cfg: TrainConfig) -> str | None:
         return latest
     if cfg.run.resume == "never":
         if latest:
-            raise RuntimeError(f"{out} already has checkpoint {latest}; run.resume=never refuses to overwrite it")
+            raise ConfigError(f"run.resume: {out} already has checkpoint {latest}; run.resume=never refuses to "
+                              "overwrite it (use run.resume=auto to continue or a new run.output_dir)")
         return None
     if not (Path(cfg.run.resume) / STATE_FILE).is_file():
         raise ConfigError(f"run.resume: {cfg.run.resume} is not a complete trl-engine checkpoint (no {STATE_FILE})")
@@ -218,7 +220,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     from srpo.curriculum import Curriculum
     from srpo.engines.native.model import PromptFormatter, resolve_model_path
-    from srpo.engines.data import load_run_data
+    from srpo.engines.data import data_fingerprint, load_run_data
     from srpo.engines.trl.rewards import StepScorer
     from srpo.rewards import RewardScorer
     from srpo.sampling import DomainMixture
@@ -251,21 +253,24 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if "activation_checkpointing" in {f.name for f in dataclasses.fields(GRPOConfig)}:  # transformers >= 5.2x
         kwargs["activation_checkpointing"] = kwargs.pop("gradient_checkpointing")
     args = GRPOConfig(**kwargs)
-    resume = resume_checkpoint(cfg)
+    checkpoint = resume_checkpoint(cfg)
     run_dir = Path(cfg.run.output_dir)
+    fingerprint = data_fingerprint(train_problems, heldout)
+    resume = None
+    if checkpoint:
+        changes = resume_changes(cfg, run_dir)
+        check_data(run_dir, fingerprint)
+        step = int(json.loads((Path(checkpoint) / STATE_FILE).read_text())["step"])
+        resume = Resume(Path(checkpoint), step, changes)
     if rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if resume:
-            _truncate_log(run_dir / "metrics.jsonl", int(json.loads((Path(resume) / STATE_FILE).read_text())["step"]))
-            _truncate_log(run_dir / "samples.jsonl", int(json.loads((Path(resume) / STATE_FILE).read_text())["step"]))
-        else:
-            save_config(cfg, run_dir / "config.yaml")
-        run.tracker = Tracker.from_config(run_dir, cfg.logging, to_dict(cfg))
+        run.tracker = Tracker.from_config(run_dir, cfg.logging, to_dict(cfg),
+                                          start_step=resume.step + 1 if resume else 0)
+        record_start(cfg, run_dir, fingerprint, resume)
     trainer = SrpoGRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=dataset,
                               processing_class=tokenizer, callbacks=[SrpoCallback(run)], srpo_run=run)
     run.trainer = trainer
     try:
-        trainer.train(resume_from_checkpoint=resume)
+        trainer.train(resume_from_checkpoint=checkpoint)
     finally:
         scorer.close()
         if run.tracker is not None:
@@ -297,16 +302,6 @@ def load_tokenizer(path: str):
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
     return tokenizer
-
-
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines written after checkpoint `step` (a resumed run writes them again)."""
-    if not path.exists():
-        return
-    rows = [r for r in read_jsonl(path) if r.get("step", 0) <= step]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    tmp.replace(path)
 
 
 def shutdown() -> None:
