@@ -14,6 +14,7 @@ import argparse
 import importlib
 import os
 import shlex
+import signal
 import sys
 
 from srpo.core.errors import Interrupted, UserError
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 def _fail(err: BaseException, command: str, argv: list[str]) -> int:
     """Print one line for a failure the user can act on; returns the exit status."""
     again = f"srpo {shlex.join(argv)}"
+    if isinstance(err, KeyboardInterrupt):  # a further Ctrl-C while exiting ends the process at once
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     if isinstance(err, Interrupted):
         saved = f"checkpoint {err.checkpoint}; " if err.checkpoint else ""
         line, status = f"interrupted at step {err.step}; {saved}resume with: {again}", EXIT_INTERRUPTED
