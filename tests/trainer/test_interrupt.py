@@ -32,7 +32,7 @@ def _args(tmp_path, model_dir, *extra):
 def _start(args):
     env = {**os.environ, "PYTHONPATH": str(Path(srpo.__file__).parents[1]), "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "srpo.cli", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
 def _wait_for_step(proc, metrics: Path, step: int) -> None:
@@ -47,7 +47,7 @@ def _wait_for_step(proc, metrics: Path, step: int) -> None:
 
 def _stop(proc, signals: int) -> tuple[int, str]:
     for _ in range(signals):
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # to the whole process group, as a terminal's Ctrl-C
         time.sleep(0.1)
     try:
         _, err = proc.communicate(timeout=STOP_S)
@@ -102,3 +102,12 @@ def test_the_first_sigint_asks_and_the_second_interrupts():
             stop.raise_if_requested(3, Path("ckpt"))
     assert (info.value.step, info.value.checkpoint) == (3, Path("ckpt"))
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_math_verifier_workers_are_out_of_reach_of_a_terminal_ctrl_c():
+    from srpo.rewards.math_verifier import MathVerifier
+
+    with MathVerifier(workers=1) as verifier:
+        verifier.start()
+        [worker] = verifier._all
+        assert os.getpgid(worker.proc.pid) != os.getpgid(0)

@@ -76,8 +76,10 @@ def _short(parsed: Any) -> str:
 
 class _Worker:
     def __init__(self) -> None:
+        # Its own session: a terminal's Ctrl-C reaches the trainer, which finishes its step with these workers.
         self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, _SRC_ROOT], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True,
+                                     start_new_session=True)
         self.ready = False
 
     def poll(self, timeout: float) -> bool:
