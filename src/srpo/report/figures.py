@@ -55,9 +55,10 @@ def reward_figure(runs: list[Run]) -> FigureSpec:
 
 def length_figure(runs: list[Run]) -> FigureSpec:
     doms = _domains(runs, r"([^/]+)/response_len_mean")
+    switches = "; a dotted line marks a stage switch" if any(run.stage_starts for run in runs) else ""
     return FigureSpec(
         "length", "Response length",
-        "Mean response length per domain; the dotted line marks the switch to stage 2.",
+        f"Mean response length per domain{switches}.",
         (tuple(_one(f"{d}: response length", f"{d}/response_len_mean", "tokens") for d in doms),),
     )
 

@@ -27,9 +27,11 @@ class SummaryRow:
 
 
 def summary_domains(runs: list[Run]) -> tuple[list[str], list[str]]:
-    """(domains with a reward, domains with held-out pass@1), over all runs."""
+    """(domains with a reward, groups with held-out pass@1: domains, ``all`` and benchmarks named without a
+    slash), over all runs. A benchmark such as ``toy/math`` logs ``eval/toy/math/pass@1``: no column."""
     reward = {k.split("/")[0] for r in runs for k in r.series if k.endswith("/reward_mean") and k.count("/") == 1}
-    evals = {k.split("/")[1] for r in runs for k in r.series if k.startswith("eval/") and k.endswith("/pass@1")}
+    evals = {k.split("/")[1] for r in runs for k in r.series
+             if k.startswith("eval/") and k.endswith("/pass@1") and k.count("/") == 2}
     return _order(reward), _order(evals)
 
 
