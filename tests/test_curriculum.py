@@ -71,6 +71,12 @@ def test_code_ramp_in_stage_two():
     assert st["curriculum/weight_code"] == pytest.approx(0.25) and st["curriculum/stage_index"] == 0
 
 
+def test_the_code_weight_is_logged_as_0_through_stage_one():
+    cur = Curriculum(staged(switch_step=5, plateau_window=None))
+    assert cur.stats(step=0) == {"curriculum/stage_index": 0.0, "curriculum/switches": 0.0,
+                                 "curriculum/weight_code": 0.0, "curriculum/weight_math": 1.0}
+
+
 def test_custom_three_stages_with_explicit_ramp_from():
     stages = [StageConfig("a", {"math": 1}, until_step=3),
               StageConfig("b", {"code": 1}, plateau_window=1, plateau_min_delta=0.0),

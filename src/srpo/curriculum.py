@@ -201,10 +201,14 @@ class Curriculum:
         self._last_delta: float | None = None
         self._switches: list[dict[str, Any]] = []
 
+    @property
+    def domains(self) -> list[str]:
+        """Every domain some stage samples, sorted."""
+        return sorted({d for stage in self.stages for d, w in stage.weights.items() if w > 0})
+
     def require_domains(self, domains: list[str]) -> None:
         """Refuse a curriculum that samples a domain the training data does not have."""
-        wanted = {d for stage in self.stages for d, w in stage.weights.items() if w > 0}
-        for domain in sorted(wanted - set(domains)):
+        for domain in sorted(set(self.domains) - set(domains)):
             raise ConfigError(f"curriculum: a stage samples domain {domain!r} but data.train has no "
                               f"{domain} problems (domains found: {sorted(domains)})")
 
@@ -291,13 +295,18 @@ class Curriculum:
 
     def stats(self, step: int | None = None) -> dict[str, float]:
         """``curriculum/stage_index``, ``curriculum/switches``, ``curriculum/plateau_delta`` (when computed),
-        and with `step` the weights used at it as ``curriculum/weight_<domain>``."""
+        and with `step` the weights used at it (`weight_metrics`)."""
         out = {"curriculum/stage_index": float(self._index), "curriculum/switches": float(len(self._switches))}
         if self._last_delta is not None:
             out["curriculum/plateau_delta"] = self._last_delta
         if step is not None:
-            out.update({f"curriculum/weight_{d}": w for d, w in self.weights(step).items()})
+            out.update(self.weight_metrics(self.weights(step)))
         return out
+
+    def weight_metrics(self, weights: dict[str, float]) -> dict[str, float]:
+        """``curriculum/weight_<domain>`` for every domain of any stage, 0 where `weights` leaves it out, so a
+        domain's curve starts at step 1 (code's at 0 through stage 1), not at its first batch."""
+        return {f"curriculum/weight_{d}": weights.get(d, 0.0) for d in sorted({*self.domains, *weights})}
 
     def state_dict(self) -> dict[str, Any]:
         return {"version": STATE_VERSION, "stage_names": [s.name for s in self.stages], "index": self._index,

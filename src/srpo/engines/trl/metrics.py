@@ -64,7 +64,7 @@ def step_metrics(cfg: TrainConfig, entry: dict[str, Any], records: Sequence[Reco
                **{f"sampler/{k}": v for k, v in stream.mixture.stats().items()},
                **rollout_metrics(texts, domains, lengths, cfg.analysis),
                **stream.curriculum.stats(),
-               **{f"curriculum/weight_{d}": w for d, w in entry["weights"].items()},
+               **stream.curriculum.weight_metrics(entry["weights"]),
                "sampler/rollouts_total": float(stream.rollouts_total),
                "sampler/lookahead_max": float(stream.lookahead_seen)}
     rows = sample_rows(step, stage, [r.uid for r in records], domains, texts, [r.reward for r in records],
