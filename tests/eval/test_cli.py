@@ -61,6 +61,12 @@ def test_eval_and_label_cli_wiring(tmp_path, monkeypatch, capsys):
     assert args.func(args) == 0
     result = json.loads((tmp_path / "eval.json").read_text())
     assert result["by_benchmark"]["aime_mini"]["metrics"] == {"pass@1": 0.25, "pass@2": 0.5, "avg@4": 0.25}
+    assert result["responses"] == "responses.jsonl"
+    responses = [json.loads(line) for line in (tmp_path / "responses.jsonl").read_text().splitlines()]
+    assert len(responses) == 3 * 4 and [r["sample"] for r in responses[:4]] == [0, 1, 2, 3]
+    first = result["per_problem"][0]
+    assert {k: responses[0][k] for k in ("uid", "source", "domain")} == {k: first[k] for k in ("uid", "source", "domain")}
+    assert [(r["response"], r["correct"], r["score"]) for r in responses[:2]] == [("24", True, 1.0), ("x", False, 1.0)]
     assert seen["cfg"].model.path == "toy" and seen["cfg"].resolved_eval().temperature == 0.7
     assert "aime_mini" in capsys.readouterr().out
 

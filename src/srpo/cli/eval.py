@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from srpo.cli.options import add_config_args, add_input_args, add_model_args, command_config, load_inputs
 from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError
+from srpo.core.files import write_atomic
+from srpo.eval.evaluate import Record
+from srpo.tracking import JsonlWriter
+
+RESPONSES = "responses.jsonl"  # next to eval.json: every sampled response, its score, verdict and reward info
 
 
 def add_cli(subparsers: Any) -> None:
@@ -22,7 +28,7 @@ def add_cli(subparsers: Any) -> None:
                                    "OUT/eval.json. Without inputs, evaluates the config's data.heldout.")
     add_input_args(parser, required=False)
     add_config_args(parser, "eval.samples=32")
-    add_model_args(parser, "output directory (eval.json)")
+    add_model_args(parser, "output directory (eval.json, responses.jsonl)")
     parser.set_defaults(func=run_eval)
 
 
@@ -39,16 +45,31 @@ def run_eval(args: argparse.Namespace) -> int:
     if not problems:
         raise ConfigError("data.heldout: give benchmark files on the command line or in data.heldout")
     generate = make_generate_fn(cfg)
-    with RewardScorer(cfg.rewards, cfg.sandbox) as scorer:
-        result = evaluate(problems, generate, scorer.score, cfg.eval.samples, cfg.eval.ks,
-                          batch_size=cfg.eval.batch_size, progress=not args.no_progress)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    record = {"settings": eval_settings(cfg, source, args.overrides), **result.to_dict()}
-    (out / "eval.json").write_text(json.dumps(record, indent=2) + "\n")
+    with RewardScorer(cfg.rewards, cfg.sandbox) as scorer, response_log(out / RESPONSES) as record:
+        result = evaluate(problems, generate, scorer.score, cfg.eval.samples, cfg.eval.ks,
+                          batch_size=cfg.eval.batch_size, progress=not args.no_progress, record=record)
+    record = {"settings": eval_settings(cfg, source, args.overrides), "responses": RESPONSES, **result.to_dict()}
+    write_atomic(out / "eval.json", json.dumps(record, indent=2) + "\n", "the evaluation")
     print(result.table())
-    print(f"wrote {out / 'eval.json'}")
+    print(f"wrote {out / 'eval.json'} and {RESPONSES} (every response with its verdict)")
     return 0
+
+
+@contextlib.contextmanager
+def response_log(path: Path) -> Iterator[Record]:
+    """A `record` for `evaluate` that writes every response with its verdict to `path` (replaced)."""
+    from srpo.eval.evaluate import response_rows
+
+    path.unlink(missing_ok=True)
+    writer = JsonlWriter(path)
+
+    def record(*scored) -> None:
+        for row in response_rows(*scored):
+            writer.write(row)
+
+    with contextlib.closing(writer):
+        yield record
 
 
 def eval_settings(cfg: TrainConfig, source: str, overrides: list[str]) -> dict[str, Any]:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from srpo.core.problem import DOMAINS, Problem
 from srpo.eval.metrics import mean_ci, pass_at_k
 from srpo.core.generation import GenerateFn
-from srpo.core.results import ScoreFn
+from srpo.core.results import RewardResult, ScoreFn
+
+# Sees each scored batch: (problems, responses[i][j] = sample j of problem i, flat results in that order).
+Record = Callable[[list[Problem], list[list[str]], list[RewardResult]], None]
 
 
 @dataclass
@@ -78,26 +81,29 @@ def _cell(res: GroupResult, metric: str) -> str:
 
 
 def evaluate(problems: Sequence[Problem], generate_fn: GenerateFn, score_fn: ScoreFn, n: int,
-             ks: Sequence[int] = (1,), batch_size: int | None = None, progress: bool = False) -> EvalResult:
-    """Generate `n` responses per problem (`batch_size` problems per generate call), score, aggregate."""
+             ks: Sequence[int] = (1,), batch_size: int | None = None, progress: bool = False,
+             record: Record | None = None) -> EvalResult:
+    """Generate `n` responses per problem (`batch_size` problems per generate call), score, aggregate;
+    `record` sees every scored batch (`response_rows` turns one into rows)."""
     ks = sorted(set(ks))
     if n < 1 or not ks or ks[0] < 1 or ks[-1] > n:
         raise ValueError(f"evaluate: need n >= 1 and 1 <= k <= n for every k, got n={n}, ks={ks}")
     problems = list(problems)
-    counts = sample_and_count(problems, generate_fn, score_fn, n, batch_size, progress)
+    counts = sample_and_count(problems, generate_fn, score_fn, n, batch_size, progress, record)
     per_problem = [{"uid": p.uid, "source": p.source, "domain": p.domain, "n": n, "correct": c}
                    for p, c in zip(problems, counts)]
     return aggregate(per_problem, n, ks)
 
 
 def sample_and_count(problems: list[Problem], generate_fn: GenerateFn, score_fn: ScoreFn, n: int,
-                     batch_size: int | None = None, progress: bool = False) -> list[int]:
+                     batch_size: int | None = None, progress: bool = False,
+                     record: Record | None = None) -> list[int]:
     """Number of correct responses out of `n` for each problem, generated in `domain_batches`."""
     counts = [0] * len(problems)
     bar = _bar(len(problems), progress)
     for rows in domain_batches(problems, batch_size):
         chunk = [problems[i] for i in rows]
-        for i, c in zip(rows, count_correct(chunk, generate_fn(chunk, n), score_fn, n)):
+        for i, c in zip(rows, count_correct(chunk, generate_fn(chunk, n), score_fn, n, record)):
             counts[i] = c
         if bar is not None:
             bar.update(len(rows))
@@ -127,7 +133,8 @@ def domain_batches(problems: Sequence[Problem], size: int | None) -> list[list[i
     return batches
 
 
-def count_correct(problems: list[Problem], responses: list[list[str]], score_fn: ScoreFn, n: int) -> list[int]:
+def count_correct(problems: list[Problem], responses: list[list[str]], score_fn: ScoreFn, n: int,
+                  record: Record | None = None) -> list[int]:
     """Score ``responses[i][j]`` (sample j of problem i) in one scorer call; return correct counts."""
     if len(responses) != len(problems) or any(len(r) != n for r in responses):
         raise ValueError(f"generate_fn must return {n} responses for each of {len(problems)} problems")
@@ -136,7 +143,25 @@ def count_correct(problems: list[Problem], responses: list[list[str]], score_fn:
     results = score_fn(flat_responses, flat_problems)
     if len(results) != len(flat_responses):
         raise ValueError(f"score_fn returned {len(results)} results for {len(flat_responses)} responses")
+    if record is not None:
+        record(problems, responses, results)
     return [sum(bool(results[i * n + j].correct) for j in range(n)) for i in range(len(problems))]
+
+
+def response_rows(problems: list[Problem], responses: list[list[str]],
+                  results: list[RewardResult]) -> list[dict[str, Any]]:
+    """One row per response, ``{uid, source, domain, sample, response, score, correct, info}``; `results` is
+    flat, sample j of problem i at ``i * n + j`` (what `count_correct` hands to `record`).
+
+    >>> p = Problem.create("math", "1+1?", "2")
+    >>> response_rows([p], [["2"]], [RewardResult(1.0, True, {"answer": "2"})])[0]["correct"]
+    True
+    """
+    n = len(responses[0]) if responses else 0
+    return [{"uid": p.uid, "source": p.source, "domain": p.domain, "sample": j, "response": text,
+             "score": results[i * n + j].score, "correct": results[i * n + j].correct,
+             "info": json.loads(json.dumps(results[i * n + j].info, default=str))}
+            for i, (p, texts) in enumerate(zip(problems, responses)) for j, text in enumerate(texts)]
 
 
 def aggregate(per_problem: list[dict[str, Any]], n: int, ks: Sequence[int]) -> EvalResult:
