@@ -3,7 +3,7 @@ import json
 import pytest
 
 from srpo.core.configlib import ConfigError, build
-from srpo.data import load_problems
+from srpo.data import DataError, load_problems
 from srpo.data.difficulty import DifficultyConfig, assign_label, label_difficulty
 from srpo.eval.config import EvalConfig
 from srpo.rewards import RewardResult
@@ -59,3 +59,20 @@ def test_resume_skips_finished_and_repairs_torn_line(tmp_path):
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [row["uid"] for row in lines] == [p.uid for p in problems]
     assert [p.metadata["difficulty_stats"]["correct"] for p in out] == [counts[p.uid] for p in problems]
+
+
+def test_resume_refuses_labels_of_another_k_or_model_and_applies_the_current_thresholds(tmp_path):
+    problems = load_problems("gym:chain_sum?size=2")
+    generate, _ = scripted({problems[0].uid: 2, problems[1].uid: 1})
+    path = tmp_path / "l.jsonl"
+    label_difficulty(problems, generate, score, EvalConfig(samples=4), DifficultyConfig(), path, model="m",
+                     progress=False)
+    for ev, model in ((EvalConfig(samples=8), "m"), (EvalConfig(samples=4), "other")):
+        with pytest.raises(DataError, match=rf"l.jsonl: problem {problems[0].uid} was labelled with k=4 samples "
+                                            r"of model 'm', this run asks for k=\d \(eval.samples\) of '\w+'; give "
+                                            r"another --out, or delete .*l.jsonl to label again"):
+            label_difficulty(problems, generate, score, ev, DifficultyConfig(), path, model=model, progress=False)
+    stricter = DifficultyConfig(easy_min_pass_rate=0.5, hard_max_pass_rate=0.2)
+    out = label_difficulty(problems, generate, score, EvalConfig(samples=4), stricter, path, model="m",
+                           progress=False)
+    assert [p.difficulty for p in out] == ["easy", "medium"]  # pass rates 0.5 and 0.25, read back, relabelled

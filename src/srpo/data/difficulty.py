@@ -10,11 +10,13 @@ The label goes to ``Problem.difficulty``; ``metadata["difficulty_stats"]`` keeps
 unbiased pass@j for each j in ``eval.ks`` and the model. Problems are sampled in the batches `srpo eval`
 uses (``eval.batch_size`` problems of one domain) and appended to the output JSONL after every batch
 (flushed and fsynced), so an interrupted run resumes where it stopped: uids already in the output are not
-sampled again. A half-written last line (a crash mid-write) is discarded on resume.
+sampled again, their labels follow the current thresholds, and labels measured with another k or model are
+refused. A half-written last line (a crash mid-write) is discarded on resume.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from srpo.core.configlib import ConfigError, option
 from srpo.core.problem import Problem
+from srpo.data.rows import DataError
 from srpo.core.generation import GenerateFn
 from srpo.core.results import ScoreFn
 from srpo.eval.config import EvalConfig
@@ -66,6 +69,18 @@ def labelled(problem: Problem, correct: int, ev: EvalConfig, thresholds: Difficu
                    assign_label(rate, thresholds), {**problem.metadata, "difficulty_stats": stats})
 
 
+def relabelled(problem: Problem, ev: EvalConfig, thresholds: DifficultyConfig, model: str,
+               out_path: Path) -> Problem:
+    """A label read back from `out_path`, under the current thresholds; refused when it was measured with another
+    k or model, since one file would then mix two measurements."""
+    stats = problem.metadata.get("difficulty_stats") or {}
+    if (stats.get("k"), stats.get("model")) != (ev.samples, model):
+        raise DataError(f"{out_path}: problem {problem.uid} was labelled with k={stats.get('k')} samples of model "
+                        f"{stats.get('model')!r}, this run asks for k={ev.samples} (eval.samples) of {model!r}; "
+                        f"give another --out, or delete {out_path} to label again")
+    return dataclasses.replace(problem, difficulty=assign_label(stats["pass_rate"], thresholds))
+
+
 def read_done(out_path: Path) -> dict[str, Problem]:
     """Problems already labelled in `out_path`; drops a torn last line so appends stay valid JSONL."""
     done: dict[str, Problem] = {}
@@ -93,7 +108,7 @@ def label_difficulty(problems: list[Problem], generate_fn: GenerateFn, score_fn:
     """Label every problem (resuming from `out_path`); returns them labelled, in input order."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    done = read_done(out_path)
+    done = {uid: relabelled(p, ev, thresholds, model, out_path) for uid, p in read_done(out_path).items()}
     pending, seen = [], set(done)
     for p in problems:
         if p.uid not in seen:
