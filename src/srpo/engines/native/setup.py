@@ -14,6 +14,7 @@ from srpo.engines.native.experience import Experience
 from srpo.engines.native.rollout import ROLLOUT_ENGINES
 from srpo.engines.data import data_fingerprint, load_run_data
 from srpo.engines.native.model import load_model
+from srpo.tracking import require_backends
 
 
 @dataclass
@@ -34,6 +35,7 @@ def check_config(cfg: TrainConfig) -> None:
         raise ConfigError(f"engine: {cfg.engine!r} runs through its own trainer (srpo train dispatches on it), "
                           "not the native Trainer")
     ROLLOUT_ENGINES.check(cfg.rollout.engine, "rollout.engine")
+    require_backends(cfg.logging.backends)
 
 
 def load_pool(specs: list[str], mapping: dict[str, str], *, format: str = "auto", on_unusable: str = "error",
