@@ -7,6 +7,7 @@ import inspect
 
 import torch
 
+from srpo.core.configlib import ConfigError
 from srpo.core.generation import SamplingParams
 from srpo.engines.native.rollout.base import ROLLOUT_ENGINES, RolloutBatch, left_pad, response_mask_from_eos
 
@@ -69,9 +70,9 @@ class _EngineBase:
     def load_state_dict(self, state: dict) -> None:
         saved = state.get("device", self.device.type)
         if saved != self.device.type:
-            raise ValueError(f"rollout engine state: its RNG was saved on {saved} and this model is on "
-                             f"{self.device.type}; {saved} and {self.device.type} generators differ, so a run "
-                             f"resumes exactly only on a {saved} device (set model.device={saved})")
+            raise ConfigError(f"model.device: the run's rollout RNG was saved on {saved} and this model is on "
+                              f"{self.device.type}; {saved} and {self.device.type} generators differ, so a run "
+                              f"resumes exactly only on a {saved} device (set model.device={saved})")
         self.generator.set_state(state["generator"])
 
 
