@@ -18,6 +18,7 @@ from srpo.data import filters as F
 from srpo.data.curate_config import CurateConfig
 from srpo.data.dedup import NearDuplicateIndex, normalise
 from srpo.data.loaders import LoadIssue
+from srpo.data.rows import DataError
 from srpo.core.problem import Problem
 from srpo.core.results import ScoreFn
 
@@ -81,7 +82,8 @@ def curate(items: Iterable[Problem | LoadIssue], cfg: CurateConfig, score_fn: Sc
     for item in items:
         if isinstance(item, LoadIssue):
             if not cfg.malformed:
-                raise ValueError(f"{item.where}: {item.message} (malformed rows are errors when malformed=false)")
+                raise DataError(f"{item.where}: {item.message} (malformed rows are errors with curate.malformed=false; "
+                                "fix the row or set curate.malformed=true to drop and count it)")
             dropped.append(Dropped("malformed", f"{item.where}: {item.message}", item.source, issue=item))
             continue
         drop = first_drop(item, cfg)

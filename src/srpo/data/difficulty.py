@@ -96,7 +96,7 @@ def read_done(out_path: Path) -> dict[str, Problem]:
                 with out_path.open("r+", encoding="utf-8") as fh:
                     fh.truncate(good)
                 break
-            raise ValueError(f"{out_path}:line {lineno}: not a labelled problem ({err})") from None
+            raise DataError(f"{out_path}:line {lineno}: not a labelled problem ({err}); give another --out") from None
         done[problem.uid] = problem
         good += len(line.encode("utf-8"))
     return done
