@@ -135,9 +135,10 @@ def test_cli_default_out_and_prints_path(tmp_path, capsys):
 def test_cli_error_names_file_and_line(tmp_path, capsys):
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "metrics.jsonl").write_text('{"step": 1}\nnot json\n')
-    args = _parser().parse_args(["report", str(tmp_path / "r")])
-    assert args.func(args) == 2
-    assert "metrics.jsonl:2" in capsys.readouterr().err
+    from srpo.cli import main
+
+    assert main(["report", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err.startswith(f"srpo: {tmp_path / 'r' / 'metrics.jsonl'}:2: not valid JSON")
 
 
 def test_trainer_shaped_logging_fills_the_analysis_figures(tmp_path):
