@@ -53,10 +53,9 @@ BACKEND_MODULES = {"tensorboard": "torch.utils.tensorboard", "wandb": "wandb"}
 
 def require_backends(names: list[str]) -> None:
     """Raise `MissingExtra` for the first named backend whose package is not installed."""
-    for name in names:
+    for name in (n for n in names if n in BACKEND_MODULES):
         try:
-            if name in BACKEND_MODULES:
-                importlib.import_module(BACKEND_MODULES[name])
+            importlib.import_module(BACKEND_MODULES[name])
         except ImportError:
             raise MissingExtra(name) from None
 
