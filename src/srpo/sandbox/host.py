@@ -3,9 +3,11 @@
 * Function calls: the host sends each call's arguments to the candidate's sandbox and reads back the value
   (decoded by `wire.decode`: plain data only). Comparing it with the expected value is the caller's job
   (`srpo.rewards.code_reward`); the expected value never leaves the host.
-* Test code (asserts, ``check(candidate)``): a second sandbox, the tester, runs it; the host relays each
-  proxy call of the tester to the candidate and the raw reply back, then reads the tester's one verdict.
-  The candidate's sandbox holds no test code and no channel to the tester: only its own pipes to the host.
+* Test code (asserts, ``check(candidate)``): if it only asserts things about calls with literal arguments
+  (`static_tests`: MBPP asserts, most HumanEval checks), the host makes the calls and evaluates the asserts
+  itself. Otherwise a second sandbox, the tester, runs it; the host relays each proxy call of the tester to
+  the candidate and the raw reply back, then reads the tester's one verdict. The candidate's sandbox holds
+  no test code and no channel to the tester: only its own pipes to the host.
 * Stdio: one sandbox whose runner starts a fresh process per case; the host sends one case's stdin at a
   time and reads back stdout, which the caller compares.
 
@@ -22,6 +24,7 @@ import time
 from typing import Any, Callable
 
 from srpo.sandbox.seccomp import program as seccomp_program
+from srpo.sandbox.static_tests import Assertion, static_assertions
 from srpo.sandbox.config import SandboxConfig
 from srpo.sandbox.job import SandboxJob, SandboxOutcome
 from srpo.sandbox.process import SandboxBroken, SandboxExpired, SandboxProcess
@@ -124,7 +127,11 @@ class _Run:
 
     def _test_code(self, cand: SandboxProcess, names: list[str], deadline: float) -> dict[str, Any]:
         job = self.job
+        static = static_assertions(job.test_code, job.entry_point)
         try:
+            if static is not None:
+                status, detail = self._assert_here(cand, static, deadline)
+                return {"name": "test_code", "status": status, **({"detail": detail} if detail else {})}
             tester = self.take()
             tester.send(encode({"role": "tester", "prelude": job.prelude, "test_code": job.test_code,
                                 "entry_point": job.entry_point, "names": names, "limits": self.limits}), deadline)
@@ -134,6 +141,20 @@ class _Run:
         except (SandboxBroken, WireError) as err:
             status, detail = "error", f"the tester failed: {err}"
         return {"name": "test_code", "status": status, **({"detail": detail} if detail else {})}
+
+    def _assert_here(self, cand: SandboxProcess, asserts: tuple[Assertion, ...], deadline: float) -> tuple[str, str]:
+        """Run test code made of asserts on literal calls (`static_tests`) on the host: no tester needed."""
+        for check in asserts:
+            value = None
+            if check.args is not None:
+                cand.send(encode((self.job.entry_point, check.args, check.kwargs)), deadline)
+                result = _call_result(decode(cand.recv(self.max_output + REPLY_SLACK, deadline)))
+                if result["status"] != "done":
+                    return "fail", f"line {check.line}: {result['detail']}"
+                value = result["value"]
+            if not check.holds(value):
+                return "fail", f"line {check.line}: AssertionError"
+        return "pass", ""
 
     def _relay(self, cand: SandboxProcess, tester: SandboxProcess, deadline: float) -> tuple[str, str]:
         """Carry the tester's calls to the candidate and the raw replies back, until the verdict."""

@@ -14,6 +14,7 @@ or open files exists anywhere inside, not even in bwrap's own processes there.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import os
 import select
@@ -74,20 +75,25 @@ class SandboxProcess:
         kwargs: dict[str, Any] = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       start_new_session=True, close_fds=True)
         prefix = join_command(self._cgroup) if self._cgroup else []
-        if self.backend.mode != "bwrap":
-            self._tmp = tempfile.mkdtemp(prefix="srpo-unsafe-")
-            env = {**UNSAFE_ENV, "HOME": self._tmp, "TMPDIR": self._tmp}
-            return subprocess.Popen(prefix + self.backend.command(), cwd=self._tmp, env=env, **kwargs)
-        info_r, info_w = os.pipe()
-        kwargs.update(pass_fds=(info_w,), cwd="/", env={})
-        if self.backend.run_as is not None:
-            kwargs.update(user=self.backend.run_as, group=self.backend.run_as, extra_groups=[])
+        code_fd = _pipe_with(self.backend.code)
         try:
-            popen = subprocess.Popen(prefix + self.backend.command(info_w), **kwargs)
+            if self.backend.mode != "bwrap":
+                self._tmp = tempfile.mkdtemp(prefix="srpo-unsafe-")
+                env = {**UNSAFE_ENV, "HOME": self._tmp, "TMPDIR": self._tmp}
+                return subprocess.Popen(prefix + self.backend.command(code_fd), cwd=self._tmp, env=env,
+                                        pass_fds=(code_fd,), **kwargs)
+            info_r, info_w = os.pipe()
+            kwargs.update(pass_fds=(code_fd, info_w), cwd="/", env={})
+            if self.backend.run_as is not None:
+                kwargs.update(user=self.backend.run_as, group=self.backend.run_as, extra_groups=[])
+            try:
+                popen = subprocess.Popen(prefix + self.backend.command(code_fd, info_w), **kwargs)
+            finally:
+                os.close(info_w)
+            self._read_info(info_r)
+            return popen
         finally:
-            os.close(info_w)
-        self._read_info(info_r)
-        return popen
+            os.close(code_fd)
 
     def __del__(self) -> None:
         if getattr(self, "popen", None) is not None and self.popen.returncode is None:
@@ -210,6 +216,18 @@ class SandboxProcess:
         """Kill the whole tree and wait until it is gone."""
         self.terminate()
         self.reap()
+
+
+def _pipe_with(data: bytes) -> int:
+    """The read end of a pipe that holds `data`, then EOF."""
+    read_end, write_end = os.pipe()
+    try:
+        if len(data) > 1 << 16:  # the default capacity; a full pipe would block this write
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, len(data))
+        os.write(write_end, data)
+    finally:
+        os.close(write_end)
+    return read_end
 
 
 def _poller(fd: int, event: int) -> select.poll:

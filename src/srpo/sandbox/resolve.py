@@ -7,8 +7,8 @@ import functools
 import os
 import subprocess
 
-from srpo.sandbox.backend import (Backend, SandboxUnavailable, bwrap_argv, bwrap_candidates, privilege_drop,
-                                  python_candidates, warn_unsafe)
+from srpo.sandbox.backend import (Backend, SandboxUnavailable, bwrap_argv, bwrap_candidates, compiled_inside,
+                                  privilege_drop, python_candidates, warn_unsafe)
 from srpo.sandbox.config import SandboxConfig
 from srpo.sandbox.host import run_job, sandbox_limits
 from srpo.sandbox.job import SandboxJob
@@ -36,6 +36,7 @@ def _resolve_cached(cfg_key: tuple) -> Backend:
     cfg = SandboxConfig(**{k: list(v) if isinstance(v, tuple) else v for k, v in cfg_key})
     if cfg.mode == "unsafe":
         python = python_candidates(cfg)[0]
+        compiled_inside(python)  # fails here, not in every sandbox, if the interpreter cannot run
         return Backend("unsafe", (python, "-I", "-S", "-B"), python, pidns=False)
     uid = cfg.sandbox_uid if os.geteuid() == 0 else None
     launcher, run_as = privilege_drop(uid)
@@ -45,6 +46,7 @@ def _resolve_cached(cfg_key: tuple) -> Backend:
             for disable_userns in (True, False):
                 try:
                     argv = bwrap_argv(bwrap, python, cfg, disable_userns)
+                    compiled_inside(python)
                 except (OSError, subprocess.SubprocessError) as err:
                     errors.append(f"{python}: {err}")
                     break
