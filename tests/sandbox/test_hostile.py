@@ -1,4 +1,4 @@
-"""The hostile suite: every program in tests/sandbox/hostile/ (see its README) runs in five test formats
+"""The hostile suite: every program in tests/sandbox/hostile/ (see its README) runs in six test formats
 through the trainer's own scoring path (`build_job` -> `SandboxPool` -> `judge_outcome`), all at once
 through one pool.
 
@@ -32,7 +32,9 @@ HOSTILE_DIR = Path(__file__).parent / "hostile"
 TIMEOUT_S = {"timeout": 1.0, "fail": 5.0}
 CFG = SandboxConfig(timeout_s=1.0, memory_mb=256, cpu_s=3, max_procs=8, workers=16,
                     max_output_bytes=1 << 16, file_mb=4, tmp_mb=16)
-FORMATS = ("cases", "asserts", "check", "all_map", "stdio")
+# Function cases and stdio are compared by the host; asserts and check (asserts on literal calls) are
+# asserted by the host too; check_loop and all_map need a tester sandbox.
+FORMATS = ("cases", "asserts", "check", "check_loop", "all_map", "stdio")
 SECRET = "s3cr3t-" + secrets.token_hex(8)
 HOME_SECRET = "topsecret-" + secrets.token_hex(8)
 ANSWERS = {2: "canary-" + secrets.token_hex(8), 3: "canary-" + secrets.token_hex(8)}
@@ -75,6 +77,9 @@ def make_problem(fmt: str, expect: str = "fail") -> Problem:
     elif fmt == "check":
         tests["test_code"] = (f"def check(candidate):\n    assert candidate({a}) == {want_a!r}\n"
                               f"    assert candidate({b}) == {want_b!r}\n")
+    elif fmt == "check_loop":
+        tests["test_code"] = (f"def check(candidate):\n    for x, want in {list(ANSWERS.items())!r}:\n"
+                              f"        assert candidate(x) == want\n")
     else:
         tests["test_code"] = (f"def check(candidate):\n    assert all(map(lambda c: candidate(c[0]) == c[1], "
                               f"{list(ANSWERS.items())!r}))\n")
