@@ -44,7 +44,8 @@ def test_a_configured_cgroup_that_cannot_be_used_is_an_error(tmp_path):
 
 def test_a_pool_starts_each_sandbox_inside_its_cgroup(fake_parent):
     with SandboxPool(SandboxConfig(cgroup=str(fake_parent), workers=1, memory_mb=256)) as pool:
-        fork = "import os\ndef f():\n    pid = os.fork()\n    if pid == 0:\n        os._exit(0)\n    return os.waitpid(pid, 0)[0] == pid\n"
+        fork = ("import os\ndef f():\n    pid = os.fork()\n    if pid == 0:\n        os._exit(0)\n"
+                "    return os.waitpid(pid, 0)[0] == pid\n")
         out = pool.run(SandboxJob("function", fork, "f", calls=[[]]))
     children = sorted(p for p in fake_parent.iterdir() if p.is_dir())
     assert children and all((c / "cgroup.procs").read_text().strip() == "0" for c in children)

@@ -228,7 +228,8 @@ def test_hostile_program(program, suite):
             problems.append(f"{fmt}: took {outcome.seconds:.2f}s > {limit:.1f}s")
         if not outcome.pid_namespaces:
             problems.append(f"{fmt}: no pid namespace reported")
-        alive = [pid for ns in outcome.pid_namespaces for pid in _survivors(ns, suite["verdict_at"][(program.name, fmt)])]
+        verdict_at = suite["verdict_at"][(program.name, fmt)]
+        alive = [pid for ns in outcome.pid_namespaces for pid in _survivors(ns, verdict_at)]
         if alive:
             problems.append(f"{fmt}: processes survive: {alive}")
         text = _scrubbed(verdict.info)

@@ -43,10 +43,12 @@ UNSAFE_BANNER = (
     "!! It can read your files, use the network and outlive its timeout. Use only on a throwaway machine.\n"
     + "!" * 78
 )
-_COMPILE = "import marshal, sys; sys.stdout.buffer.write(marshal.dumps(compile(sys.stdin.read(), '<srpo>', 'exec')))"
+_COMPILE = ("import marshal, sys\n"
+            "sys.stdout.buffer.write(marshal.dumps(compile(sys.stdin.read(), '<srpo>', 'exec')))")
 # A sandbox's interpreter reads the compiled program from an inherited pipe: compiling ~20 KB of source at
 # every start would cost ~3.5 ms of CPU each.
-_BOOT = "import marshal, os\nd = b''.join(iter(lambda: os.read({fd}, 65536), b''))\nos.close({fd})\nexec(marshal.loads(d))"
+_BOOT = ("import marshal, os\nd = b''.join(iter(lambda: os.read({fd}, 65536), b''))\nos.close({fd})\n"
+         "exec(marshal.loads(d))")
 
 
 @functools.lru_cache(maxsize=8)
@@ -165,9 +167,10 @@ def bwrap_argv(bwrap: str, python: str, cfg: SandboxConfig, disable_userns: bool
         argv += ["--ro-bind", prefix, prefix]
     for path in cfg.extra_ro_binds:
         argv += ["--ro-bind", path, path]
-    tmpfs_size = str(cfg.tmp_mb << 20)
-    argv += ["--proc", "/proc", "--dev", "/dev", "--size", tmpfs_size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
-             "--size", tmpfs_size, "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp", "--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
+    size = str(cfg.tmp_mb << 20)
+    argv += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+             "--size", size, "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp",
+             "--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
              "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
              # glibc reserves 64 MiB of address space per thread's malloc arena; RLIMIT_AS counts it
              "--setenv", "MALLOC_ARENA_MAX", "2",

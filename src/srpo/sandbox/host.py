@@ -23,11 +23,11 @@ import logging
 import time
 from typing import Any, Callable
 
-from srpo.sandbox.seccomp import program as seccomp_program
-from srpo.sandbox.static_tests import Assertion, static_assertions
 from srpo.sandbox.config import SandboxConfig
 from srpo.sandbox.job import SandboxJob, SandboxOutcome
 from srpo.sandbox.process import SandboxBroken, SandboxExpired, SandboxProcess
+from srpo.sandbox.seccomp import program as seccomp_program
+from srpo.sandbox.static_tests import Assertion, static_assertions
 from srpo.sandbox.wire import WireError, decode, encode
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,9 @@ def sandbox_limits(cfg: SandboxConfig, no_fork: bool) -> dict[str, Any]:
     """What the process that runs a program (or test code) applies to itself (see _inside._confine).
 
     RLIMIT_NPROC counts the tasks of the sandbox's user in its own user namespace, so it is per sandbox.
-    RLIMIT_MSGQUEUE 0 closes POSIX message queues; the seccomp filter (`srpo.sandbox.seccomp`) closes the other routes to memory
-    that no rlimit counts, and with `no_fork` (no cgroup) keeps the sandbox one process.
+    RLIMIT_MSGQUEUE 0 closes POSIX message queues; the seccomp filter (`srpo.sandbox.seccomp`) closes the
+    other routes to memory that no rlimit counts, and with `no_fork` (no cgroup) keeps the sandbox one
+    process.
     """
     mem = cfg.memory_mb << 20
     rlimits = [("RLIMIT_AS", mem, mem), ("RLIMIT_CPU", cfg.cpu_s, cfg.cpu_s + 1),  # SIGXCPU, then SIGKILL
@@ -126,23 +127,26 @@ class _Run:
         return tests, True
 
     def _test_code(self, cand: SandboxProcess, names: list[str], deadline: float) -> dict[str, Any]:
-        job = self.job
-        static = static_assertions(job.test_code, job.entry_point)
         try:
-            if static is not None:
-                status, detail = self._assert_here(cand, static, deadline)
-                return {"name": "test_code", "status": status, **({"detail": detail} if detail else {})}
-            tester = self.take()
-            tester.send(encode({"role": "tester", "prelude": job.prelude, "test_code": job.test_code,
-                                "entry_point": job.entry_point, "names": names, "limits": self.limits}), deadline)
-            status, detail = self._relay(cand, tester, deadline)
+            status, detail = self._run_test_code(cand, names, deadline)
         except SandboxExpired:
             status, detail = "timeout", "time limit exceeded"
         except (SandboxBroken, WireError) as err:
-            status, detail = "error", f"the tester failed: {err}"
+            status, detail = "error", f"the test code could not finish: {err}"
         return {"name": "test_code", "status": status, **({"detail": detail} if detail else {})}
 
-    def _assert_here(self, cand: SandboxProcess, asserts: tuple[Assertion, ...], deadline: float) -> tuple[str, str]:
+    def _run_test_code(self, cand: SandboxProcess, names: list[str], deadline: float) -> tuple[str, str]:
+        job = self.job
+        static = static_assertions(job.test_code, job.entry_point)
+        if static is not None:
+            return self._assert_here(cand, static, deadline)
+        tester = self.take()
+        tester.send(encode({"role": "tester", "prelude": job.prelude, "test_code": job.test_code,
+                            "entry_point": job.entry_point, "names": names, "limits": self.limits}), deadline)
+        return self._relay(cand, tester, deadline)
+
+    def _assert_here(self, cand: SandboxProcess, asserts: tuple[Assertion, ...],
+                     deadline: float) -> tuple[str, str]:
         """Run test code made of asserts on literal calls (`static_tests`) on the host: no tester needed."""
         for check in asserts:
             value = None
@@ -194,7 +198,8 @@ class _Run:
             except SandboxExpired:
                 return SandboxOutcome("ok", tests=tests + _failed(names[i:], "timeout", "time limit exceeded"))
             except (SandboxBroken, WireError) as err:
-                return SandboxOutcome("ok", tests=tests + _failed(names[i:], "error", f"the runner failed: {err}"))
+                failed = _failed(names[i:], "error", f"the runner failed: {err}")
+                return SandboxOutcome("ok", tests=tests + failed)
         return SandboxOutcome("ok", tests=tests)
 
 

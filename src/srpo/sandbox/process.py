@@ -64,7 +64,12 @@ class SandboxProcess:
         self._cgroups = cgroups
         self._cgroup = cgroups.create(cfg.memory_mb << 20, cfg.max_procs) if cgroups else None
         self._buf = bytearray()
-        self.popen = self._start(cfg)
+        try:
+            self.popen = self._start(cfg)
+        except BaseException:
+            if cgroups and self._cgroup:
+                cgroups.remove(self._cgroup)
+            raise
         _LIVE.add(self)
         self._in, self._out = self.popen.stdin.fileno(), self.popen.stdout.fileno()
         for fd in (self._in, self._out, self.popen.stderr.fileno()):
