@@ -93,6 +93,12 @@ def test_candidate_exceptions_reach_test_code_without_steering_it(pool):
     assert out["status"] == "fail" and "RuntimeError" in out["detail"] and "StopIteration" in out["detail"]
 
 
+def test_candidate_functions_never_replace_builtins_in_test_code(pool):
+    program = "def abs(x):\n    return 0\ndef all(*args):\n    return True\ndef truncate(x):\n    return 0.0\n"
+    test = "def check(candidate):\n    assert abs(candidate(3.5) - 0.5) < 1e-6\n    assert all([candidate(1)])\n"
+    assert pool.run(SandboxJob("function", program, "truncate", test_code=test)).tests[-1]["status"] == "fail"
+
+
 def test_missing_entry_point_and_syntax_error(pool):
     assert "does not define g()" in pool.run(SandboxJob("function", "def f(): pass", "g", calls=[[]])).load_error
     assert "SyntaxError" in pool.run(SandboxJob("function", "def f(:", "f", calls=[[]])).load_error

@@ -398,7 +398,9 @@ def _run_test_code(job, link):
             return "error", "prelude failed: " + _describe(exc)
     entry = job["entry_point"]
     for name in job["names"]:
-        if name == entry or name not in ns:
+        # Never in place of a builtin the test code calls: a top-level ``def abs(x): return 0`` would pass
+        # ``assert abs(candidate(x) - y) < 1e-6``.
+        if name == entry or (name not in ns and not hasattr(builtins, name)):
             ns[name] = _Proxy(link, name)
     try:
         exec(compile(job["test_code"], "<tests>", "exec"), ns)

@@ -47,6 +47,8 @@ def static_assertions(test_code: str, entry: str) -> tuple[Assertion, ...] | Non
     >>> static_assertions("import math\\nassert f(2) == math.pi", "f") is None
     True
     """
+    if entry == "check":  # the tester would call the test's own check(check): leave that oddity to it
+        return None
     try:
         body = ast.parse(test_code).body
     except (SyntaxError, ValueError, RecursionError):

@@ -232,6 +232,24 @@ builtins.AssertionError = type("AssertionError", (Exception,), {})
 def f(x):
     return "pass"
 
+#: shadow the builtins test code calls | fail
+def all(*args):
+    return True
+def any(*args):
+    return True
+def abs(x):
+    return 0
+def isinstance(*args):
+    return True
+def len(x):
+    return 0
+def sorted(x, **kwargs):
+    return x
+def map(function, *iterables):
+    return [True]
+def f(x):
+    return "pass"
+
 #: hunt check() through gc and neuter it | fail
 import gc
 for o in gc.get_objects():
