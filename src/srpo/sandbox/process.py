@@ -65,7 +65,7 @@ class SandboxProcess:
         self._cgroup = cgroups.create(cfg.memory_mb << 20, cfg.max_procs) if cgroups else None
         self._buf = bytearray()
         try:
-            self.popen = self._start(cfg)
+            self.popen = self._start()
         except BaseException:
             if cgroups and self._cgroup:
                 cgroups.remove(self._cgroup)
@@ -76,29 +76,35 @@ class SandboxProcess:
             os.set_blocking(fd, False)
         self._pollers = {fd: _poller(fd, ev) for fd, ev in ((self._in, select.POLLOUT), (self._out, select.POLLIN))}
 
-    def _start(self, cfg: SandboxConfig) -> subprocess.Popen:
+    def _start(self) -> subprocess.Popen:
         kwargs: dict[str, Any] = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       start_new_session=True, close_fds=True)
-        prefix = join_command(self._cgroup) if self._cgroup else []
+        command = join_command(self._cgroup) if self._cgroup else []
         code_fd = _pipe_with(self.backend.code)
         try:
-            if self.backend.mode != "bwrap":
-                self._tmp = tempfile.mkdtemp(prefix="srpo-unsafe-")
-                env = {**UNSAFE_ENV, "HOME": self._tmp, "TMPDIR": self._tmp}
-                return subprocess.Popen(prefix + self.backend.command(code_fd), cwd=self._tmp, env=env,
-                                        pass_fds=(code_fd,), **kwargs)
-            info_r, info_w = os.pipe()
-            kwargs.update(pass_fds=(code_fd, info_w), cwd="/", env={})
-            if self.backend.run_as is not None:
-                kwargs.update(user=self.backend.run_as, group=self.backend.run_as, extra_groups=[])
-            try:
-                popen = subprocess.Popen(prefix + self.backend.command(code_fd, info_w), **kwargs)
-            finally:
-                os.close(info_w)
-            self._read_info(info_r)
-            return popen
+            if self.backend.mode == "bwrap":
+                return self._start_bwrap(command, code_fd, kwargs)
+            self._tmp = tempfile.mkdtemp(prefix="srpo-unsafe-")
+            env = {**UNSAFE_ENV, "HOME": self._tmp, "TMPDIR": self._tmp}
+            return subprocess.Popen(command + self.backend.command(code_fd), cwd=self._tmp, env=env,
+                                    pass_fds=(code_fd,), **kwargs)
         finally:
             os.close(code_fd)
+
+    def _start_bwrap(self, command: list[str], code_fd: int, kwargs: dict[str, Any]) -> subprocess.Popen:
+        info_r, info_w = os.pipe()
+        kwargs.update(pass_fds=(code_fd, info_w), cwd="/", env={})
+        if self.backend.run_as is not None:
+            kwargs.update(user=self.backend.run_as, group=self.backend.run_as, extra_groups=[])
+        try:
+            popen = subprocess.Popen(command + self.backend.command(code_fd, info_w), **kwargs)
+        except BaseException:
+            os.close(info_r)
+            raise
+        finally:
+            os.close(info_w)
+        self._read_info(info_r)
+        return popen
 
     def __del__(self) -> None:
         if getattr(self, "popen", None) is not None and self.popen.returncode is None:
