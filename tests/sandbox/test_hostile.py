@@ -26,6 +26,8 @@ from srpo.data import Problem
 from srpo.rewards.code_reward import build_job, judge_outcome
 from srpo.sandbox import SandboxConfig, SandboxPool
 
+pytestmark = pytest.mark.slow  # ~20 s: 750 runs, a few hundred of them burning their whole timeout
+
 HOSTILE_DIR = Path(__file__).parent / "hostile"
 # Programs that must time out get a short limit (they burn CPU until it runs out); the others a generous
 # one, so that a slow verdict on a loaded machine is not mistaken for a timeout.
