@@ -37,6 +37,7 @@ P, G, STEPS = 4, 2, 6
 def verl_model_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("verl") / "tiny-model"
     tokenizer = build_char_tokenizer()
+    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }}\n{% endfor %}"  # verl renders chats
     model = build_tiny_model(len(tokenizer))
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)

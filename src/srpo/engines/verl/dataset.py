@@ -58,6 +58,10 @@ class SrpoDataset(RLHFDataset):
                 raise ValueError(f"{self.original_data_files}: row {i} has no extra_info.uid; export the data with "
                                  "`srpo verl-recipe` (or srpo.data.loaders.export_verl)")
             rows.setdefault(str(uid), i)
+        if not rows:
+            raise ValueError(f"{self.original_data_files}: no training rows left after verl's prompt filter "
+                             f"(data.max_prompt_length={self.max_prompt_length}, and the tokenizer must have a chat "
+                             "template); see verl's log above")
         dropped = len(self.dataframe) - len(rows)
         if dropped:
             log.warning("srpo dataset: %d rows repeat a uid; each problem is kept once", dropped)
