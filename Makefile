@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.srpo-installed
 PIP_QUIET := 2>&1 | { grep -v -e 'is ignored: it is neither' || true; }
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-verl bench clean
 
 $(STAMP): pyproject.toml constraints-cpu.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -27,5 +27,20 @@ test: $(STAMP) $(TRL_STAMP)
 	bash scripts/ensure-chromium.sh || test -z "$$CI"  # CI must have it; elsewhere the browser test skips
 	$(PY) -m pytest -q
 
+# The verl recipe's tests, in their own venv: verl 0.9 pins transformers <5.11, so it cannot share .venv.
+# From scratch (install + tests) this takes ~4-6 min on 2 cores; see docs/verl.md. Not part of `make test`.
+VERL_VENV ?= .venv-verl
+VERL_PY := $(VERL_VENV)/bin/python
+VERL_STAMP := $(VERL_VENV)/.srpo-verl-installed
+VERL_PACKAGES := 'verl==0.9.1' 'transferqueue==0.1.11' cachetools uvicorn fastapi
+
+$(VERL_STAMP): pyproject.toml constraints-cpu.txt
+	test -x $(VERL_PY) || python3 -m venv $(VERL_VENV)
+	$(VERL_PY) -m pip install -q --disable-pip-version-check -c constraints-cpu.txt $(VERL_PACKAGES) -e '.[test]' $(PIP_QUIET)
+	touch $(VERL_STAMP)
+
+test-verl: $(VERL_STAMP)
+	OMP_NUM_THREADS=1 $(VERL_PY) -m pytest -q -p no:cacheprovider tests/engine_verl
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(VERL_VENV) runs .pytest_cache

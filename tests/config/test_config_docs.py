@@ -15,13 +15,19 @@ from srpo.config import TrainConfig, load_config, preset_names
 from srpo.core.configlib import ConfigError, build, one_line, option, render
 
 
+OPTIONAL_RUNTIMES = {"verl", "ray", "transfer_queue", "omegaconf", "hydra"}
+
+
 def _config_classes() -> list[type]:
     """Every dataclass named ``*Config`` defined in the package."""
     found = {}
     for info in pkgutil.walk_packages(srpo.__path__, "srpo."):
-        if info.name.endswith("_judge"):  # runs inside the sandbox, not importable for this
-            continue
-        module = importlib.import_module(info.name)
+        try:
+            module = importlib.import_module(info.name)
+        except ModuleNotFoundError as err:  # the verl recipe's runtime modules need verl's own environment
+            if info.name.startswith("srpo.engines.verl.") and (err.name or "").split(".")[0] in OPTIONAL_RUNTIMES:
+                continue
+            raise
         for obj in vars(module).values():
             if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__name__.endswith("Config") \
                     and obj.__module__ == module.__name__:

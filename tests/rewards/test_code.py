@@ -6,8 +6,8 @@ import pytest
 
 from srpo.data import Problem
 from srpo.rewards import code_accuracy, extract_code
-from srpo.rewards.code_reward import build_job, normalise_stdout, values_equal
-from srpo.sandbox import SandboxConfig, SandboxPool
+from srpo.rewards.code_reward import build_job, judge_outcome, normalise_stdout, values_equal
+from srpo.sandbox import SandboxConfig, SandboxOutcome, SandboxPool
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +102,19 @@ def test_comparison_helpers():
     assert not values_equal(True, 1) and not values_equal("1", 1) and not values_equal([1], [1, 2])
     assert normalise_stdout("a  b\n\n") == normalise_stdout("a b")
     assert normalise_stdout("a\nb") != normalise_stdout("a b")
+
+
+def test_an_outcome_counts_only_with_exactly_the_problems_tests():
+    two = Problem.create("code", "sq", tests={"kind": "function", "entry_point": "f", "test_code": "assert f(1)",
+                                              "cases": [{"input": [2], "output": 4}, {"input": [3], "output": 9}]})
+    good = [{"name": "case 0", "status": "done", "value": 4}, {"name": "case 1", "status": "done", "value": 9},
+            {"name": "test_code", "status": "pass"}]
+    assert judge_outcome(two, SandboxOutcome("ok", tests=good)).correct
+    claimed = [{"name": "case 0", "status": "pass"}, {"name": "case 1", "status": "pass"}, good[2]]
+    extra = good + [{"name": "test_code", "status": "pass"}]
+    renamed = [good[1], good[0], good[2]]
+    for tests in (claimed, extra, good[:2], renamed, []):
+        verdict = judge_outcome(two, SandboxOutcome("ok", tests=tests))
+        assert not verdict.correct and verdict.score == 0.0, tests
+    assert judge_outcome(two, SandboxOutcome("ok", tests=claimed)).info["tests"][0]["passed"] is False
+    assert judge_outcome(two, SandboxOutcome("ok", tests=extra)).info["verdict"] == "error"

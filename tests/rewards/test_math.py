@@ -174,3 +174,48 @@ def test_time_limit_kills_a_hung_worker_off_the_main_thread(monkeypatch):
         assert out["seconds"] < 3.0
         assert first.proc.poll() is not None  # killed
         assert v._all and v._all[0] is not first  # replaced
+
+
+PATHOLOGICAL = {  # each ~256k characters; quadratic extraction took minutes on these
+    "unclosed boxes": "\\boxed{" * 40000,
+    "unclosed answer tags": "<answer>" * 32000,
+    "boxes without braces": "\\boxed" * 43000,
+    "newlines after the phrase": "the answer is" + "\n" * 256000,
+    "dots after the phrase": "the answer is " + "." * 256000 + "x",
+    "unclosed fences": "```x\n" * 51000,
+    "nested braces": "{" * 128000 + "\\boxed{" + "}" * 128000,
+}
+
+
+@pytest.mark.parametrize("name", PATHOLOGICAL)
+def test_extraction_is_linear_on_pathological_responses(name, verifier):
+    start = time.monotonic()
+    res = math_accuracy(PATHOLOGICAL[name], Problem.create("math", "q", answer="7"), math_verifier=verifier)
+    assert not res.correct
+    assert time.monotonic() - start < verifier.timeout_s + 1.5
+
+
+@pytest.mark.parametrize("gold, response, expected", [
+    ("1" * 5000, "<answer>" + "1" * 5000 + "</answer>", True),
+    ("1" * 5000, "<answer>" + "1" * 4999 + "2</answer>", False),
+    ("1" * 5000, "\\boxed{" + "1" * 5000 + ".000}", True),
+    ("2", "\\boxed{" + "9" * 100000 + "}", False),
+    ("\\frac{1}{2}", "\\boxed{\\frac{" + "1" * 5000 + "}{" + "2" * 5000 + "}}", False),
+    ("10^{5000}", "\\boxed{1" + "0" * 5000 + "}", None),  # math-verify decides, or runs out of time: any verdict
+])
+def test_huge_numbers_get_a_verdict(gold, response, expected, verifier):
+    res = math_accuracy(response, Problem.create("math", "q", answer=gold), math_verifier=verifier)
+    assert isinstance(res.correct, bool)
+    assert expected is None or res.correct is expected, res.info
+
+
+def test_one_time_limit_covers_extraction_and_verification(monkeypatch):
+    monkeypatch.setattr(mv, "_BOOT", HANG)
+    monkeypatch.setattr(mv, "SLACK_S", 0.2)
+    with MathVerifier(workers=1, timeout_s=0.5) as v:
+        v.start()
+        start = time.monotonic()
+        res = math_accuracy("\\boxed{\\frac{1}{3}}" + " x" * 500000, Problem.create("math", "q", answer="0.5"),
+                            math_verifier=v)
+        assert not res.correct and "exceeded" in res.info["error"]
+        assert time.monotonic() - start < 0.5 + 0.2 + 0.5

@@ -86,6 +86,13 @@ def test_malformed_problem_scores_zero_with_reason(scorer):
     assert not res.correct and "problem bad1" in res.info["accuracy"]["error"]
 
 
+def test_huge_numbers_are_verdicts_not_malformed_problems(scorer):
+    big = Problem.create("math", "a big number", answer="9" * 5000)
+    right, wrong = scorer.score([f"<answer>{'9' * 5000}.0</answer>", f"<answer>{'9' * 4999}8</answer>"], [big, big])
+    assert right.correct and right.info["accuracy"]["method"] == "exact"
+    assert not wrong.correct and wrong.info["accuracy"]["method"] == "exact"
+
+
 def test_length_mismatch(scorer):
     with pytest.raises(ValueError, match="2 responses but 1 problems"):
         scorer.score(["a", "b"], [MATH])

@@ -1,16 +1,24 @@
-"""Hostile programs: each must get a fail/timeout/error verdict within timeout + 2 s, leave no process
-alive, change nothing outside its private temp dir, and leave the caller working. Programs that try to
-cheat the harness must never be counted correct.
+"""The hostile suite: every program in tests/sandbox/hostile/ (see its README) runs in six test formats
+through the trainer's own scoring path (`build_job` -> `SandboxPool` -> `judge_outcome`), all at once
+through one pool.
 
-All programs run at once through one pool (parallel), then every guarantee is checked per program.
+For every program and format: never a pass (a timeout where the program expects one), a verdict within
+timeout + 2 s, no process of its sandboxes alive afterwards, neither a host secret nor an expected value
+in the verdict. For the whole run: no file outside the sandboxes changed, nothing reached the host's
+listening socket, the memory a program held stayed within the sandbox's bound, and honest programs still
+pass in every format afterwards. Runs as root and as an ordinary user (docs/rewards.md).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import socket
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -18,108 +26,113 @@ from srpo.data import Problem
 from srpo.rewards.code_reward import build_job, judge_outcome
 from srpo.sandbox import SandboxConfig, SandboxPool
 
-TIMEOUT_S = 1.0
-SECRET = "s3cr3t-value-7f1d"
+pytestmark = pytest.mark.slow  # ~20 s: 750 runs, a few hundred of them burning their whole timeout
+
+HOSTILE_DIR = Path(__file__).parent / "hostile"
+# Programs that must time out get a short limit (they burn CPU until it runs out); the others a generous
+# one, so that a slow verdict on a loaded machine is not mistaken for a timeout.
+TIMEOUT_S = {"timeout": 1.0, "fail": 5.0}
+CFG = SandboxConfig(timeout_s=1.0, memory_mb=256, cpu_s=3, max_procs=8, workers=16,
+                    max_output_bytes=1 << 16, file_mb=4, tmp_mb=16)
+# Function cases and stdio are compared by the host; asserts and check (asserts on literal calls) are
+# asserted by the host too; check_loop and all_map need a tester sandbox.
+FORMATS = ("cases", "asserts", "check", "check_loop", "all_map", "stdio")
+SECRET = "s3cr3t-" + secrets.token_hex(8)
+HOME_SECRET = "topsecret-" + secrets.token_hex(8)
+ANSWERS = {2: "canary-" + secrets.token_hex(8), 3: "canary-" + secrets.token_hex(8)}
 
 
-def fn_problem(expected, cases=None, test_code=None):
-    """A function problem whose single case expects `expected` (what a successful attack would return)."""
-    tests = {"kind": "function", "entry_point": "f",
-             "cases": cases if cases is not None else [{"input": [], "output": expected}]}
-    if test_code:
-        tests["test_code"] = test_code
+@dataclass(frozen=True)
+class Hostile:
+    group: str  # the attack class: the file it comes from
+    name: str
+    expect: str  # "fail" (a fail or error verdict) or "timeout"
+    source: str
+
+
+def load_programs() -> list[Hostile]:
+    """Every ``#: name | expect`` block of every file in tests/sandbox/hostile/."""
+    programs = []
+    for path in sorted(HOSTILE_DIR.glob("*.py")):
+        for block in re.split(r"^#: ", path.read_text(), flags=re.M)[1:]:
+            header, source = block.split("\n", 1)
+            name, expect = (part.strip() for part in header.rsplit("|", 1))
+            assert expect in ("fail", "timeout"), f"{path.name}: {header}"
+            programs.append(Hostile(path.stem, name, expect, source))
+    return programs
+
+
+PROGRAMS = load_programs()
+
+
+def make_problem(fmt: str, expect: str = "fail") -> Problem:
+    """The problem every program faces: f(2) and f(3) must return two random strings."""
+    (a, want_a), (b, want_b) = ANSWERS.items()
+    if fmt == "stdio":
+        return Problem.create("code", "hostile", tests={"kind": "stdio", "timeout_s": TIMEOUT_S[expect], "cases": [
+            {"input": f"{a}\n", "output": want_a}, {"input": f"{b}\n", "output": want_b}]})
+    tests = {"kind": "function", "entry_point": "f", "timeout_s": TIMEOUT_S[expect]}
+    if fmt == "cases":
+        tests["cases"] = [{"input": [a], "output": want_a}, {"input": [b], "output": want_b}]
+    elif fmt == "asserts":
+        tests["test_code"] = f"assert f({a}) == {want_a!r}\nassert f({b}) == {want_b!r}\n"
+    elif fmt == "check":
+        tests["test_code"] = (f"def check(candidate):\n    assert candidate({a}) == {want_a!r}\n"
+                              f"    assert candidate({b}) == {want_b!r}\n")
+    elif fmt == "check_loop":
+        tests["test_code"] = (f"def check(candidate):\n    for x, want in {list(ANSWERS.items())!r}:\n"
+                              f"        assert candidate(x) == want\n")
+    else:
+        tests["test_code"] = (f"def check(candidate):\n    assert all(map(lambda c: candidate(c[0]) == c[1], "
+                              f"{list(ANSWERS.items())!r}))\n")
     return Problem.create("code", "hostile", tests=tests)
 
 
-def stdio_problem(cases):
-    return Problem.create("code", "hostile-stdio", tests={
-        "kind": "stdio", "cases": [{"input": i, "output": o} for i, o in cases]})
+# Put in front of every program: where the host's things are, and the helpers an attacker would write to
+# get what it found into the short verdict text: pick(text, x), the answer for input x if the text holds
+# the tests (answers appear in the order of their inputs); leak(text), the host secret if the text has it.
+HEADER = """HOST_PORT = {port}
+CANARY_FILE = {cwd_canary!r}
+HOME_SECRET_FILE = {home_secret!r}
+def pick(text, x):
+    import re
+    found = list(dict.fromkeys(re.findall("canary-[0-9a-f]{{16}}", text)))
+    return found[x - 2] if len(found) > x - 2 else "nothing"
+def leak(text):
+    import re, sys
+    m = re.search("(?:SRPO_HOSTILE_SECRET=|topsecret-)[^\\x00\\n'\\"]*", text)
+    found = m.group(0) if m else text[:200]
+    print(found, file=sys.stderr)
+    return found
+"""
 
 
-def hostile_programs(paths):
-    """(name, problem, program). `paths` holds host paths and ports the attacks aim at."""
-    home_secret, cwd_canary, port = paths["home_secret"], paths["cwd_canary"], paths["port"]
-    ok = fn_problem(True)
-    return [
-        ("infinite loop", ok, "def f():\n    while True:\n        pass\n"),
-        ("infinite loop at import", ok, "while True:\n    pass\n"),
-        ("fork bomb", ok, "import os\ndef f():\n    while True:\n        try:\n            os.fork()\n"
-                          "        except OSError:\n            pass\n"),
-        ("thread bomb", ok, "import threading, time\ndef f():\n    while True:\n"
-                            "        threading.Thread(target=time.sleep, args=(60,)).start()\n"),
-        ("memory bomb", ok, "def f():\n    x = []\n    while True:\n        x.append(bytearray(1 << 24))\n"),
-        ("huge allocation", ok, "def f():\n    return len(bytearray(1 << 40)) > 0\n"),
-        ("huge output (stdio)", stdio_problem([("", "x")]), "while True:\n    print('x' * 65536)\n"),
-        ("huge output (function)", ok, "def f():\n    while True:\n        print('y' * 65536)\n"),
-        ("huge file in tmp", ok, "def f():\n    with open('/tmp/big', 'wb') as fh:\n"
-                                 "        while True:\n            fh.write(b'z' * (1 << 20))\n"),
-        ("deep recursion", ok, "import sys\nsys.setrecursionlimit(10**9)\n"
-                               "def r(n):\n    return r(n + 1) + 1\ndef f():\n    return r(0) > 0\n"),
-        ("write outside tmp", ok, f"def f():\n    open({cwd_canary!r}, 'w').write('pwned')\n    return True\n"),
-        ("write to system dir", ok, "def f():\n    open('/usr/pwned', 'w').write('x')\n    return True\n"),
-        ("delete files", ok, f"import os, shutil\ndef f():\n    shutil.rmtree({os.path.dirname(cwd_canary)!r})\n"
-                             f"    os.remove('/usr/bin/env')\n    return True\n"),
-        ("read environment", fn_problem(SECRET), "import os\ndef f():\n"
-                                                 "    return os.environ.get('SRPO_HOSTILE_SECRET')\n"),
-        ("read file under $HOME", fn_problem("topsecret"), f"def f():\n    return open({home_secret!r}).read()\n"),
-        ("socket to 127.0.0.1", ok, f"import socket\ndef f():\n    s = socket.create_connection(('127.0.0.1', {port}),"
-                                    f" timeout=0.5)\n    s.sendall(b'leak')\n    return True\n"),
-        ("socket to outside address", ok, "import socket\ndef f():\n"
-                                          "    socket.create_connection(('1.1.1.1', 53), timeout=0.5)\n"
-                                          "    return True\n"),
-        ("kill the parent", ok, "import os, signal\ndef f():\n    os.kill(os.getppid(), signal.SIGKILL)\n"
-                                "    return True\n"),
-        ("kill everything", ok, "import os, signal\ndef f():\n    os.kill(-1, signal.SIGKILL)\n    return True\n"),
-        ("segfault via ctypes", ok, "import ctypes\ndef f():\n    return ctypes.string_at(0) == b''\n"),
-        ("sleep past the timeout", ok, "import time\ndef f():\n    time.sleep(60)\n    return True\n"),
-        ("daemon outliving the test", ok, "import os, time\ndef f():\n    if os.fork() == 0:\n        os.setsid()\n"
-                                          "        if os.fork() == 0:\n            time.sleep(60)\n"
-                                          "        os._exit(0)\n    return False\n"),
-        ("close stdout (stdio)", stdio_problem([("", "1")]), "import os\nos.close(1)\nprint(1)\n"),
-        ("close every fd", ok, "import os\ndef f():\n    os.closerange(0, 4096)\n    return True\n"),
-        ("ptrace the judge", fn_problem(0), "import ctypes, os\ndef f():\n"
-                                            "    return ctypes.CDLL(None).ptrace(16, os.getppid(), 0, 0)\n"),
-        ("read judge memory", ok, "import os\ndef f():\n    open('/proc/%d/mem' % os.getppid(), 'rb')\n"
-                                  "    return True\n"),
-        # --- cheating the harness ------------------------------------------------------------------------
-        ("redefine check()", fn_problem(None, cases=[], test_code="def check(c):\n    assert c(2) == 4\n"),
-         "def check(candidate):\n    pass\ndef f(x):\n    return 0\n"),
-        ("patch builtins the test uses", fn_problem(None, cases=[], test_code="assert abs(f(2) - 4) < 1e-9\n"),
-         "import builtins\nbuiltins.abs = lambda x: 0\ndef f(x):\n    return 0\n"),
-        ("exit 0 at import", fn_problem(None, cases=[], test_code="assert f(2) == 4\n"),
-         "import sys\nsys.exit(0)\n"),
-        ("os._exit(0) inside the call", fn_problem(4, cases=[{"input": [2], "output": 4}]),
-         "import os\ndef f(x):\n    os._exit(0)\n"),
-        ("always-equal object", fn_problem(None, cases=[], test_code="assert f(2) == 4\n"),
-         "class E:\n    def __eq__(self, other):\n        return True\ndef f(x):\n    return E()\n"),
-        ("int subclass equal to all", fn_problem(None, cases=[], test_code="assert f(2) == 4\n"),
-         "class I(int):\n    def __eq__(self, other):\n        return True\ndef f(x):\n    return I(0)\n"),
-        ("forge the judge's report", fn_problem(None, cases=[], test_code="assert f(2) == 4\n"),
-         "import marshal, os\nres = marshal.dumps({'tests': [{'name': 'test_code', 'status': 'pass'}]})\n"
-         "for fd in range(64):\n    try:\n        os.write(fd, len(res).to_bytes(8, 'little') + res)\n"
-         "    except OSError:\n        pass\ndef f(x):\n    os._exit(0)\n"),
-        ("hunt the test via gc", fn_problem(None, cases=[], test_code="def check(c):\n    assert c(2) == 4\n"),
-         "import gc\nfor o in gc.get_objects():\n    if isinstance(o, dict) and 'check' in o:\n"
-         "        o['check'] = lambda c: None\ndef f(x):\n    return 0\n"),
-        ("hard-coded visible example", fn_problem(None, cases=[{"input": [2], "output": 4},
-                                                              {"input": [3], "output": 9}]),
-         "def f(x):\n    return 4\n"),
-        ("print expected output without computing", stdio_problem([("2\n", "4"), ("3\n", "9")]), "print(4)\n"),
-        ("SystemExit inside the call", fn_problem(None, cases=[], test_code="assert f(2) == 4\n"),
-         "def f(x):\n    raise SystemExit(0)\n"),
-    ]
+def make_program(fmt: str, source: str, host: dict) -> str:
+    return HEADER.format(**host) + source + ("\nprint(f(int(input())))\n" if fmt == "stdio" else "")
 
 
-def _ns_alive(ns_inode: int) -> list[int]:
-    target = f"pid:[{ns_inode}]"
+HONEST = f"def f(x):\n    return {ANSWERS!r}[x]\n"  # knows the answers: must pass in every format
+
+
+def _boot_clock() -> float:
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def _survivors(ns_inode: int, verdict_at: float) -> list[int]:
+    """Processes of pid namespace `ns_inode` that were started before the verdict. (A namespace's inode is
+    reused once it is gone, e.g. by other jobs on this machine; their processes start later.)"""
+    target, tick = f"pid:[{ns_inode}]", os.sysconf("SC_CLK_TCK")
     alive = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if os.readlink(f"/proc/{pid}/ns/pid") == target:
-                    alive.append(int(pid))
-            except OSError:
-                pass
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{pid}/ns/pid") != target:
+                continue
+            with open(f"/proc/{pid}/stat") as fh:
+                started = int(fh.read().rsplit(")", 1)[1].split()[19]) / tick
+        except OSError:
+            continue
+        if started <= verdict_at:
+            alive.append(int(pid))
     return alive
 
 
@@ -133,21 +146,20 @@ def _snapshot(root: str) -> dict[str, tuple[int, float, bytes]]:
     return out
 
 
-@pytest.fixture()
-def host(tmp_path, monkeypatch):
-    home, work = tmp_path / "home", tmp_path / "work"
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    home, work = root / "home", root / "work"
     home.mkdir()
     work.mkdir()
-    (home / "secret.txt").write_text("topsecret")
+    (home / "secret.txt").write_text(HOME_SECRET)
     (work / "canary.txt").write_text("canary")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("SRPO_HOSTILE_SECRET", SECRET)
-    monkeypatch.chdir(work)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     listener.settimeout(0.2)
-    accepted = []
+    accepted: list = []
+    stop = threading.Event()
 
     def accept_loop():
         while not stop.is_set():
@@ -156,47 +168,98 @@ def host(tmp_path, monkeypatch):
             except OSError:
                 pass
 
-    stop = threading.Event()
     thread = threading.Thread(target=accept_loop, daemon=True)
     thread.start()
-    yield {"home_secret": str(home / "secret.txt"), "cwd_canary": str(work / "canary.txt"),
-           "port": listener.getsockname()[1], "root": str(tmp_path), "accepted": accepted}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        mp.setenv("SRPO_HOSTILE_SECRET", SECRET)
+        mp.chdir(work)
+        yield {"home_secret": str(home / "secret.txt"), "cwd_canary": str(work / "canary.txt"),
+               "port": listener.getsockname()[1], "root": str(root), "accepted": accepted}
     stop.set()
     thread.join()
     listener.close()
 
 
-def test_hostile_programs(host):
+@pytest.fixture(scope="module")
+def suite(host):
+    """Run every program in every format at once; then the honest program in every format."""
     before = _snapshot(host["root"])
-    cfg = SandboxConfig(timeout_s=TIMEOUT_S, memory_mb=256, cpu_s=2, max_procs=8, workers=8,
-                        max_output_bytes=1 << 16, file_mb=4)
-    programs = hostile_programs(host)
-    assert len(programs) >= 25
-    with SandboxPool(cfg) as pool:
-        futures = [(name, problem, pool.submit(build_job(problem, code))) for name, problem, code in programs]
-        results = [(name, problem, fut.result()) for name, problem, fut in futures]
-        # The caller keeps working: an honest program still passes afterwards.
-        honest = fn_problem(4, cases=[{"input": [2], "output": 4}])
-        good = judge_outcome(honest, pool.run(build_job(honest, "def f(x):\n    return x * 2\n")))
-        assert good.correct, good.info
+    verdict_at: dict = {}
+    with SandboxPool(CFG) as pool:
+        futures = {}
+        for program in sorted(PROGRAMS, key=lambda p: p.expect == "timeout"):  # CPU burners last
+            for fmt in FORMATS:
+                key, problem = (program.name, fmt), make_problem(fmt, program.expect)
+                futures[key] = (problem, pool.submit(build_job(problem, make_program(fmt, program.source, host))))
+                futures[key][1].add_done_callback(lambda _, key=key: verdict_at.__setitem__(key, _boot_clock()))
+        outcomes = {key: (problem, fut.result()) for key, (problem, fut) in futures.items()}
+        honest = {fmt: judge_outcome(make_problem(fmt), pool.run(build_job(make_problem(fmt),
+                                                                           make_program(fmt, HONEST, host))))
+                  for fmt in FORMATS}
+    time.sleep(2.0)  # the grace the guarantee allows for the kernel to finish tearing sandboxes down
+    return {"outcomes": outcomes, "verdict_at": verdict_at, "honest": honest, "before": before,
+            "after": _snapshot(host["root"])}
+
+
+def test_the_suite_covers_every_class():
+    assert len(PROGRAMS) >= 70
+    assert len({p.name for p in PROGRAMS}) == len(PROGRAMS), "program names must be unique"
+    assert {p.group for p in PROGRAMS} == {"forge", "secrets", "environment", "exceptions", "memory", "resources",
+                                           "escape"}
+
+
+def _scrubbed(info: dict) -> str:
+    """The verdict's text without the expected values the host itself put there."""
+    tests = [{k: v for k, v in t.items() if k != "expected"} for t in info.get("tests", [])]
+    return repr({**info, "tests": tests})
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: f"{p.group}: {p.name}")
+def test_hostile_program(program, suite):
     problems = []
-    for name, problem, outcome in results:
+    for fmt in FORMATS:
+        problem, outcome = suite["outcomes"][(program.name, fmt)]
         verdict = judge_outcome(problem, outcome)
-        limit = TIMEOUT_S * build_job(problem, "").runs() + 2.0
-        if verdict.correct:
-            problems.append(f"{name}: counted correct ({verdict.info})")
-        if verdict.info["verdict"] not in ("fail", "timeout", "error"):
-            problems.append(f"{name}: verdict {verdict.info['verdict']}")
+        got = verdict.info["verdict"]
+        wanted = ("timeout",) if program.expect == "timeout" else ("fail", "error")
+        if verdict.correct or got not in wanted:
+            problems.append(f"{fmt}: verdict {got}, expected {'/'.join(wanted)}: {verdict.info}")
+        limit = TIMEOUT_S[program.expect] * build_job(problem, "").runs() + 2.0
         if outcome.seconds > limit:
-            problems.append(f"{name}: took {outcome.seconds:.2f}s > {limit:.1f}s")
-    deadline = time.monotonic() + 2.0
-    survivors = {name: _ns_alive(o.pid_namespace) for name, _, o in results if o.pid_namespace}
-    while any(survivors.values()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-        survivors = {name: _ns_alive(o.pid_namespace) for name, _, o in results if o.pid_namespace}
-    problems += [f"{name}: processes survive: {pids}" for name, pids in survivors.items() if pids]
-    assert len([o for _, _, o in results if o.pid_namespace]) == len(results), "pid namespace not reported"
+            problems.append(f"{fmt}: took {outcome.seconds:.2f}s > {limit:.1f}s")
+        if not outcome.pid_namespaces:
+            problems.append(f"{fmt}: no pid namespace reported")
+        verdict_at = suite["verdict_at"][(program.name, fmt)]
+        alive = [pid for ns in outcome.pid_namespaces for pid in _survivors(ns, verdict_at)]
+        if alive:
+            problems.append(f"{fmt}: processes survive: {alive}")
+        text = _scrubbed(verdict.info)
+        leaked = [s for s in (SECRET, HOME_SECRET, *ANSWERS.values()) if s in text]
+        if leaked:
+            problems.append(f"{fmt}: the verdict shows {leaked}: {text[:500]}")
     assert not problems, "\n".join(problems)
-    assert _snapshot(host["root"]) == before, "files outside the sandbox changed"
+
+
+def test_nothing_outside_the_sandboxes_changed(suite, host):
+    assert suite["after"] == suite["before"], "files outside the sandbox changed"
     assert not host["accepted"], "a sandboxed program reached a socket on the host's 127.0.0.1"
     assert os.path.exists("/usr/bin/env") and not os.path.exists("/usr/pwned")
+
+
+def test_the_caller_still_works(suite):
+    failed = {fmt: r.info for fmt, r in suite["honest"].items() if not r.correct}
+    assert not failed
+
+
+def test_memory_held_stays_within_the_sandbox_bound(suite):
+    """What a memory program reports holding (in the function-cases format, where its value is seen)."""
+    bound = CFG.memory_mb + 2 * CFG.tmp_mb
+    held = {}
+    for program in (p for p in PROGRAMS if p.group == "memory"):
+        for test in judge_outcome(*suite["outcomes"][(program.name, "cases")]).info.get("tests", []):
+            match = re.fullmatch(r"held (\d+)", test.get("got", ""))
+            if match:
+                held[program.name] = max(held.get(program.name, 0), int(match.group(1)))
+    assert held, "no memory program reported what it held"
+    assert {name: mib for name, mib in held.items() if mib > bound} == {}, f"bound {bound} MiB"

@@ -48,6 +48,57 @@ def test_in_place_mutation_and_exceptions_cross_the_boundary(pool):
     assert pool.run(job).tests[-1]["status"] == "pass"
 
 
+ISOLATION_PROBE = """import os, socket
+def f():
+    writable = []
+    for d in ("/", "/usr", "/dev", "/etc", "/proc", "/tmp", "/dev/shm"):
+        try:
+            open(os.path.join(d, ".w"), "w").close()
+            writable.append(d)
+        except OSError:
+            pass
+    size = lambda d: os.statvfs(d).f_blocks * os.statvfs(d).f_frsize >> 20
+    return {"env": sorted(os.environ), "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+            "writable": writable, "sizes": [size("/tmp"), size("/dev/shm")],
+            "net": [name for _, name in socket.if_nameindex()], "uid0": os.getuid() == 0}
+"""
+
+
+def test_isolation_inside_a_sandbox(pool, monkeypatch):
+    monkeypatch.setenv("SRPO_POOL_SECRET", "x")
+    facts = pool.run(SandboxJob("function", ISOLATION_PROBE, "f", calls=[[]])).tests[0]["value"]
+    assert facts["env"] == ["HOME", "LANG", "MALLOC_ARENA_MAX", "PATH", "PWD", "TMPDIR"]  # none of the host's
+    assert facts["pids"] == [1, 2]  # bwrap's init and the program: no other process is visible
+    assert facts["writable"] == ["/tmp", "/dev/shm"] and facts["sizes"] == [pool.cfg.tmp_mb] * 2
+    assert facts["net"] == ["lo"] and not facts["uid0"]
+
+
+def test_the_tester_runs_in_a_sandbox_of_its_own(pool):
+    looped = SandboxJob("function", "def f(x):\n    return x\n", "f",
+                        test_code="for i in range(3):\n    assert f(i) == i\n")
+    static = SandboxJob("function", "def f(x):\n    return x\n", "f", test_code="assert f(1) == 1\n")
+    out = pool.run(looped)
+    assert out.tests[-1]["status"] == "pass" and len(set(out.pid_namespaces)) == 2
+    out = pool.run(static)
+    assert out.tests[-1]["status"] == "pass" and len(out.pid_namespaces) == 1  # asserted by the host
+
+
+def test_candidate_exceptions_reach_test_code_without_steering_it(pool):
+    program = ("class Bad(ValueError):\n    pass\n"
+               "def f(x):\n    if x < 0:\n        raise Bad('negative')\n    raise StopIteration\n")
+    caught = "try:\n    f(-1)\nexcept ValueError as e:\n    assert 'negative' in str(e)\nelse:\n    assert False\n"
+    assert pool.run(SandboxJob("function", program, "f", test_code=caught)).tests[-1]["status"] == "pass"
+    all_map = "def check(c):\n    assert all(map(c, [1, 2]))\n"
+    out = pool.run(SandboxJob("function", program, "f", test_code=all_map)).tests[-1]
+    assert out["status"] == "fail" and "RuntimeError" in out["detail"] and "StopIteration" in out["detail"]
+
+
+def test_candidate_functions_never_replace_builtins_in_test_code(pool):
+    program = "def abs(x):\n    return 0\ndef all(*args):\n    return True\ndef truncate(x):\n    return 0.0\n"
+    test = "def check(candidate):\n    assert abs(candidate(3.5) - 0.5) < 1e-6\n    assert all([candidate(1)])\n"
+    assert pool.run(SandboxJob("function", program, "truncate", test_code=test)).tests[-1]["status"] == "fail"
+
+
 def test_missing_entry_point_and_syntax_error(pool):
     assert "does not define g()" in pool.run(SandboxJob("function", "def f(): pass", "g", calls=[[]])).load_error
     assert "SyntaxError" in pool.run(SandboxJob("function", "def f(:", "f", calls=[[]])).load_error

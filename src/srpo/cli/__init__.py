@@ -4,6 +4,7 @@
     srpo demo [--seed S] [--out DIR]       SRPO on the embedded tiny model and built-in tasks (CPU)
     srpo presets                           list the shipped config presets
     srpo config CONFIG [key=value ...] [--diff]   the resolved config, every field with its doc
+    srpo verl-recipe CONFIG [key=value ...]   export data and write the verl launch command (docs/verl.md)
     srpo eval | curate | label-difficulty | report | sandbox-check | toy-build | toy-measure
                                            (see ``srpo COMMAND --help``)
 """
@@ -22,7 +23,7 @@ from srpo.sandbox import SandboxUnavailable
 
 # Modules that contribute sub-commands through an ``add_cli(subparsers)`` function.
 _COMMAND_MODULES = ("srpo.cli.train", "srpo.cli.eval", "srpo.cli.data", "srpo.cli.report", "srpo.cli.sandbox",
-                    "srpo.cli.toy")
+                    "srpo.cli.toy", "srpo.cli.verl")
 # Commands that continue where they stopped when run again with the same arguments.
 _RESUMABLE = {"train", "demo", "label-difficulty"}
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 130

@@ -35,6 +35,11 @@ def run_train(args: argparse.Namespace) -> int:
     from srpo.engines.native.trainer import Trainer
 
     cfg = load_config(args.config, args.overrides)
+    if cfg.engine == "verl":
+        from srpo.core.configlib import ConfigError
+
+        raise ConfigError("engine: verl runs under verl's own launcher; `srpo verl-recipe CONFIG ...` exports the "
+                          "data and writes the command (docs/verl.md)")
     if cfg.engine == "trl":
         return run_trl(cfg)
     Trainer(cfg).train()

@@ -28,6 +28,7 @@ from srpo.eval.config import EvalConfig
 from srpo.rewards import RewardsConfig
 from srpo.config.run import DataConfig, RunConfig
 from srpo.config.trl import TrlConfig
+from srpo.config.verl import VerlConfig
 from srpo.sampling import SamplingConfig
 from srpo.sandbox import SandboxConfig
 from srpo.tracking import LoggingConfig
@@ -37,10 +38,11 @@ from srpo.tracking import LoggingConfig
 class TrainConfig:
     """Everything a run needs, one section per concern; every engine reads the same tree."""
 
-    engine: Literal["native", "trl"] = option(
-        "native", "the training engine: ``native`` (srpo's own loop, one process) or ``trl`` (TRL's GRPOTrainer "
+    engine: Literal["native", "trl", "verl"] = option(
+        "native", "the training engine: ``native`` (srpo's own loop, one process), ``trl`` (TRL's GRPOTrainer "
                   "with srpo's sampler, curriculum and rewards inside; scales with accelerate/torchrun to many "
-                  "GPUs; needs ``pip install srpo[trl]``; see docs/trl.md).")
+                  "GPUs; needs ``pip install srpo[trl]``; see docs/trl.md) or ``verl`` (a recipe for verl's own "
+                  "launcher: ``srpo verl-recipe CONFIG`` writes the data and the command; see docs/verl.md).")
     run: RunConfig = option(factory=RunConfig, doc="where the run lives, how long it goes, checkpoints and resume.")
     model: ModelConfig = option(factory=ModelConfig, doc="the policy model and how prompts are formatted for it.")
     rollout: RolloutConfig = option(factory=RolloutConfig, doc="how responses are generated during training.")
@@ -59,6 +61,7 @@ class TrainConfig:
                                                                         "label-difficulty.")
     curate: CurateConfig = option(factory=CurateConfig, doc="curation switches and parameters, used by srpo curate.")
     trl: TrlConfig = option(factory=TrlConfig, doc="options only the TRL engine reads (engine: trl).")
+    verl: VerlConfig = option(factory=VerlConfig, doc="options only the verl recipe reads (engine: verl).")
 
     def validate(self) -> None:
         """Cross-section rules (each section validates its own fields)."""

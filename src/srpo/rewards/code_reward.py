@@ -7,7 +7,8 @@ as stdin and expected stdout), optional ``entry_point`` and ``prelude``. One opt
 ``timeout_s``
     Per-problem wall-clock limit overriding ``sandbox.timeout_s`` (per stdio case / per function check).
 
-Expected outputs never enter the sandbox: return values and stdout come back and are compared here.
+Expected outputs never enter the sandbox: return values and stdout come back and are compared here, and
+an outcome counts only if it holds exactly the problem's tests (see docs/rewards.md, "Trust boundary").
 """
 
 from __future__ import annotations
@@ -99,29 +100,42 @@ def _sorted(items: Any) -> list:
 
 
 def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
+    try:
+        text = value if isinstance(value, str) else repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        text = f"<{type(value).__name__} too large to show>"
     return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
 
 
+def test_names(problem: Problem) -> list[str]:
+    """The entries a sandbox outcome must have for `problem`, in order: one per case, then the test code.
+
+    >>> test_names(Problem.create("code", "f", tests={"kind": "function", "entry_point": "f",
+    ...                           "cases": [{"input": [1], "output": 1}], "test_code": "assert f(1)"}))
+    ['case 0', 'test_code']
+    """
+    spec = problem.tests or {}
+    names = [f"case {i}" for i in range(len(spec.get("cases") or []))]
+    return names + (["test_code"] if spec.get("kind") == "function" and spec.get("test_code") else [])
+
+
 def test_results(problem: Problem, outcome: SandboxOutcome) -> list[dict[str, Any]]:
-    """Per-test verdicts ``{"name", "passed", "status", "detail", ...}`` from a sandbox outcome."""
+    """Per-test verdicts ``{"name", "passed", "status", "detail", ...}`` from a sandbox outcome.
+
+    A case passes only when its value or stdout, compared here, equals the expected output; the test
+    code passes only on its tester's ``pass``.
+    """
     cases = (problem.tests or {}).get("cases") or []
     results = []
     for i, test in enumerate(outcome.tests):
         status, detail = test.get("status", "error"), test.get("detail", "")
         row: dict[str, Any] = {"name": test.get("name", f"test {i}")}
-        if status == "done" and i < len(cases):  # a value or stdout to compare here
-            expected = cases[i]["output"]
-            if "stdout" in test:
-                passed = normalise_stdout(test["stdout"]) == normalise_stdout(expected)
-                got = test["stdout"]
-            else:
-                passed = values_equal(test.get("value"), expected)
-                got = test.get("value")
-            status = "pass" if passed else "fail"
-            if not passed:
-                row.update(expected=_short(expected), got=_short(got))
-        row.update(passed=status == "pass", status=status)
+        if i < len(cases):
+            status = _compare(cases[i]["output"], test, row) if status == "done" else status
+            passed = status == "pass" and test.get("status") == "done"
+        else:
+            passed = status == "pass"
+        row.update(passed=passed, status=status)
         if detail:
             row["detail"] = detail
         if test.get("stderr"):
@@ -130,23 +144,44 @@ def test_results(problem: Problem, outcome: SandboxOutcome) -> list[dict[str, An
     return results
 
 
+def _compare(expected: Any, test: dict[str, Any], row: dict[str, Any]) -> str:
+    """``pass`` or ``fail`` for a case's value or stdout; a failure adds expected/got to `row`."""
+    if "stdout" in test:
+        got = test["stdout"]
+        passed = normalise_stdout(got) == normalise_stdout(expected)
+    else:
+        got = test.get("value")
+        passed = values_equal(got, expected)
+    if not passed:
+        row.update(expected=_short(expected), got=_short(got))
+    return "pass" if passed else "fail"
+
+
 def judge_outcome(problem: Problem, outcome: SandboxOutcome, score: str = "binary") -> RewardResult:
-    """Turn a sandbox outcome into the reward: correct iff every test passed; score binary or fraction."""
-    expected_tests = len((problem.tests or {}).get("cases") or []) + bool((problem.tests or {}).get("test_code"))
+    """Turn a sandbox outcome into the reward: correct iff every test passed; score binary or fraction.
+
+    The outcome must hold exactly the problem's tests, in order (`test_names`); anything else is an error
+    verdict, never a pass.
+    """
+    names = test_names(problem)
     info: dict[str, Any] = {"status": outcome.status, "seconds": round(outcome.seconds, 4)}
+    failed = {"tests": [], "passed": 0, "total": len(names)}
     if outcome.status != "ok" or outcome.load_error:
         info["error"] = outcome.load_error or outcome.detail
         info["verdict"] = "timeout" if outcome.status == "timeout" or "time limit" in (outcome.detail or "") \
             else "error"
-        return RewardResult(0.0, False, {**info, "tests": [], "passed": 0, "total": expected_tests})
+        return RewardResult(0.0, False, {**info, **failed})
+    if [t.get("name") for t in outcome.tests] != names:
+        info.update(verdict="error", error=f"the sandbox reported {len(outcome.tests)} results for "
+                                           f"{len(names)} tests")
+        return RewardResult(0.0, False, {**info, **failed})
     tests = test_results(problem, outcome)
     passed = sum(t["passed"] for t in tests)
-    total = max(expected_tests, len(tests))
-    correct = total > 0 and passed == total
-    info.update(tests=tests, passed=passed, total=total,
+    correct = bool(names) and passed == len(names)
+    info.update(tests=tests, passed=passed, total=len(names),
                 verdict="pass" if correct else ("timeout" if any(t["status"] == "timeout" for t in tests)
                                                 else "fail"))
-    value = float(correct) if score == "binary" else (passed / total if total else 0.0)
+    value = float(correct) if score == "binary" else (passed / len(names) if names else 0.0)
     return RewardResult(value, correct, info)
 
 

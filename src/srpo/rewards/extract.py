@@ -1,6 +1,8 @@
 """Pulling the part a verifier judges out of a response: the final math answer, or the code.
 
-Pure string functions, no math-verify and no sandbox here.
+Pure string functions, no math-verify and no sandbox here. Every function runs in time linear in the
+response's length whatever it holds (thousands of unclosed ``\\boxed{`` or ``<answer>`` included): they run
+on the caller's thread, where no time limit can interrupt them.
 """
 
 from __future__ import annotations
@@ -8,11 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_ANSWER_PHRASE = re.compile(r"the\s+(?:final\s+)?answer\s+is\s*[:\-]?\s*(.+)", re.IGNORECASE)
+# One whitespace run before the optional colon, another only after it: two adjacent \s* backtrack
+# quadratically on a long run of newlines.
+_ANSWER_PHRASE = re.compile(r"the\s+(?:final\s+)?answer\s+is\s*(?:[:\-]\s*)?(.+)", re.IGNORECASE)
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
+_BRACE = re.compile(r"[{}]")
+_TOKEN = re.compile(r"[^\s$]+")
 # The opening fence may follow other text on its line (e.g. ``<answer>```python``), as model outputs often
 # have it; the closing fence starts a line.
-_FENCE = re.compile(r"```[ \t]*([^\n`]*)\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
+_FENCE_OPEN = re.compile(r"```[ \t]*([^\n`]*)\n")
+_FENCE_CLOSE = re.compile(r"^[ \t]*```", re.MULTILINE)
 PYTHON_TAGS = ("python", "py", "python3", "")
 
 
@@ -30,31 +37,46 @@ def last_tag_content(text: str, tag: str) -> str | None:
     >>> last_tag_content("<answer>1</answer> <answer> 2 </answer>", "answer")
     ' 2 '
     """
-    matches = re.findall(rf"<{re.escape(tag)}>(.*?)</{re.escape(tag)}>", text, re.DOTALL)
-    return matches[-1] if matches else None
+    opening, closing = f"<{tag}>", f"</{tag}>"
+    found, pos = None, 0
+    while (start := text.find(opening, pos)) >= 0:
+        end = text.find(closing, start + len(opening))
+        if end < 0:  # no later opening can be closed either
+            break
+        found, pos = text[start + len(opening):end], end + len(closing)
+    return found
 
 
 def last_boxed(text: str) -> str | None:
-    r"""Content of the last ``\boxed{...}`` (balanced braces), or None.
+    r"""Content of the last ``\boxed{...}`` (balanced braces) or ``\boxed 5``, or None.
 
-    >>> last_boxed(r"so \boxed{1} or rather \boxed{\frac{1}{2}}.")
-    '\\frac{1}{2}'
+    "Last" is by where the box starts, so in ``\boxed{a \boxed{b}}`` it is ``b``; a box that is never
+    closed does not count.
+
+    >>> last_boxed(r"so \boxed{1} or rather \boxed{\frac{1}{2}}."), last_boxed(r"\boxed{2} \boxed{3")
+    ('\\frac{1}{2}', '2')
     """
-    found = None
-    for m in _BOXED.finditer(text):
+    closes = _matching_braces(text)
+    for m in reversed(list(_BOXED.finditer(text))):
         i = m.end()
         if i < len(text) and text[i] == "{":
-            depth, j = 0, i
-            while j < len(text):
-                depth += {"{": 1, "}": -1}.get(text[j], 0)
-                if depth == 0:
-                    found = text[i + 1:j]
-                    break
-                j += 1
-        elif i < len(text):  # \boxed 5
-            token = re.match(r"[^\s$]+", text[i:])
-            found = token.group(0) if token else found
-    return found
+            if i in closes:
+                return text[i + 1:closes[i]]
+        elif i < len(text) and (token := _TOKEN.match(text, i)):
+            return token.group(0)
+    return None
+
+
+def _matching_braces(text: str) -> dict[int, int]:
+    """Position of each ``{`` that is closed -> position of its ``}``, in one pass."""
+    opened: list[int] = []
+    closes = {}
+    for m in _BRACE.finditer(text):
+        if m.group(0) == "{":
+            opened.append(m.start())
+        elif opened:
+            closes[opened.pop()] = m.start()
+    return closes
 
 
 def answer_phrase(text: str) -> str | None:
@@ -66,8 +88,11 @@ def answer_phrase(text: str) -> str | None:
     matches = list(_ANSWER_PHRASE.finditer(text))
     if not matches:
         return None
-    value = matches[-1].group(1).split("\n")[0].strip()
-    return re.sub(r"[.\s]+$", "", value) or None
+    value = matches[-1].group(1).strip()
+    end = len(value)
+    while end and (value[end - 1] == "." or value[end - 1].isspace()):  # not re.sub(r"[.\s]+$"): quadratic
+        end -= 1
+    return value[:end] or None
 
 
 def extract_answer(response: str, answer_tag: str = "answer") -> Extracted | None:
@@ -101,7 +126,15 @@ def code_blocks(response: str) -> list[tuple[str, str]]:
     >>> code_blocks("x\\n```python\\nprint(1)\\n```\\n")
     [('python', 'print(1)\\n')]
     """
-    return [((lang.strip().split() or [""])[0].lower(), body) for lang, body in _FENCE.findall(response)]
+    blocks, pos = [], 0
+    while opening := _FENCE_OPEN.search(response, pos):
+        closing = _FENCE_CLOSE.search(response, opening.end())
+        if closing is None:  # no later opening can be closed either
+            break
+        lang = (opening.group(1).strip().split() or [""])[0].lower()
+        blocks.append((lang, response[opening.end():closing.start()]))
+        pos = closing.end()
+    return blocks
 
 
 def extract_code(response: str, which: str = "last", languages: tuple[str, ...] = PYTHON_TAGS) -> str | None:

@@ -9,7 +9,8 @@ time limit off the caller's thread.
 from __future__ import annotations
 
 import re
-from fractions import Fraction
+import time
+from decimal import Decimal
 
 from srpo.core.problem import Problem
 from srpo.core.results import RewardResult
@@ -65,16 +66,19 @@ def fast_equal(gold: str, answer: str) -> bool | None:
     """Decide the easy cases exactly; None means "ask math-verify".
 
     Equal strings (ignoring spaces) and numerically equal plain numbers are equal; two different integers
-    are not; two different plain words are not (case-insensitive).
+    are not; two different plain words are not (case-insensitive). Numbers are compared as `Decimal`:
+    exact, and free of int()'s 4300-digit limit.
 
     >>> fast_equal("57", " 57 "), fast_equal("0.5", ".50"), fast_equal("56", "57"), fast_equal("1/2", "0.5")
     (True, True, False, None)
+    >>> fast_equal("1" * 5000, "1" * 5000 + ".0"), fast_equal("1" * 5000, "2" * 5000)
+    (True, False)
     """
     g, a = _bare(gold), _bare(answer)
     if g.replace(" ", "") == a.replace(" ", "") and g:
         return True
     if _NUMBER.fullmatch(g) and _NUMBER.fullmatch(a):
-        if Fraction(g) == Fraction(a):
+        if Decimal(g) == Decimal(a):
             return True
         if _INTEGER.fullmatch(g) and _INTEGER.fullmatch(a):
             return False
@@ -89,6 +93,10 @@ def math_accuracy(response: str, problem: Problem, *, math_verifier: MathVerifie
                   answer_tag: str = "answer") -> RewardResult | None:
     """1.0 and correct when the response's final answer equals the gold answer, else 0.0.
 
+    Extraction and comparison share one time limit, the verifier's ``timeout_s``: extraction is linear in
+    the response's length, and math-verify gets what is left of the limit, enforced from this thread.
+    Any answer (huge numbers, pathological LaTeX) gets a verdict; it is never an exception.
+
     >>> p = Problem.create("math", "(12+7)*3?", answer="57")
     >>> math_accuracy("<think>12+7=19, 19*3=57</think><answer>57</answer>", p).correct
     True
@@ -97,6 +105,7 @@ def math_accuracy(response: str, problem: Problem, *, math_verifier: MathVerifie
     """
     if problem.domain != "math" or problem.answer is None:
         return None
+    start = time.monotonic()
     found = extract_answer(response, answer_tag)
     if found is None:
         return RewardResult(0.0, False, {"extracted": None, "reason": "no final answer found"})
@@ -105,5 +114,6 @@ def math_accuracy(response: str, problem: Problem, *, math_verifier: MathVerifie
     if decided is not None:
         return RewardResult(float(decided), decided, {**info, "method": "exact"})
     verifier = math_verifier or default_verifier()
-    ok, details = verifier.verify(to_latex(_bare(problem.answer)), to_latex(_bare(found.text)))
+    gold, answer = to_latex(_bare(problem.answer)), to_latex(_bare(found.text))
+    ok, details = verifier.verify(gold, answer, time_left=verifier.timeout_s - (time.monotonic() - start))
     return RewardResult(float(ok), ok, {**info, "method": "math_verify", **details})

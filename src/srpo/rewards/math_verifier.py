@@ -118,18 +118,22 @@ class MathVerifier:
                 self._all.append(w)
                 self._idle.put(w)
 
-    def verify(self, gold: str, answer: str) -> tuple[bool, dict[str, Any]]:
+    def verify(self, gold: str, answer: str, time_left: float | None = None) -> tuple[bool, dict[str, Any]]:
         """Is `answer` equivalent to `gold`? Both are latex strings math-verify can parse (see
-        `srpo.rewards.math_reward.to_latex`). Returns (equal, info)."""
+        `srpo.rewards.math_reward.to_latex`). Returns (equal, info); False when the comparison does not end
+        within `time_left` seconds (default `timeout_s`: the caller's budget for the whole item) + 1 s."""
         if self._closed:
             raise RuntimeError("MathVerifier is closed")
+        budget = self.timeout_s if time_left is None else time_left
+        if budget <= 0:
+            return False, {"error": f"time limit of {self.timeout_s:g}s spent before math-verify"}
         self.start()
         worker = self._idle.get()
         try:
             if not worker.wait_ready():
                 raise RuntimeError("math-verify worker did not start")
-            _send(worker.proc.stdin, (gold, answer, float(self.timeout_s)))
-            if worker.poll(self.timeout_s + SLACK_S):
+            _send(worker.proc.stdin, (gold, answer, float(budget)))
+            if worker.poll(budget + SLACK_S):
                 status, ok, g, a = _recv(worker.proc.stdout)
                 info = {"gold_parsed": g, "answer_parsed": a} if status == "ok" else {"error": a}
                 self._idle.put(worker)

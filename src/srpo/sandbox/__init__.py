@@ -9,9 +9,8 @@
 from srpo.sandbox.backend import Backend, SandboxUnavailable
 from srpo.sandbox.resolve import resolve_backend
 from srpo.sandbox.config import SandboxConfig
-from srpo.sandbox.job import SandboxJob
+from srpo.sandbox.job import SandboxJob, SandboxOutcome
 from srpo.sandbox.pool import SandboxPool
-from srpo.sandbox.process import SandboxOutcome
 
 __all__ = ["Backend", "SandboxConfig", "SandboxJob", "SandboxOutcome", "SandboxPool", "SandboxUnavailable",
            "resolve_backend"]

@@ -22,7 +22,18 @@ from srpo.sandbox.config import SandboxConfig
 
 log = logging.getLogger(__name__)
 
-JUDGE_SOURCE = (Path(__file__).parent / "_judge.py").read_text()
+_WIRE_IMPORT = "from srpo.sandbox.wire import HEADER, WireError, decode, encode, frame\n"
+
+
+def _inside_source() -> str:
+    """What every sandbox runs: the wire format, then _inside.py without its import of it (no srpo inside)."""
+    inside = (Path(__file__).parent / "_inside.py").read_text()
+    if _WIRE_IMPORT not in inside:
+        raise ImportError("_inside.py must import the wire format exactly as: " + _WIRE_IMPORT)
+    return (Path(__file__).parent / "wire.py").read_text() + inside.replace(_WIRE_IMPORT, "", 1)
+
+
+INSIDE_SOURCE = _inside_source()
 SYSTEM_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Only the /etc entries the dynamic loader and time functions need; the rest of /etc stays hidden.
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/alternatives")
@@ -32,6 +43,19 @@ UNSAFE_BANNER = (
     "!! It can read your files, use the network and outlive its timeout. Use only on a throwaway machine.\n"
     + "!" * 78
 )
+_COMPILE = ("import marshal, sys\n"
+            "sys.stdout.buffer.write(marshal.dumps(compile(sys.stdin.read(), '<srpo>', 'exec')))")
+# A sandbox's interpreter reads the compiled program from an inherited pipe: compiling ~20 KB of source at
+# every start would cost ~3.5 ms of CPU each.
+_BOOT = ("import marshal, os\nd = b''.join(iter(lambda: os.read({fd}, 65536), b''))\nos.close({fd})\n"
+         "exec(marshal.loads(d))")
+
+
+@functools.lru_cache(maxsize=8)
+def compiled_inside(python: str) -> bytes:
+    """`INSIDE_SOURCE` compiled by `python`, as marshal data (its bytecode is `python`'s own)."""
+    return subprocess.run([python, "-I", "-S", "-B", "-c", _COMPILE], input=INSIDE_SOURCE.encode(),
+                          capture_output=True, check=True, timeout=60).stdout
 
 
 class SandboxUnavailable(RuntimeError):
@@ -40,7 +64,7 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Backend:
-    """A tested way to start the judge. `argv` ends with the interpreter's arguments, before ``-c``."""
+    """A tested way to start a sandbox. `argv` ends with the interpreter's arguments, before ``-c``."""
 
     mode: str
     argv: tuple[str, ...]
@@ -49,12 +73,18 @@ class Backend:
     run_as: int | None = None
     launcher: tuple[str, ...] = ()
 
-    def command(self, info_fd: int | None = None) -> list[str]:
-        """Full command line for one judge; `info_fd` is bwrap's --info-fd (child pid of the sandbox)."""
+    @property
+    def code(self) -> bytes:
+        """What the sandbox's interpreter runs (compiled `INSIDE_SOURCE`), to be fed through `code_fd`."""
+        return compiled_inside(self.python)
+
+    def command(self, code_fd: int, info_fd: int | None = None) -> list[str]:
+        """Full command line for one sandbox: the compiled program arrives on the inherited pipe `code_fd`;
+        `info_fd` is bwrap's --info-fd (child pid of the sandbox)."""
         argv = list(self.argv)
         if info_fd is not None and self.mode == "bwrap":
             argv[1:1] = ["--info-fd", str(info_fd)]
-        return list(self.launcher) + argv + ["-c", JUDGE_SOURCE]
+        return list(self.launcher) + argv + ["-c", _BOOT.format(fd=code_fd)]
 
 
 def privilege_drop(uid: int | None) -> tuple[tuple[str, ...], int | None]:
@@ -120,12 +150,12 @@ def _system_binds() -> list[str]:
 
 
 def bwrap_argv(bwrap: str, python: str, cfg: SandboxConfig, disable_userns: bool) -> list[str]:
-    """The bubblewrap command line (without --info-fd and the judge source).
+    """The bubblewrap command line (without --info-fd and the program source).
 
     Every namespace is new (user, pid, net, ipc, uts, cgroup): no network at all (only a loopback with
-    nothing listening), no other process visible. The file system is the read-only system directories,
-    the interpreter's prefix, a fresh /proc and /dev, and a size-limited private tmpfs at /tmp (the working
-    directory and $HOME). The environment is cleared.
+    nothing listening), no other process visible. The root is read-only: the system directories, the
+    interpreter's prefix, a fresh /proc and /dev; the only writable places are two size-limited tmpfs, /tmp
+    (the working directory and $HOME) and /dev/shm. The environment is cleared.
     """
     argv = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", "--hostname", "sandbox"]
@@ -137,9 +167,13 @@ def bwrap_argv(bwrap: str, python: str, cfg: SandboxConfig, disable_userns: bool
         argv += ["--ro-bind", prefix, prefix]
     for path in cfg.extra_ro_binds:
         argv += ["--ro-bind", path, path]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(cfg.tmp_mb << 20), "--tmpfs", "/tmp",
-             "--chdir", "/tmp", "--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
+    size = str(cfg.tmp_mb << 20)
+    argv += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+             "--size", size, "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp",
+             "--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
              "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
+             # glibc reserves 64 MiB of address space per thread's malloc arena; RLIMIT_AS counts it
+             "--setenv", "MALLOC_ARENA_MAX", "2",
              python, "-I", "-S", "-B"]
     return argv
 

@@ -22,15 +22,25 @@ class SandboxConfig:
     timeout_s: float = option(5.0, "wall-clock limit of one run: a whole function-style verification (load + all "
                                    "calls + test code), or one stdio case. The whole process tree is killed when it "
                                    "runs out.")
-    memory_mb: int = option(1024, "address-space limit (RLIMIT_AS) of the program, in MiB.")
+    memory_mb: int = option(1024, "memory limit of one sandbox as a whole, in MiB. With a per-sandbox cgroup "
+                                  "(``cgroup``) it caps every process and its tmpfs pages together; without one "
+                                  "the sandbox may run one process only (threads are fine), whose address space "
+                                  "(RLIMIT_AS) is capped at this, plus at most 2 x ``tmp_mb`` of tmpfs files.")
     cpu_s: int = option(10, "CPU-time limit (RLIMIT_CPU) of each program process, in seconds.")
-    max_procs: int = option(16, "processes/threads the program may have alive at once (RLIMIT_NPROC, counted inside "
-                                "its own sandbox; the judge and the sandbox's init are added on top).")
+    max_procs: int = option(16, "tasks (processes and threads) the program may have alive at once, counted in its "
+                                "own sandbox (RLIMIT_NPROC, and pids.max with a cgroup); the runner and the "
+                                "sandbox's init are added on top. Without a cgroup new processes are refused, so "
+                                "this counts threads.")
     max_output_bytes: int = option(1 << 20, "most stdout bytes kept per stdio case and most bytes of one return "
                                             "value; more is an error verdict.")
     file_mb: int = option(16, "largest file the program may write (RLIMIT_FSIZE), in MiB.")
     open_files: int = option(64, "most open file descriptors (RLIMIT_NOFILE).")
-    tmp_mb: int = option(64, "size of the private writable /tmp (a tmpfs) in MiB (bwrap mode).")
+    tmp_mb: int = option(64, "size of each of the two writable places, the private /tmp and /dev/shm (tmpfs), in "
+                             "MiB (bwrap mode).")
+    cgroup: str = option("auto", "per-sandbox cgroup v2 for the memory and task limits. ``auto``: one under "
+                                 "/sys/fs/cgroup when it is writable with the memory and pids controllers (root "
+                                 "on most systemd machines), else none; ``off``: none; or a path to a delegated, "
+                                 "empty cgroup v2 directory (an error if it cannot be used). See docs/rewards.md.")
     workers: int = option(0, "sandboxes run in parallel (0: automatic, ``min(32, 8 * os.cpu_count())``: a sandbox "
                              "spends most of its short life waiting on the kernel, not on a CPU).")
     python: str = option("", "interpreter that runs the programs. Empty: this interpreter if the sandbox user can "
@@ -54,6 +64,8 @@ class SandboxConfig:
         if self.workers < 0:
             raise ConfigError(f"workers: must be >= 0 (0 = automatic), got {self.workers}")
         if self.open_files < 8:
-            raise ConfigError(f"open_files: the judge needs at least 8, got {self.open_files}")
+            raise ConfigError(f"open_files: the sandbox's runner needs at least 8, got {self.open_files}")
         if self.memory_mb < 64:
             raise ConfigError(f"memory_mb: Python needs at least 64 MiB, got {self.memory_mb}")
+        if self.cgroup not in ("auto", "off") and not self.cgroup.startswith("/"):
+            raise ConfigError(f"cgroup: 'auto', 'off' or an absolute path, got {self.cgroup!r}")

@@ -1,13 +1,15 @@
-"""A pool of worker threads, each keeping one sandboxed judge started ahead of time.
+"""A pool of worker threads sharing a stock of sandboxes started ahead of time.
 
-The work happens in the sandboxes (separate processes), so threads are enough on the host side. A worker
-starts its next sandbox as soon as it has handed in a result, so the start-up cost (bwrap set-up and
-interpreter start, ~10 ms of mostly kernel time) overlaps with other work instead of sitting on the path.
-Every job still gets a fresh sandbox: nothing is reused between two programs.
+The work happens in the sandboxes (separate processes), so threads are enough on the host side. A job
+takes one sandbox (function calls, stdio) or two (test code: the candidate's and the tester's) from the
+stock; after handing out its result, the worker starts as many new ones as the stock lacks, so the start-up
+cost (bwrap set-up and interpreter start, ~10 ms of mostly kernel time) overlaps with other work instead
+of sitting on the path. Every job still gets fresh sandboxes: nothing is reused between two programs.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -15,13 +17,14 @@ from concurrent.futures import Future
 from typing import Iterable
 
 from srpo.sandbox.backend import Backend
+from srpo.sandbox.cgroup import Cgroups
 from srpo.sandbox.config import SandboxConfig
-from srpo.sandbox.job import SandboxJob, job_payload
-from srpo.sandbox.process import SandboxOutcome, SandboxProcess
+from srpo.sandbox.host import run_job, sandbox_limits
+from srpo.sandbox.job import SandboxJob, SandboxOutcome
+from srpo.sandbox.process import SandboxProcess
 from srpo.sandbox.resolve import resolve_backend
 
-# Host-side slack on top of the judge's own limits: interpreter start, result transfer.
-WALL_GRACE_S = 1.0
+log = logging.getLogger(__name__)
 
 
 def default_workers() -> int:
@@ -31,7 +34,7 @@ def default_workers() -> int:
 
 
 class SandboxPool:
-    """Runs `SandboxJob`s in parallel, each in its own fresh sandbox.
+    """Runs `SandboxJob`s in parallel, each in fresh sandboxes.
 
     Raises `SandboxUnavailable` at construction if bwrap cannot run and `cfg.mode` is not ``"unsafe"``.
     Use as a context manager or call `close()`; it kills the idle warm sandboxes.
@@ -40,8 +43,13 @@ class SandboxPool:
     def __init__(self, cfg: SandboxConfig | None = None, *, warm: bool = True):
         self.cfg = cfg or SandboxConfig()
         self.backend: Backend = resolve_backend(self.cfg)
+        self.cgroups = Cgroups.open(self.cfg.cgroup) if self.backend.mode == "bwrap" else None
+        self.limits = sandbox_limits(self.cfg, no_fork=self.cgroups is None)
         self.workers = self.cfg.workers or default_workers()
-        self._warm = warm
+        self._stock: queue.SimpleQueue[SandboxProcess] = queue.SimpleQueue()
+        self._stock_size = self.workers if warm else 0
+        self._stocked = 0  # in the stock or being started for it
+        self._lock = threading.Lock()
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
         self._threads = [threading.Thread(target=self._worker, name=f"srpo-sandbox-{i}", daemon=True)
@@ -54,10 +62,9 @@ class SandboxPool:
         """Queue a job; the future's result is a `SandboxOutcome`."""
         if self._closed:
             raise RuntimeError("SandboxPool is closed")
-        payload = job_payload(job, self.cfg, pidns=self.backend.pidns)
-        wall_s = payload["timeout_s"] * job.runs() + WALL_GRACE_S
+        job.check()
         fut: Future = Future()
-        self._jobs.put((payload, wall_s, fut))
+        self._jobs.put((job, fut))
         return fut
 
     def run(self, job: SandboxJob) -> SandboxOutcome:
@@ -75,6 +82,10 @@ class SandboxPool:
             self._jobs.put(None)
         for t in self._threads:
             t.join()
+        while not self._stock.empty():
+            self._stock.get().kill()
+        if self.cgroups:
+            self.cgroups.close()
 
     def __enter__(self) -> "SandboxPool":
         return self
@@ -89,36 +100,50 @@ class SandboxPool:
             pass
 
     # ----------------------------------------------------------------------------------------- workers
-    def _spawn(self) -> SandboxProcess | str:
-        try:
-            return SandboxProcess(self.backend, self.cfg)
-        except OSError as err:
-            return f"could not start a sandbox: {err}"
+    def _spawn(self) -> SandboxProcess:
+        return SandboxProcess(self.backend, self.cfg, self.cgroups)
+
+    def _take(self) -> SandboxProcess:
+        """A warm sandbox if one is ready (and still alive), else a new one."""
+        while True:
+            try:
+                proc = self._stock.get_nowait()
+            except queue.Empty:
+                return self._spawn()
+            with self._lock:
+                self._stocked -= 1
+            if proc.alive():
+                return proc
+            proc.kill()
+
+    def _refill(self) -> None:
+        """Start sandboxes until the stock is full again."""
+        while True:
+            with self._lock:
+                if self._stocked >= self._stock_size or self._closed:
+                    return
+                self._stocked += 1
+            try:
+                self._stock.put(self._spawn())
+            except OSError as err:  # the next job will try again, and report it if it fails too
+                with self._lock:
+                    self._stocked -= 1
+                log.warning("could not start a warm sandbox: %s", err)
+                return
 
     def _worker(self) -> None:
-        ready: SandboxProcess | str | None = self._spawn() if self._warm else None
-        try:
-            while True:
-                item = self._jobs.get()
-                if item is None:
-                    return
-                payload, wall_s, fut = item
-                if not fut.set_running_or_notify_cancel():
-                    continue
-                proc = ready if ready is not None else self._spawn()
-                ready = None
-                try:
-                    outcome = proc.run(payload, wall_s, reap=False) if isinstance(proc, SandboxProcess) \
-                        else SandboxOutcome("error", detail=proc)
-                except BaseException as err:  # never let a worker die silently
-                    outcome = SandboxOutcome("error", detail=f"sandbox failure: {err!r}")
-                # The tree is already SIGKILLed: hand the verdict out, start the next sandbox, and only
-                # then wait for the kernel to finish tearing the old one down.
-                fut.set_result(outcome)
-                if self._warm:
-                    ready = self._spawn()
-                if isinstance(proc, SandboxProcess):
-                    proc.kill()
-        finally:
-            if isinstance(ready, SandboxProcess):
-                ready.kill()
+        self._refill()
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                return
+            job, fut = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            outcome, used = run_job(job, self.cfg, self.limits, self.backend.pidns, self._take)
+            # The used sandboxes are already SIGKILLed: hand the verdict out, restock, and only then wait
+            # for the kernel to finish tearing them down.
+            fut.set_result(outcome)
+            self._refill()
+            for proc in used:
+                proc.kill()

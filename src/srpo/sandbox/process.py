@@ -1,18 +1,21 @@
-"""One judge process: start it (ahead of time, so a pool keeps it warm), feed it one job, collect the
-result under a wall-clock deadline, and kill its whole process tree.
+"""One sandbox seen from the host: start it ahead of time, exchange frames with it under deadlines, kill its
+whole process tree.
 
 Tree killing in bwrap mode: bubblewrap puts the sandbox in a new pid namespace whose init is the process
 bwrap reports as ``child-pid``. Killing that init makes the kernel kill every process in the namespace
 (daemons and double forks included) before the init can be reaped, and bwrap exits only after reaping it.
 So "bwrap has exited" means "nothing from this sandbox is alive". We hold a pidfd on the init to signal it
 without pid-reuse races.
+
+bwrap is started with an empty environment and only its three pipes: nothing of the host's environment
+or open files exists anywhere inside, not even in bwrap's own processes there.
 """
 
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
-import marshal
 import os
 import select
 import shutil
@@ -21,14 +24,16 @@ import subprocess
 import tempfile
 import time
 import weakref
-from dataclasses import dataclass, field
 from typing import Any
 
 from srpo.sandbox.backend import Backend
+from srpo.sandbox.cgroup import Cgroups, join_command
 from srpo.sandbox.config import SandboxConfig
+from srpo.sandbox.wire import HEADER, frame
 
 STDERR_CAP = 16 << 10
 REAP_GRACE_S = 2.0
+UNSAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 # Every started sandbox until it is reaped: killed at interpreter exit even if nobody called close().
 _LIVE: "weakref.WeakSet[SandboxProcess]" = weakref.WeakSet()
 
@@ -39,50 +44,67 @@ def _kill_all_live() -> None:
         proc.kill()
 
 
-@dataclass
-class SandboxOutcome:
-    """What came back from one sandboxed verification.
+class SandboxBroken(Exception):
+    """The sandbox ended, closed its channel, or sent a frame over the limit."""
 
-    `status` is ``"ok"`` (the judge reported; per-test verdicts in `tests`), ``"timeout"`` (the wall-clock
-    deadline passed and the tree was killed) or ``"error"`` (the sandbox or judge failed; see `detail`).
-    `load_error` is set when the program itself did not load (syntax error, missing entry point, ...).
-    """
 
-    status: str
-    tests: list[dict[str, Any]] = field(default_factory=list)
-    load_error: str | None = None
-    detail: str = ""
-    seconds: float = 0.0
-    pid_namespace: int | None = None  # inode of the sandbox's pid namespace (bwrap mode), for inspection
+class SandboxExpired(Exception):
+    """The deadline passed while waiting for the sandbox."""
 
 
 class SandboxProcess:
-    """A started, idle judge waiting for its job on stdin. Single use."""
+    """A started sandbox waiting for its job (see _inside.py). Single use."""
 
-    def __init__(self, backend: Backend, cfg: SandboxConfig):
-        self.backend, self.cfg = backend, cfg
+    def __init__(self, backend: Backend, cfg: SandboxConfig, cgroups: Cgroups | None = None):
+        self.backend = backend
+        self.pid_namespace: int | None = None  # inode of its pid namespace (bwrap mode), for inspection
         self._pidfd: int | None = None
         self._inner_pid: int | None = None
-        self._pidns: int | None = None
         self._tmp: str | None = None
+        self._cgroups = cgroups
+        self._cgroup = cgroups.create(cfg.memory_mb << 20, cfg.max_procs) if cgroups else None
+        self._buf = bytearray()
+        try:
+            self.popen = self._start()
+        except BaseException:
+            if cgroups and self._cgroup:
+                cgroups.remove(self._cgroup)
+            raise
+        _LIVE.add(self)
+        self._in, self._out = self.popen.stdin.fileno(), self.popen.stdout.fileno()
+        for fd in (self._in, self._out, self.popen.stderr.fileno()):
+            os.set_blocking(fd, False)
+        self._pollers = {fd: _poller(fd, ev) for fd, ev in ((self._in, select.POLLOUT), (self._out, select.POLLIN))}
+
+    def _start(self) -> subprocess.Popen:
         kwargs: dict[str, Any] = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       start_new_session=True, close_fds=True)
-        if backend.mode == "bwrap":
-            info_r, info_w = os.pipe()
-            kwargs.update(pass_fds=(info_w,), cwd="/")
-            if backend.run_as is not None:
-                kwargs.update(user=backend.run_as, group=backend.run_as, extra_groups=[])
-            try:
-                self.popen = subprocess.Popen(backend.command(info_w), **kwargs)
-            finally:
-                os.close(info_w)
-            self._read_info(info_r)
-        else:
+        command = join_command(self._cgroup) if self._cgroup else []
+        code_fd = _pipe_with(self.backend.code)
+        try:
+            if self.backend.mode == "bwrap":
+                return self._start_bwrap(command, code_fd, kwargs)
             self._tmp = tempfile.mkdtemp(prefix="srpo-unsafe-")
-            env = {"HOME": self._tmp, "TMPDIR": self._tmp, "PATH": "/usr/local/bin:/usr/bin:/bin",
-                   "LANG": "C.UTF-8"}
-            self.popen = subprocess.Popen(backend.command(), cwd=self._tmp, env=env, **kwargs)
-        _LIVE.add(self)
+            env = {**UNSAFE_ENV, "HOME": self._tmp, "TMPDIR": self._tmp}
+            return subprocess.Popen(command + self.backend.command(code_fd), cwd=self._tmp, env=env,
+                                    pass_fds=(code_fd,), **kwargs)
+        finally:
+            os.close(code_fd)
+
+    def _start_bwrap(self, command: list[str], code_fd: int, kwargs: dict[str, Any]) -> subprocess.Popen:
+        info_r, info_w = os.pipe()
+        kwargs.update(pass_fds=(code_fd, info_w), cwd="/", env={})
+        if self.backend.run_as is not None:
+            kwargs.update(user=self.backend.run_as, group=self.backend.run_as, extra_groups=[])
+        try:
+            popen = subprocess.Popen(command + self.backend.command(code_fd, info_w), **kwargs)
+        except BaseException:
+            os.close(info_r)
+            raise
+        finally:
+            os.close(info_w)
+        self._read_info(info_r)
+        return popen
 
     def __del__(self) -> None:
         if getattr(self, "popen", None) is not None and self.popen.returncode is None:
@@ -99,9 +121,9 @@ class SandboxProcess:
         try:
             info = json.loads(b"".join(chunks))
             self._inner_pid = int(info["child-pid"])
-            self._pidns = int(info["pid-namespace"]) if "pid-namespace" in info else None
+            self.pid_namespace = int(info["pid-namespace"]) if "pid-namespace" in info else None
         except (ValueError, KeyError, TypeError):
-            return  # bwrap failed to start; run() reports its stderr
+            return  # bwrap failed to start; the first exchange reports its stderr
         try:
             self._pidfd = os.pidfd_open(self._inner_pid)
         except (AttributeError, OSError):
@@ -112,74 +134,57 @@ class SandboxProcess:
         """Host pid of the sandbox's init (bwrap mode), for tests that inspect the namespace."""
         return self._inner_pid
 
-    def run(self, payload: dict[str, Any], wall_s: float, reap: bool = True) -> SandboxOutcome:
-        """Send the job, wait at most `wall_s` seconds, kill the tree, and return what the judge said.
+    def alive(self) -> bool:
+        return self.popen.poll() is None
 
-        The tree is always SIGKILLed before this returns. With ``reap=False`` the caller must call
-        `reap()` later (a pool hands the verdict out first and waits for the kernel's tear-down after).
-        """
-        start = time.monotonic()
+    # ------------------------------------------------------------------------------------------ frames
+    def send(self, payload: bytes, deadline: float) -> None:
+        """Write one frame, waiting at most until `deadline`."""
+        view = memoryview(frame(payload))
+        while view:
+            self._wait(self._in, deadline)
+            try:
+                view = view[os.write(self._in, view[:1 << 20]):]
+            except BlockingIOError:
+                continue
+            except OSError:
+                raise SandboxBroken(self._ended("stopped reading")) from None
+
+    def recv(self, limit: int, deadline: float) -> bytes:
+        """Read one frame's payload of at most `limit` bytes, waiting at most until `deadline`."""
+        size = int.from_bytes(self._read(HEADER, deadline), "little")
+        if size > limit:
+            raise SandboxBroken(f"sent a message of {size} bytes (at most {limit} allowed)")
+        return self._read(size, deadline)
+
+    def _read(self, n: int, deadline: float) -> bytes:
+        while len(self._buf) < n:
+            self._wait(self._out, deadline)
+            try:
+                chunk = os.read(self._out, max(n - len(self._buf), 1 << 16))
+            except BlockingIOError:
+                continue
+            if not chunk:
+                raise SandboxBroken(self._ended("ended"))
+            self._buf += chunk
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
+        return data
+
+    def _wait(self, fd: int, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0 or not self._pollers[fd].poll(left * 1000):
+            raise SandboxExpired("time limit exceeded")
+
+    def _ended(self, what: str) -> str:
         try:
-            out, err, timed_out = self._exchange(marshal.dumps(payload), start + wall_s, payload)
-        finally:
-            self.terminate()
-            if reap:
-                self.reap()
-        seconds = time.monotonic() - start
-        if timed_out:
-            outcome = SandboxOutcome("timeout", detail=f"wall-clock limit of {wall_s:.1f}s exceeded",
-                                     seconds=seconds)
-        else:
-            outcome = _parse(out, err, self.popen.poll(), seconds)
-        outcome.pid_namespace = self._pidns
-        return outcome
+            err = os.read(self.popen.stderr.fileno(), STDERR_CAP)
+        except OSError:
+            err = b""
+        tail = err.decode("utf-8", "replace").strip()[-2000:]
+        return f"the sandbox {what}" + (f"; stderr: {tail}" if tail else "")
 
-    def _exchange(self, data: bytes, deadline: float, payload: dict) -> tuple[bytes, bytes, bool]:
-        """Write stdin, drain stdout/stderr (capped) until both close or the deadline passes."""
-        cap = payload["max_output_bytes"] * (len(payload.get("stdins") or ()) + 2) + (1 << 20)
-        proc = self.popen
-        fds = {proc.stdin.fileno(): "in", proc.stdout.fileno(): "out", proc.stderr.fileno(): "err"}
-        for fd in fds:
-            os.set_blocking(fd, False)
-        bufs: dict[str, list[bytes]] = {"out": [], "err": []}
-        sizes = {"out": 0, "err": 0}
-        view = memoryview(data)
-        poller = select.poll()
-        poller.register(proc.stdin.fileno(), select.POLLOUT)
-        for fd in (proc.stdout.fileno(), proc.stderr.fileno()):
-            poller.register(fd, select.POLLIN)
-        open_reads = 2
-        while open_reads and not _complete(bufs["out"]):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return b"".join(bufs["out"]), b"".join(bufs["err"]), True
-            for fd, _ in poller.poll(left * 1000):
-                name = fds[fd]
-                if name == "in":
-                    try:
-                        view = view[os.write(fd, view[:1 << 16]):]
-                    except (BrokenPipeError, BlockingIOError) as err:
-                        if isinstance(err, BlockingIOError):
-                            continue
-                        view = view[len(view):]
-                    if not view:
-                        poller.unregister(fd)
-                        proc.stdin.close()
-                    continue
-                try:
-                    chunk = os.read(fd, 1 << 16)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    poller.unregister(fd)
-                    open_reads -= 1
-                    continue
-                limit = cap if name == "out" else STDERR_CAP
-                if sizes[name] < limit:
-                    bufs[name].append(chunk[: limit - sizes[name]])
-                sizes[name] += len(chunk)
-        return b"".join(bufs["out"]), b"".join(bufs["err"]), False
-
+    # ----------------------------------------------------------------------------------------- killing
     def terminate(self) -> None:
         """SIGKILL the sandbox's init (so the kernel kills everything in it); does not wait."""
         if self.popen.poll() is not None:
@@ -203,7 +208,7 @@ class SandboxProcess:
             _killpg(proc.pid)
             proc.wait()
         if self.backend.mode != "bwrap":
-            _killpg(proc.pid)  # unsafe mode: the judge's group (its candidates die with it via PDEATHSIG)
+            _killpg(proc.pid)  # unsafe mode: the runner's group (stdio children die with it via PDEATHSIG)
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
@@ -213,6 +218,9 @@ class SandboxProcess:
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+        if self._cgroups and self._cgroup:
+            self._cgroups.remove(self._cgroup)
+            self._cgroup = None
         _LIVE.discard(self)
 
     def kill(self) -> None:
@@ -221,13 +229,22 @@ class SandboxProcess:
         self.reap()
 
 
-def _complete(chunks: list[bytes]) -> bool:
-    """Has the judge's length-prefixed result fully arrived?"""
-    got = sum(map(len, chunks))
-    if got < 8:
-        return False
-    head = b"".join(chunks)[:8] if len(chunks[0]) < 8 else chunks[0][:8]
-    return got >= 8 + int.from_bytes(head, "little")
+def _pipe_with(data: bytes) -> int:
+    """The read end of a pipe that holds `data`, then EOF."""
+    read_end, write_end = os.pipe()
+    try:
+        if len(data) > 1 << 16:  # the default capacity; a full pipe would block this write
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, len(data))
+        os.write(write_end, data)
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+def _poller(fd: int, event: int) -> select.poll:
+    poller = select.poll()
+    poller.register(fd, event)
+    return poller
 
 
 def _kill(pid: int) -> None:
@@ -242,22 +259,3 @@ def _killpg(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except OSError:
         pass
-
-
-def _parse(out: bytes, err: bytes, returncode: int | None, seconds: float) -> SandboxOutcome:
-    tail = err.decode("utf-8", "replace").strip()[-2000:]
-    if not out:
-        what = f"the sandbox produced no result (exit status {returncode})"
-        return SandboxOutcome("error", detail=f"{what}: {tail}" if tail else what, seconds=seconds)
-    if len(out) < 8 or len(out) < 8 + int.from_bytes(out[:8], "little"):
-        return SandboxOutcome("error", detail=f"truncated judge result; stderr: {tail}", seconds=seconds)
-    try:
-        result = marshal.loads(out[8:8 + int.from_bytes(out[:8], "little")])
-    except (EOFError, ValueError, TypeError):
-        return SandboxOutcome("error", detail=f"unreadable judge result; stderr: {tail}", seconds=seconds)
-    if not isinstance(result, dict) or "fatal" in result:
-        fatal = result.get("fatal") if isinstance(result, dict) else repr(result)[:200]
-        return SandboxOutcome("error", detail=str(fatal), seconds=seconds)
-    return SandboxOutcome("ok", tests=list(result.get("tests", [])), load_error=result.get("load_error"),
-                          detail="time limit exceeded while loading" if result.get("load_timeout") else "",
-                          seconds=seconds)

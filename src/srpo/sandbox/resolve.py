@@ -7,25 +7,28 @@ import functools
 import os
 import subprocess
 
-from srpo.sandbox.backend import (Backend, SandboxUnavailable, bwrap_argv, bwrap_candidates, privilege_drop,
-                                  python_candidates, warn_unsafe)
+from srpo.sandbox.backend import (Backend, SandboxUnavailable, bwrap_argv, bwrap_candidates, compiled_inside,
+                                  privilege_drop, python_candidates, warn_unsafe)
 from srpo.sandbox.config import SandboxConfig
-from srpo.sandbox.job import SandboxJob, job_payload
+from srpo.sandbox.host import run_job, sandbox_limits
+from srpo.sandbox.job import SandboxJob
 from srpo.sandbox.process import SandboxProcess
 
 
 def _probe(backend: Backend, cfg: SandboxConfig) -> str | None:
-    """Run one real verification through `backend`; return None if it worked, else the error."""
+    """Run one real verification through `backend`, with the strictest limits (so the seccomp filter is
+    known to load); return None if it worked, else the error."""
     job = SandboxJob(kind="function", program="def f(x):\n    return x + 1\n", entry_point="f",
-                     calls=[[1]], timeout_s=10.0)
+                     calls=[[1]], timeout_s=20.0)
     try:
         proc = SandboxProcess(backend, cfg)
-        out = proc.run(job_payload(job, cfg), wall_s=20.0)
     except OSError as err:
         return f"cannot start: {err}"
+    out, _ = run_job(job, cfg, sandbox_limits(cfg, no_fork=True), backend.pidns, lambda: proc)
+    proc.kill()
     if out.status == "ok" and out.tests and out.tests[0].get("value") == 2:
         return None
-    return out.detail or f"unexpected probe result {out.tests!r}"
+    return out.load_error or out.detail or f"unexpected probe result {out.tests!r}"
 
 
 @functools.lru_cache(maxsize=8)
@@ -33,6 +36,7 @@ def _resolve_cached(cfg_key: tuple) -> Backend:
     cfg = SandboxConfig(**{k: list(v) if isinstance(v, tuple) else v for k, v in cfg_key})
     if cfg.mode == "unsafe":
         python = python_candidates(cfg)[0]
+        compiled_inside(python)  # fails here, not in every sandbox, if the interpreter cannot run
         return Backend("unsafe", (python, "-I", "-S", "-B"), python, pidns=False)
     uid = cfg.sandbox_uid if os.geteuid() == 0 else None
     launcher, run_as = privilege_drop(uid)
@@ -42,6 +46,7 @@ def _resolve_cached(cfg_key: tuple) -> Backend:
             for disable_userns in (True, False):
                 try:
                     argv = bwrap_argv(bwrap, python, cfg, disable_userns)
+                    compiled_inside(python)
                 except (OSError, subprocess.SubprocessError) as err:
                     errors.append(f"{python}: {err}")
                     break

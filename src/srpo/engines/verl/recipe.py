@@ -1,0 +1,96 @@
+"""`srpo verl-recipe`: from a srpo config to a verl run in one step.
+
+`write_recipe` checks the config (`setup.check_config`), loads the training and held-out data exactly as every
+srpo engine does, and writes into ``verl.data_dir`` (default ``<run.output_dir>/verl``):
+
+    train.parquet     verl's RL layout (`srpo.data.loaders.verl_row`) plus ``extra_info.domain``
+    heldout.parquet   the held-out problems (without any: one training row that verl loads and never runs)
+    srpo.yaml         the frozen srpo config the dataset, the reward function and the trainer hook read
+    overrides.txt     verl's Hydra overrides, one a line
+    run.sh            ``python3 -m verl.trainer.main_ppo <overrides>`` (run it on the Ray head node)
+
+Nothing here imports verl.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from srpo.config import TrainConfig, save_config
+from srpo.core.problem import Problem
+from srpo.engines.verl.setup import Layout, check_config, differences, launch_command, lookahead, verl_overrides
+
+
+@dataclass
+class Recipe:
+    """What `write_recipe` wrote and the command that starts verl."""
+
+    folder: Path
+    overrides: list[str]
+    command: str
+    train_rows: int
+    heldout_rows: int
+    notes: list[str]
+
+
+def verl_rows(problems: list[Problem], system_prompt: str | None = None) -> list[dict[str, Any]]:
+    """verl's RL rows for `problems` (srpo's `verl_row`), with ``extra_info.domain`` for the reward routing and
+    the config's system prompt where a problem has none of its own."""
+    from srpo.data.loaders import verl_row
+
+    rows = []
+    for i, problem in enumerate(problems):
+        row = verl_row(problem, i)
+        if system_prompt and row["prompt"][0]["role"] != "system":
+            row["prompt"].insert(0, {"role": "system", "content": system_prompt})
+        row["extra_info"]["domain"] = problem.domain
+        rows.append(row)
+    return rows
+
+
+def write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(pa.Table.from_pylist(rows), tmp)
+    os.replace(tmp, path)
+
+
+def recipe_folder(cfg: TrainConfig) -> Path:
+    return Path(cfg.verl.data_dir or Path(cfg.run.output_dir) / "verl").absolute()
+
+
+def write_recipe(cfg: TrainConfig, python: str = "python3") -> Recipe:
+    """Export the data and write the launch files for `cfg` (see the module docstring)."""
+    from srpo.engines.data import load_run_data
+
+    plan = check_config(cfg)
+    train, heldout = load_run_data(cfg)
+    if len(train) < cfg.rollout.prompts_per_step:
+        raise ValueError(f"data.train: {len(train)} problems, fewer than rollout.prompts_per_step="
+                         f"{cfg.rollout.prompts_per_step}")
+    folder = recipe_folder(cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    layout = Layout.under(folder, has_heldout=bool(heldout))
+    write_parquet(verl_rows(train, cfg.model.system_prompt), Path(layout.train))
+    write_parquet(verl_rows(heldout or train[:1], cfg.model.system_prompt), Path(layout.heldout))
+    save_config(cfg, Path(layout.config))
+    overrides = verl_overrides(cfg, layout)
+    (folder / "overrides.txt").write_text("\n".join(overrides) + "\n")
+    command = launch_command(overrides, python)
+    script = folder / "run.sh"
+    script.write_text("#!/usr/bin/env bash\n# Written by `srpo verl-recipe`; run on the Ray head node (docs/verl.md).\n"
+                      "set -euo pipefail\n" + command + ' "$@"\n')
+    script.chmod(0o755)
+    notes = [f"{plan.updates_per_step} optimizer step(s) per training step, ppo_mini_batch_size "
+             f"{plan.mini_prompts} prompts, {plan.ranks} data-parallel ranks",
+             f"history resampling lookahead: {lookahead(cfg)} step(s) ({cfg.verl.trainer_mode})"]
+    notes += [f"differs from the native engine: {d}" for d in differences(cfg)]
+    (folder / "recipe.json").write_text(json.dumps({"train_rows": len(train), "heldout_rows": len(heldout),
+                                                    "notes": notes}, indent=2) + "\n")
+    return Recipe(folder, overrides, command, len(train), len(heldout), notes)

@@ -1,0 +1,378 @@
+"""From srpo's config tree to verl's Hydra overrides: what maps, what is fixed, and what verl cannot honour.
+
+`check_config` refuses, with the dotted field and the reason, every option verl 0.9's v1 PPO trainer would
+silently do differently; `verl_overrides` builds the ``key=value`` list for ``python -m
+verl.trainer.main_ppo``. The table in docs/verl.md is this module in prose. Batch arithmetic (P prompts x G
+responses per step, M responses per optimizer step, N data-parallel ranks = nodes x GPUs / sequence
+parallel, u responses per forward per rank)::
+
+    data.train_batch_size                          = P
+    actor_rollout_ref.rollout.n                    = G
+    actor_rollout_ref.actor.ppo_mini_batch_size    = M / G       verl counts prompts and multiplies by n
+    actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu = u = min(algorithm.micro_batch_size, M / N)
+    optimizer steps per srpo step U = (P G / M) * ppo_epochs
+    verl's LR scheduler steps once per srpo step, so optim.warmup_steps / U scheduler steps
+
+Nothing here imports verl: the mapping is tested without it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from srpo.config import TrainConfig
+from srpo.core.configlib import ConfigError
+
+LOSS_AGG = {"token_mean": "token-mean", "seq_mean_token_mean": "seq-mean-token-mean",
+            "seq_mean_token_sum": "seq-mean-token-sum", "seq_mean_token_sum_norm": "seq-mean-token-sum-norm"}
+ADVANTAGE = {"grpo": ("grpo", True), "dr_grpo": ("grpo", False), "rloo": ("rloo", True)}
+KL_TYPE = {"k1": "k1", "k2": "k2", "k3": "low_var_kl"}
+VERL_ADV_EPS = 1e-6  # verl's GRPO epsilon (compute_grpo_outcome_advantage's default)
+VERL_LOG_RATIO_CLAMP = 20.0  # verl clamps log(pi/pi_old) to +-20 in compute_policy_loss_vanilla
+# verl always applies dual clip (clip_ratio_c, default 3.0). The ratio is at most exp(20) ~ 4.9e8 after the
+# clamp above, so a bound of 1e9 never binds: srpo's dual_clip=None is exactly "off".
+DUAL_CLIP_OFF = 1.0e9
+TRAINER_MODES = {"sync": "srpo_sync", "colocate_async": "srpo_colocate_async"}
+DATASET = ("pkg://srpo.engines.verl.dataset", "SrpoDataset")
+REWARD = ("pkg://srpo.engines.verl.reward", "compute_score")
+SETUP_HOOK = "srpo.engines.verl.hook.register"
+_DEFAULTS = TrainConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Where the recipe's files live (what `srpo verl-recipe` writes)."""
+
+    train: str  # train.parquet
+    heldout: str  # heldout.parquet
+    config: str  # the frozen srpo config (srpo.yaml) the dataset, reward and trainer read
+    has_heldout: bool = True
+
+    @classmethod
+    def under(cls, folder: str | Path, has_heldout: bool = True) -> "Layout":
+        folder = Path(folder).absolute()
+        return cls(str(folder / "train.parquet"), str(folder / "heldout.parquet"), str(folder / "srpo.yaml"),
+                   has_heldout)
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchPlan:
+    """How one srpo step (P prompts x G responses) is cut into verl's batches on N data-parallel ranks."""
+
+    prompts: int
+    group: int
+    ranks: int
+    mini_prompts: int
+    micro_per_gpu: int
+    updates_per_step: int
+
+
+def data_parallel_ranks(cfg: TrainConfig) -> int:
+    v = cfg.verl
+    world = v.nnodes * v.n_gpus_per_node
+    if world % v.sequence_parallel:
+        raise ConfigError(f"verl.sequence_parallel: {v.sequence_parallel} must divide the {world} GPUs")
+    return world // v.sequence_parallel
+
+
+def batch_plan(cfg: TrainConfig) -> BatchPlan:
+    """The batch arithmetic of the module docstring; ConfigError when the numbers do not divide."""
+    p, g = cfg.rollout.prompts_per_step, cfg.rollout.group_size
+    total = p * g
+    mini = cfg.algorithm.mini_batch_size or total
+    if total % mini:
+        raise ConfigError(f"algorithm.mini_batch_size: {mini} must divide the step's {total} responses on verl "
+                          "(a step is cut into whole optimizer steps)")
+    if mini % g:
+        raise ConfigError(f"algorithm.mini_batch_size: verl counts mini-batches in prompts (ppo_mini_batch_size x "
+                          f"rollout.n), so {mini} responses must be a multiple of rollout.group_size={g}")
+    ranks = data_parallel_ranks(cfg)
+    if mini % ranks:
+        raise ConfigError(f"algorithm.mini_batch_size: the {mini} responses of an optimizer step must divide over "
+                          f"{ranks} data-parallel ranks (verl.nnodes x verl.n_gpus_per_node / "
+                          "verl.sequence_parallel)")
+    micro = min(cfg.algorithm.micro_batch_size, mini // ranks)
+    if (mini // ranks) % micro:
+        raise ConfigError(f"algorithm.micro_batch_size: {micro} must divide the {mini // ranks} responses each of "
+                          f"the {ranks} ranks gets per optimizer step")
+    return BatchPlan(p, g, ranks, mini // g, micro, total // mini * cfg.algorithm.ppo_epochs)
+
+
+def check_config(cfg: TrainConfig) -> BatchPlan:
+    """Refuse what verl's v1 PPO trainer cannot do as srpo's config says; return the batch plan."""
+    algo = cfg.algorithm
+    if cfg.engine != "verl":
+        raise ConfigError(f"engine: this is the verl recipe, the config says {cfg.engine!r} (add engine=verl)")
+    if cfg.sampling.name == "dynamic_sampling":
+        raise ConfigError("sampling.name: dynamic_sampling is srpo's DAPO filter for the native engine; on verl use "
+                          "uniform or history_resampling (verl's own DAPO filter is algorithm.filter_groups, which "
+                          "regenerates groups and would draw prompts srpo's stream never records)")
+    if not algo.std_unbiased:
+        raise ConfigError("algorithm.std_unbiased: verl's GRPO divides by torch.std (Bessel-corrected) only")
+    if algo.adv_eps != VERL_ADV_EPS:
+        raise ConfigError(f"algorithm.adv_eps: verl's GRPO adds a fixed {VERL_ADV_EPS} to the group std, not "
+                          f"{algo.adv_eps}")
+    if algo.policy_loss != "ppo_clip":
+        raise ConfigError(f"algorithm.policy_loss: only ppo_clip is mapped (verl's 'vanilla'), not "
+                          f"{algo.policy_loss!r}")
+    if algo.log_ratio_clamp != VERL_LOG_RATIO_CLAMP:
+        raise ConfigError(f"algorithm.log_ratio_clamp: verl clamps the log-ratio to +-{VERL_LOG_RATIO_CLAMP:g} "
+                          "(fixed), so only that value is accepted")
+    _check_loss(cfg)
+    _check_optim(cfg)
+    _check_model_and_run(cfg)
+    if algo.truncation in ("mask", "mask+soft_penalty"):
+        raise ConfigError(f"algorithm.truncation: {algo.truncation!r} masks truncated responses out of the loss; "
+                          "verl's PPO trainer has no such switch (keep or soft_penalty are mapped)")
+    plan = batch_plan(cfg)
+    _warmup_in_steps(cfg, plan)
+    check_overrides(cfg)
+    return plan
+
+
+def _check_loss(cfg: TrainConfig) -> None:
+    algo = cfg.algorithm
+    if algo.loss_agg not in LOSS_AGG:
+        raise ConfigError(f"algorithm.loss_agg: {algo.loss_agg!r} has no verl loss_agg_mode")
+    if algo.kl_coef > 0 and algo.kl_estimator not in KL_TYPE:
+        raise ConfigError(f"algorithm.kl_estimator: {algo.kl_estimator!r} has no verl kl_loss_type")
+    if algo.advantage not in ADVANTAGE:
+        raise ConfigError(f"algorithm.advantage: {algo.advantage!r} has no verl adv_estimator")
+
+
+def _check_optim(cfg: TrainConfig) -> None:
+    opt = cfg.optim
+    if opt.eps != _DEFAULTS.optim.eps:
+        raise ConfigError(f"optim.eps: verl's FSDP optimizer config has no epsilon field; only torch's default "
+                          f"({_DEFAULTS.optim.eps}) is accepted")
+
+
+def _check_model_and_run(cfg: TrainConfig) -> None:
+    model, run = cfg.model, cfg.run
+    if model.device == "cpu":
+        raise ConfigError("model.device: verl's trainer needs GPUs (its resource pool and the vLLM/SGLang rollouts); "
+                          "set model.device=cuda (the srpo parts it runs are tested on CPU, see docs/verl.md)")
+    if model.path == "toy":
+        raise ConfigError("model.path: verl loads a Hugging Face model directory; the embedded toy model is for the "
+                          "native engine")
+    if model.prompt_template != "chat":
+        raise ConfigError(f"model.prompt_template: verl renders prompts with the tokenizer's chat template; "
+                          f"{model.prompt_template!r} is not mapped (use chat, with model.system_prompt if needed)")
+    if run.max_rollouts is not None:
+        raise ConfigError("run.max_rollouts: verl's trainer stops by steps only; set run.total_steps")
+    if run.stop_at_step is not None:
+        raise ConfigError("run.stop_at_step: verl's trainer has no early stop; set run.total_steps (verl resumes "
+                          "from its latest checkpoint, trainer.resume_mode=auto)")
+    if run.resume not in ("auto", "never") and "global_step_" not in Path(run.resume).name:
+        raise ConfigError(f"run.resume: verl resumes from a 'global_step_N' folder, got {run.resume!r}")
+
+
+def _warmup_in_steps(cfg: TrainConfig, plan: BatchPlan) -> int:
+    """srpo counts warm-up in optimizer steps; verl's scheduler steps once per srpo step."""
+    warm = cfg.optim.warmup_steps
+    if warm % plan.updates_per_step:
+        raise ConfigError(f"optim.warmup_steps: verl's LR scheduler steps once per training step ({plan.updates_per_step} "
+                          f"optimizer steps here), so {warm} must be a multiple of {plan.updates_per_step}")
+    return warm // plan.updates_per_step
+
+
+def check_overrides(cfg: TrainConfig) -> None:
+    """``verl.overrides`` may add verl settings, never change one srpo sets from the tree."""
+    owned = {key.lstrip("+") for key, _ in _pairs(cfg, Layout.under("/x"))} | _OPTIONAL_KEYS
+    for i, item in enumerate(cfg.verl.overrides):
+        key = item.split("=", 1)[0].lstrip("+")
+        if key in owned:
+            raise ConfigError(f"verl.overrides[{i}]: {key} is set from srpo's config tree (see docs/verl.md), "
+                              "not here")
+
+
+# keys srpo sets only for some configs: refused in verl.overrides whatever this config says
+_OPTIONAL_KEYS = {
+    "actor_rollout_ref.actor.loss_scale_factor", "actor_rollout_ref.actor.ppo_max_token_len_per_gpu",
+    "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu", "actor_rollout_ref.actor.use_dynamic_bsz",
+    "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu",
+    "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu", "reward.reward_kwargs.max_resp_len",
+    "reward.reward_kwargs.overlong_buffer_cfg", "reward.reward_kwargs.overlong_buffer_cfg.enable",
+    "reward.reward_kwargs.overlong_buffer_cfg.len", "reward.reward_kwargs.overlong_buffer_cfg.penalty_factor",
+    "trainer.resume_from_path", "trainer.v1.colocate_async.num_warmup_batches",
+}
+
+
+def verl_overrides(cfg: TrainConfig, layout: Layout) -> list[str]:
+    """Hydra overrides for ``python -m verl.trainer.main_ppo`` (after `check_config`), ``verl.overrides`` last."""
+    return [f"{key}={_value(value)}" for key, value in _pairs(cfg, layout)] + list(cfg.verl.overrides)
+
+
+def _pairs(cfg: TrainConfig, layout: Layout) -> list[tuple[str, Any]]:
+    plan = batch_plan(cfg)
+    return _data(cfg, layout) + _actor(cfg, plan) + _rollout(cfg, plan) + _reward(cfg, layout) + _trainer(cfg, layout)
+
+
+def _data(cfg: TrainConfig, layout: Layout) -> list[tuple[str, Any]]:
+    return [
+        ("data.train_files", layout.train), ("data.val_files", layout.heldout),
+        ("data.prompt_key", "prompt"), ("data.train_batch_size", cfg.rollout.prompts_per_step),
+        ("data.max_prompt_length", cfg.verl.max_prompt_length),
+        ("data.max_response_length", cfg.rollout.max_new_tokens),
+        ("data.filter_overlong_prompts", True), ("data.truncation", "error"),
+        # the stream is srpo's: verl's loader reads it in order, in the trainer process, one pass
+        ("data.shuffle", False), ("data.dataloader_num_workers", 0), ("data.seed", cfg.run.seed),
+        ("data.custom_cls.path", DATASET[0]), ("data.custom_cls.name", DATASET[1]),
+        ("+data.srpo_config", layout.config),
+    ]
+
+
+def _actor(cfg: TrainConfig, plan: BatchPlan) -> list[tuple[str, Any]]:
+    algo, opt, v = cfg.algorithm, cfg.optim, cfg.verl
+    a = "actor_rollout_ref.actor."
+    estimator, by_std = ADVANTAGE[algo.advantage]
+    pairs: list[tuple[str, Any]] = [
+        ("algorithm.adv_estimator", estimator), ("algorithm.norm_adv_by_std_in_grpo", by_std),
+        ("algorithm.use_kl_in_reward", False),
+        ("actor_rollout_ref.model.path", cfg.model.path),
+        ("actor_rollout_ref.model.enable_gradient_checkpointing", cfg.model.gradient_checkpointing),
+        ("actor_rollout_ref.model.use_remove_padding", True),
+        (a + "strategy", v.strategy),
+        (a + "optim.lr", opt.lr), (a + "optim.betas", list(opt.betas)), (a + "optim.weight_decay", opt.weight_decay),
+        (a + "optim.clip_grad", opt.max_grad_norm), (a + "optim.lr_warmup_steps", _warmup_in_steps(cfg, plan)),
+        (a + "optim.lr_scheduler_type", opt.schedule),
+        (a + "optim.min_lr_ratio", opt.min_lr_ratio if opt.schedule == "cosine" else 0.0),
+        (a + "ppo_mini_batch_size", plan.mini_prompts), (a + "ppo_epochs", algo.ppo_epochs),
+        (a + "clip_ratio_low", algo.clip_low), (a + "clip_ratio_high", algo.clip_high),
+        (a + "clip_ratio_c", algo.dual_clip if algo.dual_clip is not None else DUAL_CLIP_OFF),
+        (a + "policy_loss.loss_mode", "vanilla"),
+        (a + "loss_agg_mode", LOSS_AGG[algo.loss_agg]),
+        (a + "use_kl_loss", algo.kl_coef > 0), (a + "kl_loss_coef", algo.kl_coef),
+        (a + "kl_loss_type", KL_TYPE.get(algo.kl_estimator, "low_var_kl")),
+        (a + "entropy_coeff", algo.entropy_coef),
+        (a + "ulysses_sequence_parallel_size", v.sequence_parallel),
+        (a + "fsdp_config.param_offload", v.param_offload), (a + "fsdp_config.optimizer_offload", v.optimizer_offload),
+    ]
+    if algo.loss_agg == "seq_mean_token_sum_norm":
+        pairs.append((a + "loss_scale_factor", algo.norm_len or cfg.rollout.max_new_tokens))
+    pairs += _micro_batches(cfg, plan)
+    return pairs
+
+
+def _micro_batches(cfg: TrainConfig, plan: BatchPlan) -> list[tuple[str, Any]]:
+    tokens = cfg.verl.max_tokens_per_gpu
+    if tokens is not None:
+        return [("actor_rollout_ref.actor.use_dynamic_bsz", True),
+                ("actor_rollout_ref.actor.ppo_max_token_len_per_gpu", tokens)]
+    return [("actor_rollout_ref.actor.use_dynamic_bsz", False),
+            ("actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu", plan.micro_per_gpu),
+            ("actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu", plan.micro_per_gpu),
+            ("actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu", plan.micro_per_gpu)]
+
+
+def _rollout(cfg: TrainConfig, plan: BatchPlan) -> list[tuple[str, Any]]:
+    ro, v, ev = cfg.rollout, cfg.verl, cfg.resolved_eval()
+    r = "actor_rollout_ref.rollout."
+    return [
+        (r + "name", v.rollout), (r + "n", ro.group_size), (r + "temperature", ro.temperature),
+        (r + "top_p", ro.top_p), (r + "top_k", -1),  # sample from temperature and top_p alone, as srpo does
+        (r + "tensor_model_parallel_size", v.rollout_tp), (r + "gpu_memory_utilization", v.gpu_memory_utilization),
+        (r + "val_kwargs.n", ev.samples), (r + "val_kwargs.temperature", ev.temperature),
+        (r + "val_kwargs.top_p", ev.top_p), (r + "val_kwargs.top_k", -1), (r + "val_kwargs.do_sample", True),
+    ]
+
+
+def _reward(cfg: TrainConfig, layout: Layout) -> list[tuple[str, Any]]:
+    algo = cfg.algorithm
+    pairs: list[tuple[str, Any]] = [
+        ("reward.num_workers", cfg.verl.reward_workers),
+        ("reward.custom_reward_function.path", REWARD[0]), ("reward.custom_reward_function.name", REWARD[1]),
+        ("+reward.custom_reward_function.reward_kwargs.srpo_config", layout.config),
+    ]
+    if algo.penalizes_overlong:  # DAPO's soft overlong penalty: verl's dapo reward manager adds it to the score
+        pairs += [("reward.reward_manager.name", "dapo"),
+                  ("+reward.reward_kwargs.max_resp_len", cfg.rollout.max_new_tokens),
+                  ("+reward.reward_kwargs.overlong_buffer_cfg.enable", True),
+                  ("+reward.reward_kwargs.overlong_buffer_cfg.len", algo.overlong_window),
+                  ("+reward.reward_kwargs.overlong_buffer_cfg.penalty_factor", algo.overlong_penalty_factor),
+                  ("+reward.reward_kwargs.overlong_buffer_cfg.log", True)]
+    else:
+        pairs.append(("reward.reward_manager.name", "naive"))
+    return pairs
+
+
+def _trainer(cfg: TrainConfig, layout: Layout) -> list[tuple[str, Any]]:
+    run, v = cfg.run, cfg.verl
+    t = "trainer."
+    eval_every = run.eval_every or run.total_steps  # srpo's 0: before and after training only
+    backends = ["console"] + [b for b in cfg.logging.backends if b in ("tensorboard", "wandb")]
+    pairs: list[tuple[str, Any]] = [
+        (t + "use_v1", True), (t + "v1.trainer_mode", TRAINER_MODES[v.trainer_mode]),
+        (t + "nnodes", v.nnodes), (t + "n_gpus_per_node", v.n_gpus_per_node), (t + "device", "cuda"),
+        (t + "total_epochs", 1), (t + "total_training_steps", run.total_steps),
+        (t + "save_freq", run.save_every or run.total_steps),
+        (t + "max_actor_ckpt_to_keep", run.keep_checkpoints),
+        (t + "test_freq", eval_every if layout.has_heldout else -1),
+        (t + "val_before_train", layout.has_heldout),
+        (t + "project_name", v.project_name), (t + "experiment_name", run.name),
+        (t + "default_local_dir", str(Path(run.output_dir).absolute() / "checkpoints")),
+        (t + "logger", backends),
+        ("+ray_kwargs.ray_init.runtime_env.worker_process_setup_hook", SETUP_HOOK),
+    ]
+    if v.trainer_mode == "colocate_async":
+        pairs.append((t + "v1.colocate_async.num_warmup_batches", v.num_warmup_batches))
+    if run.resume == "auto":
+        pairs.append((t + "resume_mode", "auto"))
+    elif run.resume == "never":
+        pairs.append((t + "resume_mode", "disable"))
+    else:
+        pairs += [(t + "resume_mode", "resume_path"), (t + "resume_from_path", str(Path(run.resume).absolute()))]
+    return pairs
+
+
+def lookahead(cfg: TrainConfig) -> int:
+    """srpo steps verl may draw beyond the last one whose verdicts are in (`set_lookahead`'s bound).
+
+    sync: 0 (step s draws its prompts, trains them, and the hook records them before step s + 1 draws).
+    colocate_async: the warm-up window plus the step being trained, whose refills draw ahead as groups finish.
+    """
+    return 0 if cfg.verl.trainer_mode == "sync" else cfg.verl.num_warmup_batches + 1
+
+
+def differences(cfg: TrainConfig) -> list[str]:
+    """Accepted settings whose verl numerics differ from the native engine's (printed by the recipe)."""
+    out = []
+    if cfg.algorithm.old_logprobs == "rollout":
+        out.append("algorithm.old_logprobs rollout -> verl recomputes pi_old with the training engine every step")
+    if cfg.algorithm.advantage in ("grpo", "dr_grpo"):
+        out.append("group statistics in float32 (srpo: float64, so a constant group is exactly 0; with 0/1 rewards "
+                   "both are exact)")
+    if cfg.algorithm.kl_coef > 0 and cfg.algorithm.kl_estimator == "k3":
+        out.append("algorithm.kl_estimator k3 -> verl's low_var_kl, which clamps the estimate to [-10, 10]")
+    if batch_plan(cfg).updates_per_step > 1 and cfg.optim.schedule != "constant":
+        out.append("the learning rate changes once per step on verl (srpo: once per optimizer step)")
+    return out
+
+
+_SAFE = re.compile(r"^[A-Za-z0-9_./:@+-]+$")
+
+
+def _value(value: Any) -> str:
+    """A Hydra override value: numbers and booleans bare, lists in brackets, other strings quoted if needed."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_value(v) for v in value) + "]"
+    text = str(value)
+    if _SAFE.match(text) and text not in ("true", "false", "null"):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def launch_command(overrides: list[str], python: str = "python3") -> str:
+    """The shell command (one override per line) that starts verl's trainer with `overrides`."""
+    lines = [f"{python} -m verl.trainer.main_ppo"] + [shlex.quote(o) for o in overrides]
+    return " \\\n    ".join(lines)
