@@ -63,7 +63,7 @@ def test_a_resume_on_other_problems_under_the_same_name_is_refused(run):
     tmp_path, model_dir = run
     other = [Problem.create("math", f"Q: {a}-{b}=?", str(a - b), source="t") for a in range(6) for b in range(4)]
     export_jsonl(other, tmp_path / "train.jsonl")
-    with pytest.raises(ConfigError, match=r"^data.train: .* was started on other train problems \(24 then, uid hash "
+    with pytest.raises(ConfigError, match=r"^data.train: .* was started on other training problems \(24 then, uid hash "
                                           r"\w+; 24 now, uid hash \w+\); .* start a new run"):
         Trainer(config(tmp_path, model_dir, "run.total_steps=4"), scorer=DigitScorer())
 

@@ -22,7 +22,7 @@ from srpo.core.configlib import ConfigError, load_yaml
 from srpo.core.files import write_atomic, writing
 
 CONFIG, DATA, RESUMES = "config.yaml", "data.json", "resumes.jsonl"
-SPLIT_KEYS = {"train": "data.train", "heldout": "data.heldout"}
+SPLITS = {"train": ("data.train", "training"), "heldout": ("data.heldout", "held-out")}  # key, config field, words
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,11 @@ def check_data(run_dir: Path, fingerprint: dict[str, dict]) -> None:
     if not path.is_file():
         return
     saved = json.loads(path.read_text(encoding="utf-8"))
-    for split, key in SPLIT_KEYS.items():
+    for split, (key, words) in SPLITS.items():
         old, new = saved[split], fingerprint[split]
         if old != new:
             raise ConfigError(
-                f"{key}: {run_dir} was started on other {split} problems ({old['problems']} then, uid hash "
+                f"{key}: {run_dir} was started on other {words} problems ({old['problems']} then, uid hash "
                 f"{old['uids_sha256']}; {new['problems']} now, uid hash {new['uids_sha256']}); its checkpoints "
                 "and sampler history belong to that data: restore it to continue, or start a new run (another "
                 "run.output_dir)")
