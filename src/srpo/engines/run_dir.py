@@ -22,7 +22,7 @@ from srpo.core.configlib import ConfigError, load_yaml
 from srpo.core.files import write_atomic, writing
 
 CONFIG, DATA, RESUMES = "config.yaml", "data.json", "resumes.jsonl"
-SPLITS = {"train": ("data.train", "training"), "heldout": ("data.heldout", "held-out")}  # key, config field, words
+SPLITS = {"train": ("data.train", "training"), "heldout": ("data.heldout", "held-out")}  # split -> (field, words)
 
 
 @dataclass(frozen=True)
