@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 import transfer_queue as tq
 from omegaconf import open_dict
 from verl.trainer.ppo.v1 import register_trainer
