@@ -61,3 +61,5 @@ def test_path_fields_expand_home_and_variables(tmp_path, monkeypatch):
     assert cfg.model.path == str(tmp_path / "model")
     assert cfg.data.train == [str(tmp_path / "data" / "a.jsonl"), "toy:math"]
     assert load_config("grpo", ["run.name=~x"]).run.name == "~x"  # only fields that name paths
+    sandbox = load_config("grpo", ["sandbox.python=~/py", "sandbox.extra_ro_binds=[$SRPO_TEST_DATA]"]).sandbox
+    assert sandbox.python == str(tmp_path / "py") and sandbox.extra_ro_binds == [str(tmp_path / "data")]

