@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from srpo.analysis.groups import zero_advantage_split
 from srpo.engines.native.experience import Experience
 
 
@@ -34,44 +35,7 @@ def domain_metrics(exp: Experience) -> dict[str, float]:
     return out
 
 
-def group_outcomes(exp: Experience) -> list[str]:
-    """Each group's outcome: ``all_correct``, ``all_wrong``, ``mixed``, or ``tied`` (mixed verdicts but
-    identical shaped rewards: zero advantage without all-equal correctness)."""
-    outcomes = []
-    for rows in exp.group_rows():
-        corrects = exp.corrects_b[rows]
-        rewards = exp.rewards_b[rows]
-        if bool(corrects.all()):
-            outcomes.append("all_correct")
-        elif not bool(corrects.any()):
-            outcomes.append("all_wrong")
-        elif bool((rewards == rewards[0]).all()):
-            outcomes.append("tied")
-        else:
-            outcomes.append("mixed")
-    return outcomes
-
-
 def group_metrics(exp: Experience) -> dict[str, float]:
-    """Zero-advantage groups, split by why they have no signal.
-
-    zero_adv_frac: groups whose rewards are all equal (no gradient under group-relative advantages);
-    all_correct_frac / all_wrong_frac: groups whose binary verdicts are all True / all False;
-    effective_ratio: share of groups with a nonzero advantage (1 - zero_adv_frac).
-    A group of all-correct or all-wrong verdicts can still have unequal shaped rewards (e.g. a format
-    bonus), so zero_adv_frac is measured on rewards, not inferred from the split.
-    """
-    rows_per_group = exp.group_rows()
-    if not rows_per_group:
-        return {}
-    zero = [bool((exp.rewards_b[r] == exp.rewards_b[r][0]).all()) for r in rows_per_group]
-    outcomes = group_outcomes(exp)
-    n = len(rows_per_group)
-    zero_frac = sum(zero) / n
-    return {
-        "groups/count": float(n),
-        "groups/zero_adv_frac": zero_frac,
-        "groups/all_correct_frac": outcomes.count("all_correct") / n,
-        "groups/all_wrong_frac": outcomes.count("all_wrong") / n,
-        "groups/effective_ratio": 1.0 - zero_frac,
-    }
+    """The zero-advantage split of the step's groups (`srpo.analysis.groups.zero_advantage_split`)."""
+    rewards, corrects = exp.rewards_b.tolist(), exp.corrects_b.tolist()
+    return zero_advantage_split([[(rewards[i], corrects[i]) for i in rows] for rows in exp.group_rows()])

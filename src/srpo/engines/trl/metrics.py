@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from srpo.analysis import rollout_metrics, sample_rows
+from srpo.analysis.groups import zero_advantage_split
 from srpo.config import TrainConfig
 from srpo.engines.trl.feedback import PromptStream, Record
 
@@ -34,17 +35,9 @@ def domain_metrics(records: Sequence[Record], masks_truncated: bool) -> dict[str
 
 
 def group_metrics(records: Sequence[Record], group_size: int) -> dict[str, float]:
-    """The zero-advantage split: ``groups/zero_adv_frac`` (equal shaped rewards: no gradient), split by verdict
-    into ``all_correct_frac`` / ``all_wrong_frac``; ``effective_ratio`` = 1 - zero_adv_frac."""
-    groups = [records[i:i + group_size] for i in range(0, len(records), group_size)]
-    if not groups:
-        return {}
-    n = len(groups)
-    zero = sum(all(r.reward == g[0].reward for r in g) for g in groups) / n
-    return {"groups/count": float(n), "groups/zero_adv_frac": zero,
-            "groups/all_correct_frac": sum(all(r.correct for r in g) for g in groups) / n,
-            "groups/all_wrong_frac": sum(not any(r.correct for r in g) for g in groups) / n,
-            "groups/effective_ratio": 1.0 - zero}
+    """The zero-advantage split (`srpo.analysis.groups`) over consecutive groups of `group_size` records."""
+    return zero_advantage_split([[(r.reward, r.correct) for r in records[i:i + group_size]]
+                                 for i in range(0, len(records), group_size)])
 
 
 def stage_of(curriculum, step: int) -> int:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from srpo.analysis import rollout_metrics, sample_rows
+from srpo.analysis.groups import zero_advantage_split
 from srpo.engines.trl.feedback import Record
 from srpo.engines.trl.metrics import domain_metrics, stage_of
 from srpo.engines.verl.stream import SrpoStream, Verdict
@@ -23,17 +24,9 @@ def records(stream: SrpoStream, groups: Sequence[Sequence[Verdict]]) -> list[Rec
 
 
 def group_metrics(groups: Sequence[Sequence[Verdict]]) -> dict[str, float]:
-    """The zero-advantage split over verl's groups (sizes may differ when a session failed):
-    ``groups/zero_adv_frac`` (equal rewards: no gradient), ``all_correct_frac``, ``all_wrong_frac`` (by the
-    binary verdict), ``effective_ratio`` = 1 - zero_adv_frac, as the other engines log them."""
-    if not groups:
-        return {}
-    n = len(groups)
-    zero = sum(all(v.reward == g[0].reward for v in g) for g in groups) / n
-    return {"groups/count": float(n), "groups/zero_adv_frac": zero,
-            "groups/all_correct_frac": sum(all(v.correct for v in g) for g in groups) / n,
-            "groups/all_wrong_frac": sum(not any(v.correct for v in g) for g in groups) / n,
-            "groups/effective_ratio": 1.0 - zero}
+    """The zero-advantage split (`srpo.analysis.groups`) over verl's groups (sizes may differ when a session
+    failed)."""
+    return zero_advantage_split([[(v.reward, v.correct) for v in g] for g in groups])
 
 
 def step_metrics(cfg, stream: SrpoStream, step: int, groups: Sequence[Sequence[Verdict]]
