@@ -22,6 +22,7 @@ from typing import Any
 
 from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError
+from srpo.engines.batching import split_step
 
 log = logging.getLogger(__name__)
 
@@ -56,21 +57,9 @@ class BatchPlan:
 
 def batch_plan(cfg: TrainConfig, processes: int) -> BatchPlan:
     """The batch arithmetic of the module docstring; ConfigError when the numbers do not divide."""
-    p, g = cfg.rollout.prompts_per_step, cfg.rollout.group_size
-    total = p * g
-    mini = cfg.algorithm.mini_batch_size or total
-    if total % mini:
-        raise ConfigError(f"algorithm.mini_batch_size: {mini} must divide the step's {total} responses on the trl "
-                          "engine (GRPOTrainer cuts a generation batch into whole optimizer steps)")
-    if mini % processes:
-        raise ConfigError(f"algorithm.mini_batch_size: the {mini} responses of an optimizer step must divide over "
-                          f"{processes} processes")
-    per_device = min(cfg.algorithm.micro_batch_size, mini // processes)
-    if (mini // processes) % per_device:
-        raise ConfigError(f"algorithm.micro_batch_size: {per_device} must divide the {mini // processes} responses "
-                          f"each of the {processes} processes gets per optimizer step")
-    return BatchPlan(p, g, processes, per_device, mini // processes // per_device, total // processes // per_device,
-                     cfg.algorithm.ppo_epochs)
+    split = split_step(cfg, processes, "processes")
+    return BatchPlan(cfg.rollout.prompts_per_step, cfg.rollout.group_size, processes, split.micro,
+                     split.per_rank // split.micro, split.total // processes // split.micro, cfg.algorithm.ppo_epochs)
 
 
 def check_config(cfg: TrainConfig, processes: int = 1) -> BatchPlan:

@@ -26,6 +26,7 @@ from typing import Any
 
 from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError
+from srpo.engines.batching import split_step
 
 LOSS_AGG = {"token_mean": "token-mean", "seq_mean_token_mean": "seq-mean-token-mean",
             "seq_mean_token_sum": "seq-mean-token-sum", "seq_mean_token_sum_norm": "seq-mean-token-sum-norm"}
@@ -82,24 +83,14 @@ def data_parallel_ranks(cfg: TrainConfig) -> int:
 def batch_plan(cfg: TrainConfig) -> BatchPlan:
     """The batch arithmetic of the module docstring; ConfigError when the numbers do not divide."""
     p, g = cfg.rollout.prompts_per_step, cfg.rollout.group_size
-    total = p * g
-    mini = cfg.algorithm.mini_batch_size or total
-    if total % mini:
-        raise ConfigError(f"algorithm.mini_batch_size: {mini} must divide the step's {total} responses on verl "
-                          "(a step is cut into whole optimizer steps)")
+    mini = cfg.algorithm.mini_batch_size or p * g
     if mini % g:
         raise ConfigError(f"algorithm.mini_batch_size: verl counts mini-batches in prompts (ppo_mini_batch_size x "
                           f"rollout.n), so {mini} responses must be a multiple of rollout.group_size={g}")
     ranks = data_parallel_ranks(cfg)
-    if mini % ranks:
-        raise ConfigError(f"algorithm.mini_batch_size: the {mini} responses of an optimizer step must divide over "
-                          f"{ranks} data-parallel ranks (verl.nnodes x verl.n_gpus_per_node / "
-                          "verl.sequence_parallel)")
-    micro = min(cfg.algorithm.micro_batch_size, mini // ranks)
-    if (mini // ranks) % micro:
-        raise ConfigError(f"algorithm.micro_batch_size: {micro} must divide the {mini // ranks} responses each of "
-                          f"the {ranks} ranks gets per optimizer step")
-    return BatchPlan(p, g, ranks, mini // g, micro, total // mini * cfg.algorithm.ppo_epochs)
+    split = split_step(cfg, ranks, "data-parallel ranks (verl.nnodes x verl.n_gpus_per_node / "
+                                   "verl.sequence_parallel)")
+    return BatchPlan(p, g, ranks, split.mini // g, split.micro, split.total // split.mini * cfg.algorithm.ppo_epochs)
 
 
 def check_config(cfg: TrainConfig) -> BatchPlan:
