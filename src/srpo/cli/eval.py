@@ -34,7 +34,7 @@ def add_cli(subparsers: Any) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     from srpo.engines.native.generation import make_generate_fn
-    from srpo.engines.native.setup import load_pool
+    from srpo.data.pool import load_pool
     from srpo.eval.evaluate import evaluate
     from srpo.rewards import RewardScorer
 
@@ -42,8 +42,9 @@ def run_eval(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)  # before hours of sampling: an unwritable --out fails now
     data = cfg.data
-    problems = load_inputs(args) if args.inputs else load_pool(data.heldout, data.column_mapping, format=data.format,
-                                                               on_unusable=data.on_unusable)
+    problems = load_inputs(args) if args.inputs else load_pool(
+        data.heldout, mapping=data.column_mapping or None, format=data.format, on_unusable=data.on_unusable,
+        split="heldout", note=print)[0]
     if not problems:
         raise ConfigError("data.heldout: give benchmark files on the command line or in data.heldout")
     generate = make_generate_fn(cfg)

@@ -38,15 +38,6 @@ def check_config(cfg: TrainConfig) -> None:
     require_backends(cfg.logging.backends)
 
 
-def load_pool(specs: list[str], mapping: dict[str, str], *, format: str = "auto", on_unusable: str = "error",
-              split: str = "heldout") -> list[Problem]:
-    """The scorable problems of every source, first occurrence of each uid kept (see `srpo.data.pool`)."""
-    from srpo.data.pool import load_pool as load_checked
-
-    return load_checked(specs, mapping=mapping or None, format=format, on_unusable=on_unusable, split=split,
-                        note=print)[0]
-
-
 def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Components:
     from srpo.curriculum import Curriculum
     from srpo.rewards import RewardScorer
