@@ -119,3 +119,13 @@ def test_a_run_without_marker_has_no_binomial_interval(tmp_path):
     with pytest.raises(FileNotFoundError, match="no metrics.jsonl"):
         load_run_data("u", tmp_path / "missing")
     assert isinstance(run, RunData)
+
+
+def test_switch_dip_reads_around_the_first_stage_change():
+    from srpo.report.compare import switch_dip
+
+    rewards = [0.4] * 10 + [0.2] * 5 + [0.5] * 10  # stage 2 from step 11: a dip to 0.2, then 0.5
+    rows = [{"step": 0}] + [{"step": i + 1, "stage": 1 + (i >= 10), "r": v} for i, v in enumerate(rewards)]
+    before, low, end = switch_dip(rows, "r", window=5)
+    assert (before, low, end) == (pytest.approx(0.4), pytest.approx(0.2), pytest.approx(0.5))
+    assert switch_dip([{"step": 1, "stage": 1, "r": 0.1}], "r") is None

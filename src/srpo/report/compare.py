@@ -20,6 +20,9 @@ What the table measures (per run, then mean over seeds):
   zero-advantage share is comparable with the other samplers'; the groups it *trains* on are by construction
   almost all informative.
 - **effective ratio**: 1 - zero share, of the groups trained on (late half).
+- **reward at the stage switch** (runs whose ``stage`` changes), of math and of the whole batch: mean
+  ``math/reward_mean`` (``all/reward_mean``) over the 20 steps
+  before the first switch, the lowest 20-step trailing mean after it, and the mean over the last 20 steps.
 - **response length** per domain and **reflection** (share of responses with a reflective keyword,
   ``reflect/<domain>/any_frac``, `srpo.analysis.reflection`): means over the early and the late half.
 """
@@ -45,6 +48,7 @@ Z95 = 1.959963984540054
 # is within 2.2% of the true quantile.
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+DIP_KEYS = ("math/reward_mean", "all/reward_mean")  # stage 1's domain, and the whole batch
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
@@ -127,6 +131,26 @@ def group_split(rows: list[dict]) -> dict[str, float | None]:
     return out
 
 
+def switch_dip(rows: list[dict], key: str = "all/reward_mean", window: int = 20) -> tuple[float, float, float] | None:
+    """Around the first change of ``stage``: (mean of `key` over the `window` steps before it, the lowest
+    `window`-step trailing mean after it, the mean over the last `window` steps); None without a change.
+
+    >>> rows = [{"step": s, "stage": 1 + (s > 4), "r": [.5, .6, .7, .8, .4, .5, .6, .9][s - 1]} for s in range(1, 9)]
+    >>> [round(x, 3) for x in switch_dip(rows, "r", window=2)]
+    [0.75, 0.45, 0.75]
+    """
+    train = [r for r in rows if r["step"] > 0 and isinstance(r.get(key), (int, float))]
+    change = next((i for i in range(1, len(train)) if train[i].get("stage") != train[i - 1].get("stage")), None)
+    if change is None:
+        return None
+    values = [r[key] for r in train]
+    before = values[max(0, change - window):change]
+    after = [float(np.mean(values[max(change, i - window + 1):i + 1])) for i in range(change + window - 1, len(values))]
+    if not before or not after:
+        return None
+    return float(np.mean(before)), min(after), float(np.mean(values[-window:]))
+
+
 def mean_of(rows: list[dict], key: str) -> float | None:
     values = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
     return math.fsum(values) / len(values) if values else None
@@ -184,6 +208,8 @@ def summarize_run(run: RunData, domains: list[str], target: tuple[str, float] | 
             out[f"{d}/{name}_early"], out[f"{d}/{name}_late"] = mean_of(early, key), mean_of(late, key)
     if target:
         out["to_target"] = rollouts_to_target(run.evals(target[0]), target[1])
+    for key in DIP_KEYS:
+        out[f"switch_dip/{key}"] = switch_dip(run.rows, key)
     return out
 
 
@@ -217,6 +243,8 @@ def table_rows(by_variant: dict[str, list[dict]], domains: list[str], target: tu
                "effective ratio late (trained)"]
     header += [f"{d} length early → late" for d in len_domains]
     header += [f"{d} reflective early → late" for d in reflect_domains]
+    dips = [k for k in DIP_KEYS if any(s.get(f"switch_dip/{k}") for sums in by_variant.values() for s in sums)]
+    header += [f"{k.split('/')[0]} reward at the stage switch: before → lowest after → end" for k in dips]
     header.append("steps (mean)")
     rows = []
     for variant, sums in by_variant.items():
@@ -237,6 +265,9 @@ def table_rows(by_variant: dict[str, list[dict]], domains: list[str], target: tu
                 for d in len_domains]
         row += [_arrow(sums, lambda s, d=d: s[f"{d}/reflect_early"], lambda s, d=d: s[f"{d}/reflect_late"], 3)
                 for d in reflect_domains]
+        for key in dips:
+            got = [s[f"switch_dip/{key}"] for s in sums if s.get(f"switch_dip/{key}")]
+            row.append(" → ".join(f"{np.mean([g[i] for g in got]):.3f}" for i in range(3)) if got else "-")
         row.append(f"{np.mean([s['steps'] for s in sums]):.0f}")
         rows.append(row)
     return header, rows
