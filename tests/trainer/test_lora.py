@@ -190,3 +190,11 @@ def test_lora_resume_gives_bit_identical_adapters(tmp_path, tiny_model_dir):
     assert final[0].keys() == final[1].keys()
     for name, value in final[0].items():
         assert torch.equal(value, final[1][name]), name
+
+
+def test_the_verl_recipe_refuses_lora_naming_the_field():
+    from srpo.engines.verl.setup import check_config
+
+    cfg = load_config("grpo", ["engine=verl", "model.device=cuda", "model.path=/tmp", "model.lora.enabled=true"])
+    with pytest.raises(ConfigError, match=r"^model\.lora\.enabled: the verl recipe does not map LoRA"):
+        check_config(cfg)
