@@ -198,3 +198,26 @@ def test_the_verl_recipe_refuses_lora_naming_the_field():
     cfg = load_config("grpo", ["engine=verl", "model.device=cuda", "model.path=/tmp", "model.lora.enabled=true"])
     with pytest.raises(ConfigError, match=r"^model\.lora\.enabled: the verl recipe does not map LoRA"):
         check_config(cfg)
+
+
+def test_continuing_adapters_under_other_settings_is_refused(tmp_path, tiny_model_dir):
+    base = load_model(ModelConfig(path=str(tiny_model_dir)))
+    wrap(base, LORA, base=str(tiny_model_dir)).save_pretrained(tmp_path / "adapters")
+    assert parameter_counts(load_policy(ModelConfig(path=str(tmp_path / "adapters"), lora=LORA)))["trainable"] > 0
+    other = LoraConfig(enabled=True, r=8, alpha=8.0)
+    with pytest.raises(ConfigError, match=r"^model\.lora\.r: 8, but the adapters in .* were made with 4"):
+        load_policy(ModelConfig(path=str(tmp_path / "adapters"), lora=other))
+
+
+def test_gradient_checkpointing_with_lora_still_trains_the_adapters(tmp_path, tiny_model_dir, tiny_policy):
+    """Frozen embeddings give checkpointed blocks inputs without grad (reentrant checkpointing, transformers 4.x,
+    would then train nothing); load_model_and_tokenizer asks for input grads."""
+    from srpo.engines.native.model import load_model_and_tokenizer
+
+    cfg = ModelConfig(path=str(tiny_model_dir), lora=LORA, gradient_checkpointing=True)
+    model, tokenizer = load_model_and_tokenizer(cfg)
+    _perturbed(model)
+    exp = make_experience(model.eval(), tokenizer)
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    _actor(model).update(exp)
+    assert all(not torch.equal(p, before[n]) for n, p in model.named_parameters() if p.requires_grad)

@@ -49,6 +49,18 @@ def adapter_base(path: Path) -> str:
     return base
 
 
+def check_matches(cfg: LoraConfig, path: Path) -> None:
+    """Refuse continuing the adapters in `path` under other ``model.lora`` settings than they were made with."""
+    saved = json.loads((Path(path) / ADAPTER_CONFIG).read_text())
+    pairs = {"r": (cfg.r, saved.get("r")), "alpha": (cfg.alpha, saved.get("lora_alpha")),
+             "dropout": (cfg.dropout, saved.get("lora_dropout")),
+             "target_modules": (sorted(cfg.target_modules), sorted(saved.get("target_modules") or []))}
+    for field, (want, have) in pairs.items():
+        if want != have:
+            raise ConfigError(f"model.lora.{field}: {want!r}, but the adapters in {path} were made with {have!r}; "
+                              "continuing them needs the same settings")
+
+
 def wrap(model, cfg: LoraConfig, base: str):
     """`model` with fresh adapters on ``cfg.target_modules``; only the adapters require grad.
 

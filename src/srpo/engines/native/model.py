@@ -86,10 +86,11 @@ def load_policy(cfg: ModelConfig):
     resume), its adapters on its base."""
     if not cfg.lora.enabled:
         return load_model(cfg)
-    from srpo.engines.native.lora import load_adapters, wrap
+    from srpo.engines.native.lora import check_matches, load_adapters, wrap
 
     path = resolve_model_path(cfg.path)
     if is_adapter_dir(path):
+        check_matches(cfg.lora, path)
         base = load_model(dataclasses.replace(cfg, path=adapter_base(path)))
         return load_adapters(base, path, trainable=True)
     return wrap(load_model(cfg), cfg.lora, base="toy" if cfg.path == "toy" else str(path.resolve()))
@@ -105,7 +106,8 @@ def load_model_and_tokenizer(cfg: ModelConfig, train: bool = True):
         # config.use_cache stays as shipped (it is saved into every checkpoint): the training forward passes
         # use_cache=False itself, and checkpointing is inactive in eval mode, where rollouts use the cache.
         model.gradient_checkpointing_enable()
-        if cfg.lora.enabled:  # frozen embeddings: the checkpointed blocks' inputs must carry grad
+        if cfg.lora.enabled:  # frozen embeddings: checkpointed blocks' inputs must carry grad (transformers 4.x
+            # with reentrant checkpointing needs this; 5.x does it itself)
             model.enable_input_require_grads()
     return model, tokenizer
 
