@@ -221,3 +221,29 @@ def test_gradient_checkpointing_with_lora_still_trains_the_adapters(tmp_path, ti
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     _actor(model).update(exp)
     assert all(not torch.equal(p, before[n]) for n, p in model.named_parameters() if p.requires_grad)
+
+
+@pytest.mark.slow
+def test_toy_model_lora_run_then_eval_and_merged_export_from_the_cli(tmp_path):
+    """The embedded toy model, real verifiers, 2 steps with LoRA and KL; `srpo eval` on the checkpoint, then
+    `srpo export --merge` gives a directory that plain transformers loads and samples from."""
+    from srpo.cli import main
+
+    run_dir = tmp_path / "run"
+    cfg = load_config("demo", [
+        f"run.output_dir={run_dir}", "run.total_steps=2", "run.save_every=2", "run.eval_every=0",
+        "run.progress=false", "rollout.prompts_per_step=2", "rollout.group_size=4", "rollout.max_new_tokens=32",
+        'data.train=["toy:math?n=8&levels=2&seed=5"]', 'data.heldout=["toy:math?n=2&levels=2&split=heldout"]',
+        "eval.samples=1", "curriculum.preset=math_only", "model.lora.enabled=true", "model.lora.r=4",
+        "algorithm.kl_coef=0.05"])
+    last = Trainer(cfg).train()
+    assert last["actor/kl_ref"] >= 0 and "eval/all/pass@1" in last
+    ckpt = run_dir / "checkpoints" / "step_000002"
+    assert json.loads((ckpt / "adapter_config.json").read_text())["base_model_name_or_path"] == "toy"
+    assert main(["eval", "--model", str(run_dir), "--out", str(tmp_path / "ev"), "--no-progress"]) == 0
+    assert json.loads((tmp_path / "ev" / "eval.json").read_text())["settings"]["model"] == str(ckpt)
+    assert main(["export", str(ckpt), "--out", str(tmp_path / "merged"), "--merge"]) == 0
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged")
+    assert merged.config.model_type == "llama" and not any("lora" in n for n, _ in merged.named_parameters())
+    assert main(["export", str(ckpt), "--out", str(tmp_path / "adapters")]) == 0
+    assert is_adapter_dir(tmp_path / "adapters") and not (tmp_path / "adapters" / "trainer_state.pt").exists()
