@@ -247,3 +247,18 @@ def test_toy_model_lora_run_then_eval_and_merged_export_from_the_cli(tmp_path):
     assert merged.config.model_type == "llama" and not any("lora" in n for n, _ in merged.named_parameters())
     assert main(["export", str(ckpt), "--out", str(tmp_path / "adapters")]) == 0
     assert is_adapter_dir(tmp_path / "adapters") and not (tmp_path / "adapters" / "trainer_state.pt").exists()
+
+
+def test_bfloat16_base_keeps_float32_adapters_and_trains(tiny_model_dir, tiny_policy):
+    """The 7B-on-one-GPU setting: model.dtype=bfloat16 base, adapters (and so AdamW's state) in float32."""
+    model = load_policy(ModelConfig(path=str(tiny_model_dir), dtype="bfloat16", lora=LORA))
+    _, tokenizer = tiny_policy
+    dtypes = {p.dtype for p in model.parameters() if p.requires_grad}
+    assert dtypes == {torch.float32} and {p.dtype for p in model.parameters() if not p.requires_grad} == \
+        {torch.bfloat16}
+    _perturbed(model)
+    exp = make_experience(model.eval(), tokenizer)
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    stats = _actor(model, kl_coef=0.1).update(exp)
+    assert torch.isfinite(torch.tensor(stats["train/loss"]))
+    assert all(not torch.equal(p, before[n]) for n, p in model.named_parameters() if p.requires_grad)
