@@ -37,3 +37,18 @@ def test_trl_run_with_lora_trains_and_checkpoints_adapters_only(tmp_path):
     adapters = load_file(ckpt / "adapter_model.safetensors")
     assert adapters and all("lora_" in k for k in adapters)
     assert any(float(v.abs().sum()) > 0 for k, v in adapters.items() if "lora_B" in k)  # B left zero: untrained
+
+
+def test_lora_adapters_as_model_path_are_refused_with_the_way_out(tmp_path, tiny_model_dir):
+    from srpo.config.model import LoraConfig, ModelConfig
+    from srpo.core.configlib import ConfigError
+    from srpo.engines.native.lora import wrap
+    from srpo.engines.native.model import load_model
+    from srpo.engines.trl.trainer import train
+
+    base = load_model(ModelConfig(path=str(tiny_model_dir)))
+    wrap(base, LoraConfig(enabled=True, r=2), base=str(tiny_model_dir)).save_pretrained(tmp_path / "adapters")
+    cfg = load_config("grpo", ["engine=trl", f"model.path={tmp_path / 'adapters'}",
+                               f"run.output_dir={tmp_path / 'r'}"])
+    with pytest.raises(ConfigError, match=r"^model\.path: .*adapters holds LoRA adapters; .*srpo export --merge"):
+        train(cfg)
