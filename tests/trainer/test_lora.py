@@ -14,7 +14,9 @@ from srpo.config import load_config
 from srpo.config.algorithm import AlgorithmConfig, OptimConfig
 from srpo.config.model import LORA_TARGETS, LoraConfig, ModelConfig
 from srpo.core.configlib import ConfigError
+from srpo.data import Problem
 from srpo.engines.native.actor import Actor, policy_forward
+from srpo.engines.native.experience import Experience
 from srpo.engines.native.export import export_model
 from srpo.engines.native.lora import is_adapter_dir, parameter_counts, wrap
 from srpo.engines.native.model import load_model, load_policy
@@ -117,12 +119,15 @@ def _lora_config(tmp_path, model_dir, *extra):
                   "algorithm.kl_coef=0.5", *extra)
 
 
-def test_lora_run_keeps_one_model_in_memory_and_checkpoints_small_adapters(tmp_path, tiny_model_dir, monkeypatch):
+@pytest.mark.parametrize("engine", ["kv_cache", "hf"])
+def test_lora_run_keeps_one_model_in_memory_and_checkpoints_small_adapters(tmp_path, tiny_model_dir, monkeypatch,
+                                                                          engine):
     write_data(tmp_path)
     loads = []
     real = AutoModelForCausalLM.from_pretrained
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *a, **k: loads.append(a) or real(*a, **k))
-    trainer = Trainer(_lora_config(tmp_path, tiny_model_dir, "run.total_steps=2"), scorer=DigitScorer())
+    trainer = Trainer(_lora_config(tmp_path, tiny_model_dir, "run.total_steps=2", f"rollout.engine={engine}"),
+                      scorer=DigitScorer())
     assert len(loads) == 1 and trainer.actor.ref_model is None  # the reference is the base, adapters disabled
     last = trainer.train()
     assert last["actor/kl_ref"] > 0 and torch.isfinite(torch.tensor(last["train/loss"]))
@@ -262,3 +267,27 @@ def test_bfloat16_base_keeps_float32_adapters_and_trains(tiny_model_dir, tiny_po
     stats = _actor(model, kl_coef=0.1).update(exp)
     assert torch.isfinite(torch.tensor(stats["train/loss"]))
     assert all(not torch.equal(p, before[n]) for n, p in model.named_parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("engine", ["kv_cache", "hf"])
+def test_rollouts_sample_from_the_adapted_model(tiny_policy, engine):
+    """Behaviour log-probs recorded while sampling equal the adapted model's forward pass (to 2e-5, as the
+    rollout tests of plain models), and not the base's: the adapters are on during generation."""
+    from srpo.core.generation import SamplingParams
+    from srpo.engines.native.rollout import ROLLOUT_ENGINES
+    from srpo.rewards import RewardResult
+
+    base, tokenizer = tiny_policy
+    plain = copy.deepcopy(base)
+    model = _perturbed(wrap(base, LORA, base="unused")).eval()
+    prompts = [tokenizer(text)["input_ids"] for text in ("Q: 1+1=?", "Q: 23*4=?")]
+    batch = ROLLOUT_ENGINES.get(engine)(model, tokenizer, seed=0).generate(
+        prompts, SamplingParams(n=3, temperature=1.0, max_new_tokens=10))
+    problems = [Problem.create("math", "unused", "0") for _ in prompts]
+    exp = Experience.from_rollout(batch, problems, [RewardResult(0.0, False)] * len(batch.texts))
+    mask = exp.response_mask_bt.bool()
+    with torch.no_grad():
+        adapted, _ = policy_forward(model, exp, 1.0)
+        base_logp, _ = policy_forward(plain, exp, 1.0)
+    torch.testing.assert_close(exp.old_logprobs_bt[mask], adapted[mask], atol=2e-5, rtol=1e-4)
+    assert (exp.old_logprobs_bt[mask] - base_logp[mask]).abs().max() > 1e-3
