@@ -291,3 +291,15 @@ def test_rollouts_sample_from_the_adapted_model(tiny_policy, engine):
         base_logp, _ = policy_forward(plain, exp, 1.0)
     torch.testing.assert_close(exp.old_logprobs_bt[mask], adapted[mask], atol=2e-5, rtol=1e-4)
     assert (exp.old_logprobs_bt[mask] - base_logp[mask]).abs().max() > 1e-3
+
+
+def test_without_lora_peft_is_never_imported():
+    import subprocess
+    import sys
+
+    code = ("import sys; import srpo.cli, srpo.engines.native.trainer; from srpo.config import load_config; "
+            "from srpo.engines.native.model import load_model_and_tokenizer; "
+            "load_model_and_tokenizer(load_config('demo').model); srpo.cli.build_parser(); "
+            "sys.exit(1 if 'peft' in sys.modules else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
