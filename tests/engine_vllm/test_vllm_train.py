@@ -1,5 +1,6 @@
 """A few steps of `srpo train`'s Trainer with rollout.engine=vllm on the toy model: it trains, and after the
-run vLLM samples from the trained weights (they were pushed after every update)."""
+run vLLM samples from the trained weights (they were pushed after every update). vLLM runs compiled here
+(rollout.vllm.enforce_eager=false, the default), so pushed weights reach its torch.compile'd graph too."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_train_with_vllm_rollouts_pushes_each_update(tmp_path, toy_policy, promp
     assert [r["step"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl")] == [0, 1, 2]
     assert type(trainer.engine).__name__ == "VLLMEngine"
 
-    moved = max(float((a - b).abs().max()) for a, b in zip(trainer.model.parameters(), initial.parameters()))
+    moved = max(float((a.detach() - b).abs().max()) for a, b in zip(trainer.model.parameters(), initial.parameters()))
     assert moved > 1e-4, "no update happened (every group had equal rewards?): the test shows nothing"
     from srpo.core.generation import SamplingParams
 
