@@ -75,12 +75,12 @@ class RolloutConfig:
 
     engine: str = option("kv_cache", "the rollout engine, checked by the training engine when a run is built. "
                                      "Native: ``kv_cache`` (srpo's own batched decode loop; behaviour log-probs "
-                                     "on the fly, one vocabulary-sized row per sequence per step) or ``hf`` "
+                                     "on the fly, one vocabulary-sized row per sequence per step), ``hf`` "
                                      "(``model.generate``; log-probs from its returned logits, B x T x V floats: "
                                      "fine for small vocabularies) or ``vllm`` (a vLLM engine in the trainer's "
                                      "process, given the new weights after every update; needs vllm installed; "
-                                     "options under rollout.vllm, docs/vllm.md). All sample from temperature and top_p alone: "
-                                     "the model's generation_config (repetition_penalty, top_k, ...) is ignored, "
+                                     "options under rollout.vllm, docs/vllm.md). All sample from temperature and "
+                                     "top_p alone: the model's generation_config (repetition_penalty, top_k, ...) is ignored, "
                                      "since the recorded log-probs would not describe the tokens it shapes.")
     group_size: int = option(8, "responses per prompt (G in GRPO).")
     prompts_per_step: int = option(8, "prompts per training step; a step trains on prompts_per_step * group_size "
