@@ -87,8 +87,21 @@ def load_model_and_tokenizer(cfg: ModelConfig):
     if cfg.gradient_checkpointing:
         # config.use_cache stays as shipped (it is saved into every checkpoint): the training forward passes
         # use_cache=False itself, and checkpointing is inactive in eval mode, where rollouts use the cache.
-        model.gradient_checkpointing_enable()
+        enable_activation_checkpointing(model)
     return model, tokenizer
+
+
+def enable_activation_checkpointing(model) -> None:
+    """Recompute each layer's activations in the backward pass (non-reentrant torch checkpointing).
+
+    transformers 5.2x names it ``activation_checkpointing_enable`` and deprecates the older
+    ``gradient_checkpointing_enable``, which earlier 5.x releases (and wrappers) still have.
+    """
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 class PromptFormatter:
