@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
+import time
 from collections import defaultdict
 
 import torch
@@ -173,8 +174,11 @@ class Actor:
         self.kl_estimator = KL_ESTIMATORS.get(algo.kl_estimator)
 
     def update(self, exp: Experience) -> dict[str, float]:
-        """Run the configured epochs of mini-batch updates; returns token-weighted mean statistics."""
+        """Run the configured epochs of mini-batch updates; returns token-weighted mean statistics and
+        ``timing/logprobs_s``, the seconds spent on the no-grad pi_old / reference log-prob passes."""
+        start = time.perf_counter()
         self._prepare(exp)
+        prepare_s = time.perf_counter() - start
         stats = _TokenWeightedStats()
         mini = self.algo.mini_batch_size or len(exp)
         self.model.train()
@@ -182,8 +186,9 @@ class Actor:
             for rows in _chunks(len(exp), mini):
                 self._optimizer_step(exp.select(rows), stats)
         self.model.eval()
-        return {f"actor/{k}" if k not in ("loss", "grad_norm", "lr") else f"train/{k}": v
-                for k, v in stats.means().items()}
+        out = {f"actor/{k}" if k not in ("loss", "grad_norm", "lr") else f"train/{k}": v
+               for k, v in stats.means().items()}
+        return {**out, "timing/logprobs_s": prepare_s}
 
     @torch.no_grad()
     def _prepare(self, exp: Experience) -> None:
