@@ -77,7 +77,7 @@ def run_srpo(model_dir: Path, steps: int, warmup: int, dtype: str, out: Path) ->
     trainer.train()
     rows = [r for r in read_jsonl(out / "srpo" / "metrics.jsonl") if r["step"] > warmup]
     keys = ("timing/step_s", "timing/generate_s", "timing/score_s", "timing/update_s", "timing/logprobs_s")
-    return {**{k: [r[k] for r in rows] for k in keys}, "cpu_s": cpu_times[warmup:]}
+    return {**{k: [r.get(k, 0.0) for r in rows] for k in keys}, "cpu_s": cpu_times[warmup:]}
 
 
 def run_trl(model_dir: Path, steps: int, warmup: int, dtype: str, out: Path) -> dict[str, list[float]]:
