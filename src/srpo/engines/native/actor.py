@@ -28,13 +28,23 @@ def _chunks(n: int, size: int) -> list[list[int]]:
     return [list(range(i, min(i + size, n))) for i in range(0, n, size)]
 
 
+# Response passes of a micro-batch are split by length only when a split saves at least this share of
+# the padded response tokens: each pass costs its own kernel launches and Python calls.
+SPLIT_SAVING = 1 / 16
+SPLIT_DEPTH = 2  # at most 2**SPLIT_DEPTH response passes per micro-batch
+
+# One piece of the [B, T] result: logits [b, t, V], the rows (index or slice) and columns they predict.
+Part = tuple[torch.Tensor, "torch.Tensor | slice", slice]
+
+
 def policy_forward(model, exp: Experience, temperature: float, autocast: bool = False,
                    with_entropy: bool = False, share_prompts: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probs [B, T] of the response tokens under `model`, and their entropies [B, T].
 
     The entropy is differentiable only `with_entropy` (otherwise it is a statistic). With `share_prompts`,
     each distinct prompt runs once and every response to it continues from its keys and values (see
-    `_shared_prompt_logits`); the result equals the one-row-per-response forward up to float rounding.
+    `_shared_prompt_logits`); the result equals the one-row-per-response forward up to float rounding at
+    every response token (positions past a response's end may hold 0 instead: mask them, as the loss does).
     """
     device = next(model.parameters()).device
     ctx = torch.autocast(device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
@@ -43,14 +53,18 @@ def policy_forward(model, exp: Experience, temperature: float, autocast: bool = 
         if parts is None:
             parts = _full_logits(model, exp, device)
     labels = exp.response_ids_bt.to(device)
-    logprobs = torch.cat([logprobs_from_logits(lg, labels[:, cols], temperature) for lg, cols in parts], 1)
-    entropy = torch.cat([entropy_from_logits(lg if with_entropy else lg.detach(), temperature)
-                         for lg, cols in parts], 1)
+    logprobs = entropy = None
+    for logits, rows, cols in parts:
+        logp = logprobs_from_logits(logits, labels[rows, cols], temperature)
+        ent = entropy_from_logits(logits if with_entropy else logits.detach(), temperature)
+        if logprobs is None:
+            logprobs, entropy = logp.new_zeros(labels.shape), ent.new_zeros(labels.shape)
+        logprobs[rows, cols], entropy[rows, cols] = logp, ent
     return logprobs, entropy
 
 
-def _full_logits(model, exp: Experience, device) -> list[tuple[torch.Tensor, slice]]:
-    """[(logits [B, T, V] predicting every response token, its columns)] from one pass over prompt + response.
+def _full_logits(model, exp: Experience, device) -> list[Part]:
+    """[(logits [B, T, V] predicting every response token, all rows, all columns)] from one pass.
 
     Prompts are left-padded and responses right-padded, so position ids come from the attention mask;
     only the last T+1 positions go through the LM head (the prompt's logits are never needed).
@@ -60,19 +74,20 @@ def _full_logits(model, exp: Experience, device) -> list[tuple[torch.Tensor, sli
     width = exp.response_ids_bt.shape[1]
     logits = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=False,
                    logits_to_keep=width + 1).logits[:, :-1]
-    return [(logits, slice(0, width))]
+    return [(logits, slice(None), slice(0, width))]
 
 
-def _shared_prompt_logits(model, exp: Experience, device) -> list[tuple[torch.Tensor, slice]] | None:
-    """The logits of `_full_logits` in two passes, each distinct prompt computed once (None: not applicable).
+def _shared_prompt_logits(model, exp: Experience, device) -> list[Part] | None:
+    """The logits of `_full_logits`, each distinct prompt computed once (None: not applicable).
 
     GRPO's G responses to a prompt share it, so the forward runs the U distinct prompts (keeping their
-    keys/values), gathers each row's prompt cache (index_select, differentiable: the prompt's gradient is
-    the sum over its responses, as in the full pass), then runs the responses' first T-1 tokens on top.
-    Response token 0 is predicted by the prompt's last position, token t >= 1 by response position t-1.
-    Prompt tokens processed drop from B x P to U x P. Not applicable (None) when no prompt repeats, while
-    activation checkpointing drops the cache in a grad-enabled training forward, or when the model's cache
-    is not a plain per-layer key/value cache (e.g. linear-attention layers).
+    keys/values), gathers each row's prompt cache (indexing, differentiable: the prompt's gradient is the
+    sum over its responses, as in the full pass), then runs the responses on top, in one or a few passes of
+    rows of similar length (`length_buckets`), each trimmed to its longest response. Response token 0 is
+    predicted by the prompt's last position, token t >= 1 by response position t-1. Prompt tokens processed
+    drop from B x P to U x P. Not applicable (None) when no prompt repeats, while activation checkpointing
+    drops the cache in a grad-enabled training forward, or when the model's cache is not a plain
+    per-layer key/value cache (e.g. linear-attention layers).
     """
     if _drops_cache(model):
         return None
@@ -87,18 +102,48 @@ def _shared_prompt_logits(model, exp: Experience, device) -> list[tuple[torch.Te
     cache = out["cache"] if "cache" in out else out.get("past_key_values")
     if not _plain_kv_cache(cache):
         return None
-    inverse = inverse.to(device)
-    first_logits = out.logits[inverse]  # [B, 1, V]
-    width = exp.response_ids_bt.shape[1]
-    if width == 1:
-        return [(first_logits, slice(0, 1))]
-    cache.batch_select_indices(inverse)
-    mask = torch.cat([p_mask[inverse], exp.response_mask_bt.to(device)], 1)[:, :-1]
-    prompt_width = p_mask.shape[1]
-    rest = model(input_ids=exp.response_ids_bt[:, :-1].to(device), attention_mask=mask,
-                 position_ids=_positions(mask)[:, prompt_width:], use_cache=True,
-                 **{_cache_kwarg(model): cache}).logits
-    return [(first_logits, slice(0, 1)), (rest, slice(1, width))]
+    parts: list[Part] = [(out.logits[inverse.to(device)], slice(None), slice(0, 1))]
+    prompt_kv = [(layer.keys, layer.values) for layer in cache.layers]
+    lengths = exp.response_lengths_b.tolist()
+    for rows in length_buckets(lengths):
+        width = max(lengths[rows[0]], 1)
+        if width == 1:
+            continue
+        for layer, (k, v) in zip(cache.layers, prompt_kv):  # back to the prompts' own keys/values
+            layer.keys, layer.values = k, v
+        rows_t = torch.tensor(rows)
+        cache.batch_select_indices(inverse[rows_t].to(device))
+        mask = torch.cat([p_mask[inverse[rows_t].to(device)], exp.response_mask_bt[rows_t, :width].to(device)], 1)
+        mask = mask[:, :-1]
+        logits = model(input_ids=exp.response_ids_bt[rows_t, :width - 1].to(device), attention_mask=mask,
+                       position_ids=_positions(mask)[:, p_mask.shape[1]:], use_cache=True,
+                       **{_cache_kwarg(model): cache}).logits
+        parts.append((logits, rows_t.to(device), slice(1, width)))
+    return parts
+
+
+def length_buckets(lengths: list[int], depth: int | None = None) -> list[list[int]]:
+    """Row indices sorted longest first and cut where that saves padded tokens, each cut halving a bucket.
+
+    A bucket of n rows costs n x (its longest length). The cut minimising the two halves' cost is kept
+    when it saves at least `SPLIT_SAVING` of the whole batch's cost; then each half is cut likewise,
+    `depth` (default `SPLIT_DEPTH`) levels deep. Example: lengths [2, 9, 9, 1] -> [[1, 2], [0, 3]]: cost 4 x 9 = 36 -> 2 x 9 +
+    2 x 2 = 22; cutting [0, 3] further would save 1 token, under 36 / 16.
+    """
+    depth = SPLIT_DEPTH if depth is None else depth
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    whole = len(order) * lengths[order[0]] if order else 0
+    return _cut(order, lengths, depth, SPLIT_SAVING * whole)
+
+
+def _cut(rows: list[int], lengths: list[int], depth: int, min_saving: float) -> list[list[int]]:
+    if depth == 0 or len(rows) < 2:
+        return [rows]
+    longest = lengths[rows[0]]
+    cost, at = min((at * longest + (len(rows) - at) * lengths[rows[at]], at) for at in range(1, len(rows)))
+    if len(rows) * longest - cost < max(min_saving, 1):
+        return [rows]
+    return _cut(rows[:at], lengths, depth - 1, min_saving) + _cut(rows[at:], lengths, depth - 1, min_saving)
 
 
 def _positions(mask: torch.Tensor) -> torch.Tensor:
