@@ -2,12 +2,52 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from srpo.core.configlib import ConfigError, option
 from srpo.core.generation import SamplingParams, check_sampling
+
+
+# The attention and MLP projections of Llama, Qwen2/2.5/3 and Mistral decoder layers (their module names).
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class LoraConfig:
+    """Low-rank adapters (LoRA, through peft) instead of training every weight of the policy.
+
+    Each target linear layer W (d_out x d_in) becomes W + (alpha / r) * B A with A (r x d_in) and B (d_out x r)
+    trainable and W frozen; B starts at zero, so the adapted model starts as the base model.
+    """
+
+    enabled: bool = option(False, "train LoRA adapters instead of every weight (needs ``pip install srpo[lora]``). "
+                                  "Only the adapters are trainable and optimized; the KL reference is the same "
+                                  "model with its adapters disabled (no second copy in memory); checkpoints hold "
+                                  "the adapters in peft's format (``srpo export --merge`` writes a plain model). "
+                                  "A model.path that is a LoRA checkpoint continues its adapters on its base.")
+    r: int = option(16, "rank r of each adapter (A is r x d_in, B is d_out x r).")
+    alpha: float = option(32.0, "scale numerator: the update is (alpha / r) * B A.")
+    dropout: float = option(0.0, "dropout on the adapter's input during training, in [0, 1); 0 keeps the update "
+                                 "deterministic given the data.")
+    target_modules: list[str] = option(factory=lambda: list(LORA_TARGETS),
+                                       doc="names of the linear layers that get adapters; the default is the "
+                                           "attention and MLP projections of Llama and Qwen models.")
+
+    def validate(self) -> None:
+        if self.r < 1:
+            raise ConfigError(f"r: must be >= 1, got {self.r}")
+        if self.alpha <= 0:
+            raise ConfigError(f"alpha: must be > 0, got {self.alpha}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout: must be in [0, 1), got {self.dropout}")
+        if not self.target_modules or not all(self.target_modules):
+            raise ConfigError(f"target_modules: give at least one module name, got {self.target_modules}")
+        if self.enabled and importlib.util.find_spec("peft") is None:
+            raise ConfigError("enabled: LoRA needs peft, which is not installed (pip install 'srpo[lora]' or "
+                              "'peft>=0.17'), or set model.lora.enabled=false")
 
 
 @dataclass(frozen=True)
@@ -31,6 +71,7 @@ class ModelConfig:
                                           "with a ``{prompt}`` field.")
     system_prompt: str | None = option(None, "optional system message for the chat template.")
     gradient_checkpointing: bool = option(False, "trade compute for memory on large models.")
+    lora: LoraConfig = option(factory=LoraConfig, doc="train low-rank adapters (peft) instead of every weight.")
 
     def validate(self) -> None:
         if self.prompt_template not in ("chat", "plain") and "{prompt}" not in self.prompt_template:

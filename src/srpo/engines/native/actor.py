@@ -210,8 +210,10 @@ class Actor:
         self.model, self.algo, self.optim_cfg = model, algo, optim
         self.temperature, self.norm_len, self.autocast = temperature, norm_len, autocast
         self.ref_model = ref_model
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=optim.lr, betas=tuple(optim.betas),
-                                           eps=optim.eps, weight_decay=optim.weight_decay)
+        # Only what trains: with LoRA the frozen base weights get no optimizer slots.
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(trainable, lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps,
+                                           weight_decay=optim.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer,
                                                            lr_lambda(optim, total_optimizer_steps))
         self.policy_loss = POLICY_LOSSES.get(algo.policy_loss)
@@ -241,7 +243,15 @@ class Actor:
         if self.algo.old_logprobs == "recompute":
             exp.old_logprobs_bt = self._no_grad_logprobs(self.model, exp)
         if self.algo.kl_coef > 0:
-            exp.ref_logprobs_bt = self._no_grad_logprobs(self.ref_model, exp)
+            exp.ref_logprobs_bt = self._reference_logprobs(exp)
+
+    def _reference_logprobs(self, exp: Experience) -> torch.Tensor:
+        """Log-probs under the KL reference: `ref_model`, or without one (LoRA) the policy with its adapters
+        disabled, i.e. exactly the frozen base model, with no second copy in memory."""
+        if self.ref_model is not None:
+            return self._no_grad_logprobs(self.ref_model, exp)
+        with self.model.disable_adapter():
+            return self._no_grad_logprobs(self.model, exp)
 
     def _micro_batches(self, exp: Experience) -> list[list[int]]:
         return micro_batches(exp, self.algo.micro_batch_size, self.algo.micro_batch_tokens)

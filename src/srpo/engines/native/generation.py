@@ -53,6 +53,6 @@ def make_generate_fn(cfg: TrainConfig) -> GenerateFn:
     """Load ``cfg.model`` once and return a sampling function over it, seeded with ``eval.seed``."""
     from srpo.engines.native.model import load_model_and_tokenizer
 
-    model, tokenizer = load_model_and_tokenizer(cfg.model)
+    model, tokenizer = load_model_and_tokenizer(cfg.model, train=False)  # LoRA adapters merged: faster sampling
     model.eval()
     return generate_fn_for(model, tokenizer, cfg, seed=cfg.eval.seed)

@@ -34,7 +34,8 @@ def _eos_ids(model, tokenizer) -> list[int]:
 
 def _cache_kwarg(model) -> str:
     """transformers 5 renamed ``past_key_values`` to ``cache``; accept either."""
-    params = inspect.signature(model.forward).parameters
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model's **kwargs hide it
+    params = inspect.signature(inner.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
 
 
