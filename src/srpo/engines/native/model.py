@@ -105,7 +105,7 @@ def load_model_and_tokenizer(cfg: ModelConfig, train: bool = True):
     if cfg.gradient_checkpointing and train:
         # config.use_cache stays as shipped (it is saved into every checkpoint): the training forward passes
         # use_cache=False itself, and checkpointing is inactive in eval mode, where rollouts use the cache.
-        model.gradient_checkpointing_enable()
+        enable_activation_checkpointing(model)
         if cfg.lora.enabled:  # frozen embeddings: checkpointed blocks' inputs must carry grad (transformers 4.x
             # with reentrant checkpointing needs this; 5.x does it itself)
             model.enable_input_require_grads()
@@ -130,6 +130,19 @@ def _tokenizer_dir(path: Path) -> Path:
     if is_adapter_dir(path) and not (path / "tokenizer_config.json").is_file():
         return _tokenizer_dir(resolve_model_path(adapter_base(path)))
     return path
+
+
+def enable_activation_checkpointing(model) -> None:
+    """Recompute each layer's activations in the backward pass (non-reentrant torch checkpointing).
+
+    transformers 5.2x names it ``activation_checkpointing_enable`` and deprecates the older
+    ``gradient_checkpointing_enable``, which earlier 5.x releases (and wrappers) still have.
+    """
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 class PromptFormatter:
