@@ -165,12 +165,12 @@ def test_preallocated_cache_is_written_in_place(tiny_policy, monkeypatch):
 
 
 def test_resolve_compile_is_auto_on_cuda_only():
-    assert resolve_compile("auto", torch.device("cuda", 0)) is True
-    assert resolve_compile("auto", torch.device("cpu")) is False
-    assert resolve_compile("on", torch.device("cpu")) is True
-    assert resolve_compile("off", torch.device("cuda")) is False
-    with pytest.raises(ConfigError, match="rollout.compile: must be"):
-        resolve_compile("yes", torch.device("cpu"))
+    assert resolve_compile(None, torch.device("cuda", 0)) is True
+    assert resolve_compile(None, torch.device("cpu")) is False
+    assert resolve_compile(True, torch.device("cpu")) is True
+    assert resolve_compile(False, torch.device("cuda")) is False
+    with pytest.raises(ConfigError, match="rollout.compile: must be true, false or null"):
+        resolve_compile("on", torch.device("cpu"))
 
 
 def test_compiled_engine_samples_what_the_eager_engine_samples(tiny_policy):
@@ -181,8 +181,8 @@ def test_compiled_engine_samples_what_the_eager_engine_samples(tiny_policy):
     model, tokenizer = tiny_policy
     prompts = [tokenizer("Q: 1+2=?")["input_ids"], tokenizer("Q: 12*3-4=?")["input_ids"]]
     params = SamplingParams(n=3, temperature=0.8, top_p=0.9, max_new_tokens=10)
-    eager = KVCacheEngine(model, tokenizer, seed=5, compile="off")
-    engine = KVCacheEngine(model, tokenizer, seed=5, compile="on",
+    eager = KVCacheEngine(model, tokenizer, seed=5, compile=False)
+    engine = KVCacheEngine(model, tokenizer, seed=5, compile=True,
                            compile_options={"backend": "eager", "mode": None, "fullgraph": True})
     counters.clear()
     compiled = engine.generate(prompts, params)
@@ -193,3 +193,18 @@ def test_compiled_engine_samples_what_the_eager_engine_samples(tiny_policy):
     wider = [tokenizer("Q: 1+2+3+4+5=?")["input_ids"], prompts[1]]
     with torch._dynamo.config.patch(error_on_recompile=True):
         assert engine.generate(wider, params).texts == eager.generate(wider, params).texts
+
+
+def test_rollout_compile_reaches_the_kv_cache_engine_and_is_refused_elsewhere(tiny_policy):
+    from srpo.config import load_config
+    from srpo.engines.native.rollout import HFEngine, build_rollout_engine
+
+    model, tokenizer = tiny_policy
+    assert load_config("grpo", []).rollout.compile is None
+    engine = build_rollout_engine(load_config("grpo", ["rollout.compile=true"]).rollout, model, tokenizer, seed=0)
+    assert isinstance(engine, KVCacheEngine) and engine.compiled
+    assert not build_rollout_engine(load_config("grpo", []).rollout, model, tokenizer, seed=0).compiled
+    hf = build_rollout_engine(load_config("grpo", ["rollout.engine=hf"]).rollout, model, tokenizer, seed=0)
+    assert isinstance(hf, HFEngine)
+    with pytest.raises(ConfigError, match=r"rollout\.compile: true applies to the kv_cache engine, not 'hf'"):
+        load_config("grpo", ["rollout.engine=hf", "rollout.compile=true"])

@@ -76,18 +76,20 @@ class KVCacheEngine(_EngineBase):
     (`srpo.engines.native.rollout.decode`).
 
     Per step it keeps only a [B, V] row of logits, drops finished rows from the batch, and stops as soon as
-    every row has produced EOS. ``compile``: ``"auto"`` (on for CUDA, off otherwise), ``"on"`` or ``"off"``;
+    every row has produced EOS. ``compile``: None (auto: on for CUDA, off otherwise), True or False; when
     on, the one-token step runs through ``torch.compile(mode="reduce-overhead")`` (CUDA graphs on a GPU) over
     transformers' `StaticCache`, with every shape fixed: finished rows are then not dropped, and a new
     (batch size, cache length) pair compiles once. `compile_options` go to ``torch.compile`` as they are.
     """
 
+    CONFIG_FIELDS = ("compile",)  # RolloutConfig fields `build_rollout_engine` passes to the constructor
     # Steps between host reads of the finished count on an accelerator (each read waits for the GPU queue).
     CHECK_EVERY_ACCELERATOR = 16
     # The compiled path rounds the cache length up to a multiple of this, so prompt widths share graphs.
     CACHE_LEN_BUCKET = 256
 
-    def __init__(self, model, tokenizer, seed: int = 0, compile: str = "auto", compile_options: dict | None = None):
+    def __init__(self, model, tokenizer, seed: int = 0, compile: bool | None = None,
+                 compile_options: dict | None = None):
         super().__init__(model, tokenizer, seed=seed)
         self.compiled = resolve_compile(compile, self.device)
         self.compile_options = {"mode": "reduce-overhead", **(compile_options or {})}
@@ -119,11 +121,11 @@ class KVCacheEngine(_EngineBase):
         return self._step_fn
 
 
-def resolve_compile(compile: str, device: torch.device) -> bool:
-    """``rollout.compile`` to a decision: auto compiles on CUDA only (CUDA graphs are where the gain is)."""
-    if compile not in ("auto", "on", "off"):
-        raise ConfigError(f"rollout.compile: must be 'auto', 'on' or 'off', got {compile!r}")
-    return device.type == "cuda" if compile == "auto" else compile == "on"
+def resolve_compile(compile: bool | None, device: torch.device) -> bool:
+    """``rollout.compile`` to a decision: None (auto) compiles on CUDA only, where CUDA graphs pay off."""
+    if compile is not None and not isinstance(compile, bool):
+        raise ConfigError(f"rollout.compile: must be true, false or null (auto), got {compile!r}")
+    return device.type == "cuda" if compile is None else compile
 
 
 @ROLLOUT_ENGINES.register("hf")
