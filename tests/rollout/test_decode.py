@@ -1,7 +1,10 @@
 """The kv_cache engine's decode loop: inverse-CDF sampling against float64 references, the preallocated and
-static caches against a loop without any cache, compaction, host-check cadence and the compile switch."""
+static caches against a loop without any cache and against the loop they replaced (bench/rollout_speed.py),
+compaction, host-check cadence and the compile switch."""
 
 import copy
+import importlib.util
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,58 +14,42 @@ from srpo.core.generation import SamplingParams
 from srpo.engines.native.rollout import KVCacheEngine
 from srpo.engines.native.rollout import decode as decode_mod
 from srpo.engines.native.rollout.base import left_pad
-from srpo.engines.native.rollout.decode import DecodeSpec, PreallocatedCache, decode, sample_tokens
-from srpo.engines.native.rollout.hf import resolve_compile, top_p_filter
-
-
-def _reference_token(logits_v: torch.Tensor, u: float, temperature: float, top_p: float) -> int:
-    """Float64 loop: order tokens (by decreasing probability under top-p), keep the nucleus, walk the CDF."""
-    probs = (logits_v.double() / temperature).softmax(-1).tolist()
-    order = sorted(range(len(probs)), key=lambda i: -probs[i]) if top_p < 1 else list(range(len(probs)))
-    kept, mass = [], 0.0
-    for i in order:
-        if top_p < 1 and mass >= top_p:
-            break
-        kept.append(i)
-        mass += probs[i]
-    total = sum(probs[i] for i in kept)
-    cdf = 0.0
-    for i in kept:
-        cdf += probs[i]
-        if cdf > u * total:
-            return i
-    return kept[-1]
+from srpo.engines.native.rollout.decode import (DecodeSpec, PreallocatedCache, decode, draw_noise, sample_tokens,
+                                                top_p_filter)
+from srpo.engines.native.rollout.hf import resolve_compile
 
 
 @pytest.mark.parametrize("temperature,top_p", [(1.0, 1.0), (0.7, 1.0), (1.3, 0.8), (1.0, 0.3)])
-def test_sample_tokens_matches_float64_reference(temperature, top_p):
-    gen = torch.Generator().manual_seed(0)
-    logits = torch.randn(64, 37, generator=gen) * 2
-    u = torch.rand(64, generator=gen)
-    token, logp = sample_tokens(logits, u, temperature, top_p)
-    assert token.tolist() == [_reference_token(logits[r], float(u[r]), temperature, top_p) for r in range(64)]
+def test_sample_tokens_draws_what_torch_multinomial_draws(temperature, top_p):
+    """Same generator state, same tokens as ``torch.multinomial(q, 1)`` (the earlier loop's sampler); log-probs
+    are the float64 temperature softmax of the raw logits."""
+    logits = torch.randn(64, 37, generator=torch.Generator().manual_seed(0)) * 2
+    noise = draw_noise(64, 37, torch.Generator().manual_seed(9), torch.device("cpu"))
+    token, logp = sample_tokens(logits, noise, temperature, top_p)
+    q = top_p_filter(logits / temperature, top_p).softmax(-1)
+    assert torch.equal(token, torch.multinomial(q, 1, generator=torch.Generator().manual_seed(9)).squeeze(-1))
     ref = (logits.double() / temperature).log_softmax(-1).gather(-1, token[:, None]).squeeze(-1)
     torch.testing.assert_close(logp.double(), ref, atol=1e-6, rtol=0)
 
 
 @pytest.mark.parametrize("top_p", [1.0, 0.6])
-def test_stratified_uniforms_reproduce_the_sampling_distribution(top_p):
-    """With u on an even grid of N points each token's share is its probability within 1/N (no sampling noise)."""
-    logits = torch.randn(1, 23, generator=torch.Generator().manual_seed(1))
-    grid = (torch.arange(4000) + 0.5) / 4000
-    token, _ = sample_tokens(logits.expand(4000, -1), grid, 0.9, top_p)
+def test_sampled_frequencies_follow_the_truncated_softmax(top_p):
+    """Total variation between 20000 draws and q = softmax(top_p_filter(z)) (float64) is within sampling noise;
+    tokens outside the nucleus never appear."""
+    logits = torch.randn(1, 23, generator=torch.Generator().manual_seed(1)).expand(20000, -1)
+    noise = draw_noise(20000, 23, torch.Generator().manual_seed(2), torch.device("cpu"))
+    token, _ = sample_tokens(logits, noise, 0.9, top_p)
     q = top_p_filter(logits[0].double() / 0.9, top_p).softmax(-1)
-    share = torch.bincount(token, minlength=23).double() / 4000
-    torch.testing.assert_close(share, q, atol=1.5 / 4000, rtol=0)
+    share = torch.bincount(token, minlength=23).double() / 20000
+    assert 0.5 * (share - q).abs().sum() < 0.02
+    assert (share[q == 0] == 0).all()
 
 
 def test_zero_probability_tokens_are_never_drawn():
     logits = torch.tensor([[0.0, 2.0, float("-inf"), float("-inf")]]).expand(3, -1)
-    u = torch.tensor([0.0, 0.5, 1.0 - 2**-24])
-    token, logp = sample_tokens(logits, u, 1.0, 1.0)
+    noise = torch.tensor([[5.0, 5.0, 1e-30, 1e-30]]).expand(3, -1)
+    token, logp = sample_tokens(logits, noise, 1.0, 1.0)
     assert set(token.tolist()) <= {0, 1} and torch.isfinite(logp).all()
-    token, _ = sample_tokens(torch.tensor([[5.0, 0.0, -1.0]]), torch.tensor([1.0 - 2**-24]), 1e-4, 0.5)
-    assert token.tolist() == [0]
 
 
 def _float64_policy(tiny_policy):
@@ -80,17 +67,19 @@ def _spec(tokenizer, eos_ids, **kw):
     return DecodeSpec(temperature=1.0, top_p=1.0, eos=torch.tensor(eos_ids), pad_id=tokenizer.pad_token_id, **kw)
 
 
-def _no_cache_reference(model, ids, mask, u_bt, spec):
-    """Recompute the whole sequence every step (no cache, no compaction), sampling with the same uniforms."""
-    tokens = torch.full(u_bt.shape, spec.pad_id)
-    logps = torch.zeros(u_bt.shape, dtype=torch.float32)
+def _no_cache_reference(model, ids, mask, steps, seed, spec):
+    """Recompute the whole sequence every step (no cache, no compaction), drawing the same noise."""
+    generator = torch.Generator().manual_seed(seed)
+    tokens = torch.full((len(ids), steps), spec.pad_id)
+    logps = torch.zeros((len(ids), steps), dtype=torch.float32)
     done = torch.zeros(len(ids), dtype=torch.bool)
     seq, seq_mask = ids, mask
-    for t in range(u_bt.shape[1]):
+    for t in range(steps):
         pos = (seq_mask.cumsum(-1) - 1).clamp(min=0)
         with torch.no_grad():
             logits = model(input_ids=seq, attention_mask=seq_mask, position_ids=pos).logits[:, -1]
-        token, logp = sample_tokens(logits, u_bt[:, t], spec.temperature, spec.top_p)
+        noise = draw_noise(len(ids), logits.shape[-1], generator, torch.device("cpu"))
+        token, logp = sample_tokens(logits, noise, spec.temperature, spec.top_p)
         tokens[:, t], logps[:, t] = token.masked_fill(done, spec.pad_id), logp.masked_fill(done, 0.0)
         token = tokens[:, t]
         done |= torch.isin(token, spec.eos)
@@ -118,10 +107,10 @@ def test_decode_matches_a_loop_without_cache(tiny_policy, static):
     model, tokenizer = _float64_policy(tiny_policy)
     ids, mask = _batch(tokenizer)
     eos = tokenizer.convert_tokens_to_ids(list(EOS_CHARS))
-    u_bt = torch.rand(len(ids), 30, generator=torch.Generator().manual_seed(2))
     spec = _spec(tokenizer, eos, compact=not static, cache_bucket=64 if static else 1)
-    out = decode(model, ids, mask, u_bt, spec, step_fn=_static_step(model) if static else None)
-    ref_tokens, ref_logps = _no_cache_reference(model, ids, mask, u_bt, spec)
+    out = decode(model, ids, mask, 30, torch.Generator().manual_seed(2), spec,
+                 step_fn=_static_step(model) if static else None)
+    ref_tokens, ref_logps = _no_cache_reference(model, ids, mask, 30, 2, spec)
     assert torch.equal(out.tokens_bt, ref_tokens)
     torch.testing.assert_close(out.logprobs_bt, ref_logps, atol=1e-6, rtol=0)
 
@@ -130,15 +119,15 @@ def test_compaction_and_check_cadence_change_no_sample(tiny_policy, monkeypatch)
     model, tokenizer = _float64_policy(tiny_policy)
     ids, mask = _batch(tokenizer, n=6)
     eos = tokenizer.convert_tokens_to_ids(list(EOS_CHARS))
-    u_bt = torch.rand(len(ids), 40, generator=torch.Generator().manual_seed(3))
     selected = []
     original = PreallocatedCache.batch_select_indices
     monkeypatch.setattr(PreallocatedCache, "batch_select_indices",
                         lambda self, idx: (selected.append(len(idx)), original(self, idx))[1])
-    plain = decode(model, ids, mask, u_bt, _spec(tokenizer, eos, compact=False))
+    plain = decode(model, ids, mask, 40, torch.Generator().manual_seed(3), _spec(tokenizer, eos, compact=False))
     assert selected == []
     for check_every in (1, 3):
-        out = decode(model, ids, mask, u_bt, _spec(tokenizer, eos, compact=True, check_every=check_every))
+        spec = _spec(tokenizer, eos, compact=True, check_every=check_every)
+        out = decode(model, ids, mask, 40, torch.Generator().manual_seed(3), spec)
         assert torch.equal(out.tokens_bt, plain.tokens_bt)
         torch.testing.assert_close(out.logprobs_bt, plain.logprobs_bt, atol=1e-9, rtol=0)
     assert selected and all(b < len(ids) for b in selected), "rows were dropped along the way"
@@ -157,8 +146,8 @@ def test_preallocated_cache_is_written_in_place(tiny_policy, monkeypatch):
         return keys, values
 
     monkeypatch.setattr(decode_mod._PreallocatedLayer, "update", update)
-    u_bt = torch.rand(len(ids), 12, generator=torch.Generator().manual_seed(4))
-    out = decode(model, ids, mask, u_bt, _spec(tokenizer, [tokenizer.eos_token_id], compact=False))
+    spec = _spec(tokenizer, [tokenizer.eos_token_id], compact=False)
+    out = decode(model, ids, mask, 12, torch.Generator().manual_seed(4), spec)
     assert out.tokens_bt.shape[1] > 2
     assert len(pointers) == model.config.num_hidden_layers
     assert all(len(p) == 1 for p in pointers.values())
@@ -208,3 +197,25 @@ def test_rollout_compile_reaches_the_kv_cache_engine_and_is_refused_elsewhere(ti
     assert isinstance(hf, HFEngine)
     with pytest.raises(ConfigError, match=r"rollout\.compile: true applies to the kv_cache engine, not 'hf'"):
         load_config("grpo", ["rollout.engine=hf", "rollout.compile=true"])
+
+
+def _old_loop_engine():
+    path = Path(__file__).resolve().parents[2] / "bench" / "rollout_speed.py"
+    spec = importlib.util.spec_from_file_location("rollout_speed", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.OldLoopEngine
+
+
+@pytest.mark.parametrize("top_p", [1.0, 0.9])
+def test_engine_samples_what_the_replaced_loop_sampled(tiny_policy, top_p):
+    """Same seed, same tokens as srpo's earlier decode loop (torch.cat cache, multinomial), call after call."""
+    model, tokenizer = tiny_policy
+    prompts = [tokenizer(t)["input_ids"] for t in ("Q: 1+2=?", "Q: 12*3-4=?", "Q: 7=?")]
+    params = SamplingParams(n=5, temperature=0.8, top_p=top_p, max_new_tokens=24)
+    old, new = _old_loop_engine()(model, tokenizer, seed=4), KVCacheEngine(model, tokenizer, seed=4)
+    for _ in range(2):
+        expected, got = old.generate(prompts, params), new.generate(prompts, params)
+        assert torch.equal(got.response_ids_bt, expected.response_ids_bt)
+        assert torch.equal(got.response_mask_bt, expected.response_mask_bt)
+        torch.testing.assert_close(got.logprobs_bt, expected.logprobs_bt, atol=2e-5, rtol=1e-4)

@@ -5,9 +5,10 @@ Three choices make it fast and keep it exact:
 - The KV cache is allocated once per call at its final length (prompt width + max_new_tokens) and written in
   place, so no step concatenates tensors. In eager mode (`PreallocatedCache`) attention reads only the filled
   prefix; with ``compile`` (CUDA graphs) transformers' `StaticCache` keeps every shape fixed and masks the rest.
-- Sampling uses one uniform number per row and step, all drawn before the loop (`draw_uniforms`): row ``r`` at
-  step ``t`` takes the token at which the CDF first exceeds ``u[r, t]`` (`sample_tokens`). A row's draw never
-  depends on which other rows are still in the batch, so dropping finished rows changes no sample.
+- Sampling draws one step's noise for every row of the original batch (`draw_noise`) and gives each live row
+  its own row of it (`sample_tokens`), so a row's draw never depends on which other rows are still in the
+  batch: dropping finished rows changes no sample, and the tokens are those of the earlier loop, which
+  called ``torch.multinomial`` on the full batch (the same noise, the same arithmetic).
 - Finished rows are dropped from the batch (cache included) once at least `COMPACT_FRACTION` of the live rows
   have finished, so the remaining steps cost in proportion to the rows still generating.
 """
@@ -25,40 +26,39 @@ from transformers.cache_utils import Cache, CacheLayerMixin
 COMPACT_FRACTION = 0.25
 
 
-def draw_uniforms(rows: int, steps: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    """U[0, 1) numbers of shape [rows, steps] (float32, like the probabilities they are compared with)."""
-    return torch.rand(rows, steps, generator=generator, device=device)
+def top_p_filter(logits_bv: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Set to -inf every logit outside the smallest set whose probability mass reaches `top_p`.
 
-
-def sample_tokens(logits_bv: torch.Tensor, u_b: torch.Tensor, temperature: float,
-                  top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sample one token per row by inverse CDF; return (token_b, logp_b).
-
-    With z = logits / T, the behaviour log-prob is ``logp = z - logsumexp(z)`` (before truncation). The
-    sampling distribution q keeps the smallest most-likely-first set of tokens whose mass reaches `top_p`
-    (all of them when top_p = 1), renormalised. Sorting those tokens by decreasing probability with cumulative
-    mass C_k, the sample is the first k with ``C_k > u * C_V``, u ~ U[0, 1) given per row in `u_b`.
-    Shapes: logits [B, V], u [B] -> token [B] (long), logp [B] (float32).
+    The most likely token is always kept. Shapes: [B, V] -> [B, V].
     """
-    logp_bv = (logits_bv.float() / temperature).log_softmax(-1)
-    if top_p < 1.0:
-        logp_sorted, order = logp_bv.sort(-1, descending=True)
-        probs = logp_sorted.exp()
-        probs = probs.masked_fill(probs.cumsum(-1) - probs >= top_p, 0.0)
-    else:
-        order, probs = None, logp_bv.exp()
-    idx = _inverse_cdf(probs, u_b)
-    token = idx if order is None else order.gather(-1, idx[:, None]).squeeze(-1)
-    return token, logp_bv.gather(-1, token[:, None]).squeeze(-1)
+    if top_p >= 1.0:
+        return logits_bv
+    sorted_logits, order = logits_bv.sort(dim=-1, descending=True)
+    probs = sorted_logits.softmax(-1)
+    mass_before = probs.cumsum(-1) - probs
+    sorted_logits = sorted_logits.masked_fill(mass_before >= top_p, float("-inf"))
+    return torch.full_like(logits_bv, float("-inf")).scatter(-1, order, sorted_logits)
 
 
-def _inverse_cdf(probs_bv: torch.Tensor, u_b: torch.Tensor) -> torch.Tensor:
-    """Index of the first k with cdf_k > u * cdf_V; a zero-probability pick (rounding) falls back to the argmax."""
-    cdf = probs_bv.cumsum(-1)
-    target = (u_b * cdf[:, -1])[:, None]
-    idx = torch.searchsorted(cdf, target, right=True).squeeze(-1).clamp(max=probs_bv.shape[-1] - 1)
-    picked = probs_bv.gather(-1, idx[:, None]).squeeze(-1)
-    return torch.where(picked > 0, idx, probs_bv.argmax(-1))
+def draw_noise(rows: int, vocab: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """One step's Exp(1) noise for every row of the batch, [rows, vocab] float32."""
+    return torch.empty(rows, vocab, device=device).exponential_(generator=generator)
+
+
+def sample_tokens(logits_bv: torch.Tensor, noise_bv: torch.Tensor, temperature: float,
+                  top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample one token per row by the exponential race; return (token_b, logp_b).
+
+    With z = logits / T: behaviour log-prob ``logp = log_softmax(z)`` (before truncation); sampling
+    distribution ``q = softmax(top_p_filter(z))``; ``token = argmax_k q_k / E_k`` with E ~ Exp(1) given in
+    `noise_bv`, so P(token = k) = q_k. This is the draw ``torch.multinomial(q, 1)`` makes from the same noise,
+    so a seed gives the tokens of srpo's earlier multinomial loop.
+    Shapes: logits, noise [B, V] -> token [B] (long), logp [B] (float32).
+    """
+    z_bv = logits_bv.float() / temperature
+    q_bv = top_p_filter(z_bv, top_p).softmax(-1)
+    token = (q_bv / noise_bv).argmax(-1)
+    return token, z_bv.log_softmax(-1).gather(-1, token[:, None]).squeeze(-1)
 
 
 class _PreallocatedLayer(CacheLayerMixin):
@@ -146,17 +146,22 @@ class DecodeSpec:
 
 
 class _Live:
-    """The rows still in the batch: their original row numbers, uniforms, positions, masks and done flags."""
+    """The rows still in the batch: their original row numbers, positions, masks, done flags and last tokens."""
 
-    def __init__(self, u_bt: torch.Tensor, mask_bl: torch.Tensor, pos_b: torch.Tensor):
-        self.rows = torch.arange(u_bt.shape[0], device=u_bt.device)
-        self.u_bt, self.mask_bl, self.pos_b = u_bt, mask_bl, pos_b
-        self.done = torch.zeros(u_bt.shape[0], dtype=torch.bool, device=u_bt.device)
-        self.token = torch.zeros(u_bt.shape[0], dtype=torch.long, device=u_bt.device)
+    def __init__(self, mask_bl: torch.Tensor, pos_b: torch.Tensor):
+        self.rows = torch.arange(len(mask_bl), device=mask_bl.device)
+        self.mask_bl, self.pos_b = mask_bl, pos_b
+        self.done = torch.zeros(len(mask_bl), dtype=torch.bool, device=mask_bl.device)
+        self.token = torch.zeros(len(mask_bl), dtype=torch.long, device=mask_bl.device)
+        self.compacted = False
 
     def keep(self, keep_b: torch.Tensor) -> None:
-        for name in ("rows", "u_bt", "mask_bl", "pos_b", "done", "token"):
+        for name in ("rows", "mask_bl", "pos_b", "done", "token"):
             setattr(self, name, getattr(self, name).index_select(0, keep_b))
+        self.compacted = True
+
+    def noise(self, noise_bv: torch.Tensor) -> torch.Tensor:
+        return noise_bv.index_select(0, self.rows) if self.compacted else noise_bv
 
 
 def cache_kwarg(model) -> str:
@@ -171,27 +176,27 @@ def _call(model, cache, **inputs) -> torch.Tensor:
 
 
 @torch.no_grad()
-def decode(model, ids_bp: torch.Tensor, mask_bp: torch.Tensor, u_bt: torch.Tensor, spec: DecodeSpec,
-           step_fn=None) -> DecodeOutput:
-    """Sample up to T = u_bt.shape[1] tokens per row after left-padded prompts; see the module docstring.
+def decode(model, ids_bp: torch.Tensor, mask_bp: torch.Tensor, steps: int, generator: torch.Generator,
+           spec: DecodeSpec, step_fn=None) -> DecodeOutput:
+    """Sample up to `steps` tokens per row after left-padded prompts; see the module docstring.
 
     `step_fn(input_ids, attention_mask, position_ids, cache)`, when given, runs the one-token steps (e.g. a
     compiled forward) over transformers' `StaticCache` with every shape fixed; otherwise the model runs
     eagerly over a `PreallocatedCache` and finished rows are compacted away.
     """
     batch, width = ids_bp.shape
-    steps = u_bt.shape[1]
     cache_len = -(-(width + steps) // spec.cache_bucket) * spec.cache_bucket
     cache = _new_cache(model, cache_len, static=step_fn is not None)
     mask_bl = torch.cat([mask_bp, mask_bp.new_ones(batch, cache_len - width)], 1)
     positions = (mask_bp.cumsum(-1) - 1).clamp(min=0)
-    live = _Live(u_bt, mask_bl, positions[:, -1])
+    live = _Live(mask_bl, positions[:, -1])
     logits = _call(model, cache, input_ids=ids_bp, attention_mask=mask_bl if step_fn else mask_bp,
                    position_ids=positions, logits_to_keep=1)
     tokens_bt = torch.full((batch, steps), spec.pad_id, dtype=torch.long, device=ids_bp.device)
     logprobs_bt = torch.zeros((batch, steps), dtype=torch.float32, device=ids_bp.device)
     for t in range(steps):
-        token, logp = sample_tokens(logits, live.u_bt[:, t], spec.temperature, spec.top_p)
+        noise = live.noise(draw_noise(batch, logits.shape[-1], generator, ids_bp.device))
+        token, logp = sample_tokens(logits, noise, spec.temperature, spec.top_p)
         if step_fn is not None:
             torch.compiler.cudagraph_mark_step_begin()  # the graph may now overwrite `logits`
         live.token = token.masked_fill(live.done, spec.pad_id)

@@ -9,21 +9,7 @@ import torch
 from srpo.core.configlib import ConfigError
 from srpo.core.generation import SamplingParams
 from srpo.engines.native.rollout.base import ROLLOUT_ENGINES, RolloutBatch, left_pad, response_mask_from_eos
-from srpo.engines.native.rollout.decode import DecodeSpec, cache_kwarg, decode, draw_uniforms
-
-
-def top_p_filter(logits_bv: torch.Tensor, top_p: float) -> torch.Tensor:
-    """Set to -inf every logit outside the smallest set whose probability mass reaches `top_p`.
-
-    The most likely token is always kept. Shapes: [B, V] -> [B, V].
-    """
-    if top_p >= 1.0:
-        return logits_bv
-    sorted_logits, order = logits_bv.sort(dim=-1, descending=True)
-    probs = sorted_logits.softmax(-1)
-    mass_before = probs.cumsum(-1) - probs
-    sorted_logits = sorted_logits.masked_fill(mass_before >= top_p, float("-inf"))
-    return torch.full_like(logits_bv, float("-inf")).scatter(-1, order, sorted_logits)
+from srpo.engines.native.rollout.decode import DecodeSpec, cache_kwarg, decode
 
 
 def _eos_ids(model, tokenizer) -> list[int]:
@@ -99,12 +85,12 @@ class KVCacheEngine(_EngineBase):
     @torch.no_grad()
     def generate(self, prompt_ids: list[list[int]], params: SamplingParams) -> RolloutBatch:
         ids, mask, index = self._prompts(prompt_ids, params.n)
-        u_bt = draw_uniforms(ids.shape[0], params.max_new_tokens, self.generator, self.device)
         spec = DecodeSpec(params.temperature, params.top_p, self._eos, self.pad_id,
                           check_every=1 if self.device.type == "cpu" else self.CHECK_EVERY_ACCELERATOR,
                           compact=not self.compiled,
                           cache_bucket=self.CACHE_LEN_BUCKET if self.compiled else 1)
-        out = decode(self.model, ids, mask, u_bt, spec, step_fn=self._compiled_step() if self.compiled else None)
+        out = decode(self.model, ids, mask, params.max_new_tokens, self.generator, spec,
+                     step_fn=self._compiled_step() if self.compiled else None)
         return self._finish(ids, mask, index, out.tokens_bt, out.logprobs_bt)
 
     def _compiled_step(self):
