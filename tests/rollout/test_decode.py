@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from transformers import StaticCache
 
 from srpo.core.configlib import ConfigError
 from srpo.core.generation import SamplingParams
@@ -15,7 +16,7 @@ from srpo.engines.native.rollout import KVCacheEngine
 from srpo.engines.native.rollout import decode as decode_mod
 from srpo.engines.native.rollout.base import left_pad
 from srpo.engines.native.rollout.decode import (DecodeSpec, PreallocatedCache, decode, draw_noise, sample_tokens,
-                                                top_p_filter)
+                                                static_cache_length, top_p_filter)
 from srpo.engines.native.rollout.hf import resolve_compile
 
 
@@ -107,9 +108,10 @@ def test_decode_matches_a_loop_without_cache(tiny_policy, static):
     model, tokenizer = _float64_policy(tiny_policy)
     ids, mask = _batch(tokenizer)
     eos = tokenizer.convert_tokens_to_ids(list(EOS_CHARS))
-    spec = _spec(tokenizer, eos, compact=not static, cache_bucket=64 if static else 1)
+    spec = _spec(tokenizer, eos, compact=not static)
+    cache = StaticCache(config=model.config, max_cache_len=static_cache_length(ids.shape[1], 30, 64))
     out = decode(model, ids, mask, 30, torch.Generator().manual_seed(2), spec,
-                 step_fn=_static_step(model) if static else None)
+                 step_fn=_static_step(model) if static else None, static_cache=cache if static else None)
     ref_tokens, ref_logps = _no_cache_reference(model, ids, mask, 30, 2, spec)
     assert torch.equal(out.tokens_bt, ref_tokens)
     torch.testing.assert_close(out.logprobs_bt, ref_logps, atol=1e-6, rtol=0)
@@ -163,7 +165,7 @@ def test_resolve_compile_is_auto_on_cuda_only():
 
 
 def test_compiled_engine_samples_what_the_eager_engine_samples(tiny_policy):
-    """compile=on runs the StaticCache step through torch.compile (dynamo, eager backend on CPU): one graph
+    """compile=True runs the StaticCache step through torch.compile (dynamo, eager backend on CPU): one graph
     for every step, and no recompilation for a later call whose prompts are wider (the cache length is bucketed)."""
     from torch._dynamo.utils import counters
 
@@ -179,9 +181,11 @@ def test_compiled_engine_samples_what_the_eager_engine_samples(tiny_policy):
     assert compiled.texts == expected.texts
     torch.testing.assert_close(compiled.logprobs_bt, expected.logprobs_bt, atol=2e-5, rtol=1e-4)
     assert counters["stats"]["unique_graphs"] == 1
+    cache = engine._cache
     wider = [tokenizer("Q: 1+2+3+4+5=?")["input_ids"], prompts[1]]
     with torch._dynamo.config.patch(error_on_recompile=True):
         assert engine.generate(wider, params).texts == eager.generate(wider, params).texts
+    assert engine._cache is cache, "same (batch, bucketed length): the static cache is reused, not reallocated"
 
 
 def test_rollout_compile_reaches_the_kv_cache_engine_and_is_refused_elsewhere(tiny_policy):

@@ -132,8 +132,7 @@ class DecodeSpec:
 
     eos_b: EOS ids (1-D tensor on the model's device). check_every: steps between host reads of "how many
     rows finished" (1 on CPU, where reading is free; more on GPU, where each read stalls the queue).
-    compact: drop finished rows from the batch (eager cache only). cache_bucket: the static cache's length is
-    rounded up to a multiple of it, so calls with different prompt widths reuse one compiled graph.
+    compact: drop finished rows from the batch (eager cache only).
     """
 
     temperature: float
@@ -142,7 +141,6 @@ class DecodeSpec:
     pad_id: int
     check_every: int = 1
     compact: bool = True
-    cache_bucket: int = 1
 
 
 class _Live:
@@ -175,18 +173,28 @@ def _call(model, cache, **inputs) -> torch.Tensor:
     return model(**inputs, **{cache_kwarg(model): cache}, use_cache=True).logits[:, -1]
 
 
+def static_cache_length(width: int, steps: int, bucket: int) -> int:
+    """Prompt width + steps rounded up to a multiple of `bucket` (so prompt widths share compiled graphs)."""
+    return -(-(width + steps) // bucket) * bucket
+
+
 @torch.no_grad()
 def decode(model, ids_bp: torch.Tensor, mask_bp: torch.Tensor, steps: int, generator: torch.Generator,
-           spec: DecodeSpec, step_fn=None) -> DecodeOutput:
+           spec: DecodeSpec, step_fn=None, static_cache: Cache | None = None) -> DecodeOutput:
     """Sample up to `steps` tokens per row after left-padded prompts; see the module docstring.
 
     `step_fn(input_ids, attention_mask, position_ids, cache)`, when given, runs the one-token steps (e.g. a
-    compiled forward) over transformers' `StaticCache` with every shape fixed; otherwise the model runs
-    eagerly over a `PreallocatedCache` and finished rows are compacted away.
+    compiled forward) over `static_cache` (transformers' `StaticCache`, batch B, length from
+    `static_cache_length`; reset here, so one cache can serve every call of that shape, keeping the
+    addresses CUDA graphs recorded). Otherwise the model runs eagerly over a new `PreallocatedCache` and
+    finished rows are compacted away.
     """
     batch, width = ids_bp.shape
-    cache_len = -(-(width + steps) // spec.cache_bucket) * spec.cache_bucket
-    cache = _new_cache(model, cache_len, static=step_fn is not None)
+    if step_fn is None:
+        cache_len, cache = width + steps, PreallocatedCache(model.config.num_hidden_layers, width + steps)
+    else:
+        cache_len, cache = static_cache.layers[0].max_cache_len, static_cache
+        cache.reset()
     mask_bl = torch.cat([mask_bp, mask_bp.new_ones(batch, cache_len - width)], 1)
     positions = (mask_bp.cumsum(-1) - 1).clamp(min=0)
     live = _Live(mask_bl, positions[:, -1])
@@ -212,14 +220,6 @@ def decode(model, ids_bp: torch.Tensor, mask_bp: torch.Tensor, steps: int, gener
         else:
             logits = step_fn(attention_mask=live.mask_bl, cache=cache, **inputs)
     return _trim(tokens_bt, logprobs_bt, spec)
-
-
-def _new_cache(model, max_len: int, static: bool) -> Cache:
-    if static:
-        from transformers import StaticCache
-
-        return StaticCache(config=model.config, max_cache_len=max_len)
-    return PreallocatedCache(model.config.num_hidden_layers, max_len)
 
 
 def _all_done_or_compact(live: _Live, cache: Cache, spec: DecodeSpec) -> bool:

@@ -9,7 +9,7 @@ import torch
 from srpo.core.configlib import ConfigError
 from srpo.core.generation import SamplingParams
 from srpo.engines.native.rollout.base import ROLLOUT_ENGINES, RolloutBatch, left_pad, response_mask_from_eos
-from srpo.engines.native.rollout.decode import DecodeSpec, cache_kwarg, decode
+from srpo.engines.native.rollout.decode import DecodeSpec, cache_kwarg, decode, static_cache_length
 
 
 def _eos_ids(model, tokenizer) -> list[int]:
@@ -81,17 +81,33 @@ class KVCacheEngine(_EngineBase):
         self.compile_options = {"mode": "reduce-overhead", **(compile_options or {})}
         self._eos = torch.tensor(self.eos_ids, device=self.device)
         self._step_fn = None
+        self._cache, self._cache_key = None, None
 
     @torch.no_grad()
     def generate(self, prompt_ids: list[list[int]], params: SamplingParams) -> RolloutBatch:
         ids, mask, index = self._prompts(prompt_ids, params.n)
         spec = DecodeSpec(params.temperature, params.top_p, self._eos, self.pad_id,
                           check_every=1 if self.device.type == "cpu" else self.CHECK_EVERY_ACCELERATOR,
-                          compact=not self.compiled,
-                          cache_bucket=self.CACHE_LEN_BUCKET if self.compiled else 1)
-        out = decode(self.model, ids, mask, params.max_new_tokens, self.generator, spec,
-                     step_fn=self._compiled_step() if self.compiled else None)
+                          compact=not self.compiled)
+        if self.compiled:
+            cache = self._static_cache(len(ids), static_cache_length(ids.shape[1], params.max_new_tokens,
+                                                                     self.CACHE_LEN_BUCKET))
+            out = decode(self.model, ids, mask, params.max_new_tokens, self.generator, spec,
+                         step_fn=self._compiled_step(), static_cache=cache)
+        else:
+            out = decode(self.model, ids, mask, params.max_new_tokens, self.generator, spec)
         return self._finish(ids, mask, index, out.tokens_bt, out.logprobs_bt)
+
+    def _static_cache(self, batch: int, length: int):
+        """The StaticCache for this (batch, length), kept for the next call of the same shape so that the CUDA
+        graphs recorded over its buffers replay instead of re-recording (it stays allocated between calls)."""
+        from transformers import StaticCache
+
+        if self._cache_key != (batch, length):
+            self._cache, self._cache_key = None, None  # drop the old buffers before allocating new ones
+            self._cache = StaticCache(config=self.model.config, max_cache_len=length)
+            self._cache_key = (batch, length)
+        return self._cache
 
     def _compiled_step(self):
         """The one-token forward, compiled once per engine: (input_ids, attention_mask, position_ids, cache)
