@@ -7,7 +7,8 @@ cell is the median of `--rounds` timed calls after a two-prompt warm-up. tokens/
 (up to and including EOS). The old loop is srpo's previous decode loop (per-step torch.cat of the KV cache
 and the mask, `torch.multinomial`), kept here only as the baseline.
 
-    python bench/rollout_speed.py [--prompts 64] [--group 8] [--max-new 96] [--rounds 3]
+    python bench/rollout_speed.py [--prompts 64] [--group 8] [--max-new 96] [--rounds 3] [--threads 1,2]
+                                  [--models toy,llama]
 """
 
 from __future__ import annotations
@@ -104,19 +105,24 @@ def main() -> None:
     parser.add_argument("--group", type=int, default=8)
     parser.add_argument("--max-new", type=int, default=96)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", default="1,2", help="torch thread counts, comma-separated")
+    parser.add_argument("--models", default="toy,llama", help="toy and/or llama, comma-separated")
     args = parser.parse_args()
     toy, tokenizer = toy_model()
     ids = prompts(tokenizer, args.prompts)
     params = SamplingParams(args.group, 1.0, 1.0, args.max_new)
     print(f"{args.prompts} prompts x {args.group} samples x {args.max_new} new tokens, CPU float32, "
           f"temperature 1, top_p 1; median of {args.rounds} calls\n")
-    print(f"{'model':<22}{'threads':>8}{'old tok/s':>11}{'new tok/s':>11}{'speed-up':>10}{'mean len':>10}")
-    for name, model in (("toy (4L, h192)", toy), ("random Llama (8L, h512)", random_llama(tokenizer))):
-        for threads in (1, 2):
+    print(f"{'model':<25}{'threads':>8}{'old tok/s':>11}{'new tok/s':>11}{'speed-up':>10}{'mean len':>10}")
+    models = {"toy": ("toy (4L, h192)", lambda: toy), "llama": ("random Llama (8L, h512)",
+                                                                 lambda: random_llama(tokenizer))}
+    for name, build in (models[key] for key in args.models.split(",")):
+        model = build()
+        for threads in (int(n) for n in args.threads.split(",")):
             torch.set_num_threads(threads)
             old, _ = tokens_per_s(OldLoopEngine(model, tokenizer, seed=0), ids, params, args.rounds)
             new, length = tokens_per_s(KVCacheEngine(model, tokenizer, seed=0), ids, params, args.rounds)
-            print(f"{name:<22}{threads:>8}{old:>11.0f}{new:>11.0f}{new / old:>9.2f}x{length:>10.1f}", flush=True)
+            print(f"{name:<25}{threads:>8}{old:>11.0f}{new:>11.0f}{new / old:>9.2f}x{length:>10.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -223,3 +223,16 @@ def test_engine_samples_what_the_replaced_loop_sampled(tiny_policy, top_p):
         assert torch.equal(got.response_ids_bt, expected.response_ids_bt)
         assert torch.equal(got.response_mask_bt, expected.response_mask_bt)
         torch.testing.assert_close(got.logprobs_bt, expected.logprobs_bt, atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_inductor_compiled_step_matches_eager(tiny_policy):
+    """The real compiler (inductor, C++ on CPU; ~1 min here) over the StaticCache step gives the eager samples."""
+    model, tokenizer = tiny_policy
+    prompts = [tokenizer("Q: 1+2=?")["input_ids"], tokenizer("Q: 12*3-4=?")["input_ids"]]
+    params = SamplingParams(n=3, temperature=0.8, top_p=0.9, max_new_tokens=10)
+    expected = KVCacheEngine(model, tokenizer, seed=5, compile=False).generate(prompts, params)
+    engine = KVCacheEngine(model, tokenizer, seed=5, compile=True, compile_options={"mode": "default"})
+    got = engine.generate(prompts, params)
+    assert got.texts == expected.texts
+    torch.testing.assert_close(got.logprobs_bt, expected.logprobs_bt, atol=2e-5, rtol=1e-4)
