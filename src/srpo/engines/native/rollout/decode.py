@@ -1,9 +1,9 @@
-"""The `kv_cache` engine's decode loop: preallocated KV cache, inverse-CDF sampling, finished-row compaction.
+"""The `kv_cache` engine's decode loop: preallocated KV cache, row-keyed sampling, finished-row compaction.
 
 Three choices make it fast and keep it exact:
 
-- The KV cache is allocated once per call at its final length (prompt width + max_new_tokens) and written in
-  place, so no step concatenates tensors. In eager mode (`PreallocatedCache`) attention reads only the filled
+- The KV cache is allocated at its final length (prompt width + max_new_tokens) before the first step and
+  written in place, so no step concatenates tensors. In eager mode (`PreallocatedCache`) attention reads only the filled
   prefix; with ``compile`` (CUDA graphs) transformers' `StaticCache` keeps every shape fixed and masks the rest.
 - Sampling draws one step's noise for every row of the original batch (`draw_noise`) and gives each live row
   its own row of it (`sample_tokens`), so a row's draw never depends on which other rows are still in the
@@ -130,7 +130,7 @@ class DecodeOutput:
 class DecodeSpec:
     """What one decode call needs besides the model and prompts.
 
-    eos_b: EOS ids (1-D tensor on the model's device). check_every: steps between host reads of "how many
+    eos: EOS ids (1-D tensor on the model's device). check_every: steps between host reads of "how many
     rows finished" (1 on CPU, where reading is free; more on GPU, where each read stalls the queue).
     compact: drop finished rows from the batch (eager cache only).
     """
