@@ -63,10 +63,10 @@ def toy_policy():
 
 @pytest.fixture(scope="session")
 def engine(toy_policy):
-    from srpo.engines.native.setup import build_rollout_engine
+    from srpo.engines.native.rollout import build_rollout_engine
 
     cfg, model, tokenizer = toy_policy
-    return build_rollout_engine(cfg, model, tokenizer)
+    return build_rollout_engine(cfg.rollout, model, tokenizer, seed=cfg.run.seed)
 
 
 @pytest.fixture(scope="session")

@@ -88,7 +88,7 @@ def test_pushed_weights_match_a_fresh_engine_built_from_them(engine, toy_policy,
         from transformers import AutoModelForCausalLM
 
         reloaded = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
-        fresh = VLLMEngine(reloaded, tokenizer, seed=0, options=cfg.rollout.vllm, temperature=TEMPERATURE)
+        fresh = VLLMEngine(reloaded, tokenizer, seed=0, vllm=cfg.rollout.vllm, temperature=TEMPERATURE)
         fresh.load_state_dict(state)
         engine.load_state_dict(state)
         assert torch.equal(fresh.generate(prompts, params).response_ids_bt,

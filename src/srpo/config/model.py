@@ -131,6 +131,11 @@ class RolloutConfig:
     top_p: float = option(1.0, "nucleus mass kept when sampling (1: no truncation).")
     max_new_tokens: int = option(64, "response length cap; a response that hits it without EOS is marked truncated.")
     vllm: VllmConfig = option(factory=VllmConfig, doc="options of rollout.engine=vllm.")
+    compile: bool | None = option(
+        None, "``kv_cache`` engine only: run its one-token decode step through ``torch.compile(mode="
+              "\"reduce-overhead\")`` over a static KV cache (CUDA graphs). ``null`` (auto): on for CUDA, off "
+              "otherwise. When on, finished rows keep their slot until every row is done (shapes stay fixed) and "
+              "each new (batch size, cache length) pair compiles once; the eager path drops finished rows instead.")
 
     def validate(self) -> None:
         if self.group_size < 1:
@@ -138,6 +143,8 @@ class RolloutConfig:
         if self.prompts_per_step < 1:
             raise ConfigError(f"prompts_per_step: must be >= 1, got {self.prompts_per_step}")
         check_sampling(self.temperature, self.top_p, self.max_new_tokens)
+        if self.compile and self.engine != "kv_cache":
+            raise ConfigError(f"compile: true applies to the kv_cache engine, not {self.engine!r}")
         if self.engine == "vllm":
             self._check_vllm()
 

@@ -40,7 +40,8 @@ def generate_fn_for(model, tokenizer, cfg: TrainConfig, *, seed: int) -> Generat
         for rows in domain_batches(problems, ev.batch_size):
             domain = problems[rows[0]].domain
             if domain not in engines:
-                engines[domain] = KVCacheEngine(model, tokenizer, seed=domain_seed(seed, domain))
+                engines[domain] = KVCacheEngine(model, tokenizer, seed=domain_seed(seed, domain),
+                                                compile=cfg.rollout.compile)
             batch = engines[domain].generate(formatter.ids([problems[i].prompt for i in rows]), call)
             for j, i in enumerate(rows):
                 out[i] = batch.texts[j * n:(j + 1) * n]

@@ -38,14 +38,6 @@ def check_config(cfg: TrainConfig) -> None:
     require_backends(cfg.logging.backends)
 
 
-def build_rollout_engine(cfg: TrainConfig, model, tokenizer):
-    """The `rollout.engine` the config names, over the loaded policy."""
-    cls = ROLLOUT_ENGINES.get(cfg.rollout.engine)
-    if hasattr(cls, "from_config"):
-        return cls.from_config(cfg, model, tokenizer)
-    return cls(model, tokenizer, seed=cfg.run.seed)
-
-
 def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Components:
     from srpo.curriculum import Curriculum
     from srpo.rewards import RewardScorer

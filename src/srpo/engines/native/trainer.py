@@ -38,7 +38,7 @@ from srpo.core.errors import Interrupted
 from srpo.core.problem import Problem
 from srpo.engines.native.experience import Experience, concat
 from srpo.engines.native.model import PromptFormatter, load_model_and_tokenizer
-from srpo.engines.native.rollout import updating
+from srpo.engines.native.rollout import build_rollout_engine, updating
 from srpo.engines.native.step_metrics import domain_metrics, group_metrics
 from srpo.engines.run_dir import Resume, check_data, record_start, resume_changes
 from srpo.tracking import Tracker
@@ -68,7 +68,7 @@ class Trainer:
 
     def _build(self, scorer, resume_from: Path | None) -> dict[str, dict]:
         """Load the policy (from the checkpoint on a resume) and the parts; returns the data's fingerprint."""
-        from srpo.engines.native.setup import build_components, build_rollout_engine
+        from srpo.engines.native.setup import build_components
 
         cfg = self.cfg
         _seed_everything(cfg.run.seed)
@@ -76,7 +76,7 @@ class Trainer:
         self.model, self.tokenizer = load_model_and_tokenizer(model_cfg)
         self.model.eval()
         self.formatter = PromptFormatter(self.tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
-        self.engine = build_rollout_engine(cfg, self.model, self.tokenizer)
+        self.engine = build_rollout_engine(cfg.rollout, self.model, self.tokenizer, seed=cfg.run.seed)
         parts = build_components(cfg, self.model, self.tokenizer, scorer)
         self._owns_scorer = scorer is None
         self.scorer, self.sampler, self.curriculum = parts.scorer, parts.sampler, parts.curriculum

@@ -77,9 +77,11 @@ def sleep_plan(level: int, available: bool, platform: str) -> tuple[int, str | N
 class VLLMEngine:
     """Samples with vLLM (see the module docstring); ``sleep()`` / ``wake(model)`` bracket each update."""
 
-    def __init__(self, model, tokenizer, seed: int = 0, options: VllmConfig | None = None,
+    CONFIG_FIELDS = ("vllm", "temperature", "top_p")  # RolloutConfig fields `build_rollout_engine` passes
+
+    def __init__(self, model, tokenizer, seed: int = 0, vllm: VllmConfig | None = None,
                  temperature: float = 1.0, top_p: float = 1.0):
-        options = options or VllmConfig()
+        options = vllm or VllmConfig()
         self.tokenizer = tokenizer
         self.pad_id = tokenizer.pad_token_id
         self.eos_ids = _eos_ids(model, tokenizer)
@@ -89,12 +91,6 @@ class VLLMEngine:
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.llm, self.sleep_level = self._start(model, seed, options)
         self.sync_weights(model)
-
-    @classmethod
-    def from_config(cls, cfg, model, tokenizer) -> "VLLMEngine":
-        """The engine a run's config asks for (`srpo.engines.native.setup.build_rollout_engine`)."""
-        r = cfg.rollout
-        return cls(model, tokenizer, seed=cfg.run.seed, options=r.vllm, temperature=r.temperature, top_p=r.top_p)
 
     def _start(self, model, seed: int, options: VllmConfig):
         os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # colocated: the engine core lives in this process
