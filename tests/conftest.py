@@ -48,3 +48,17 @@ def tiny_model_dir(tmp_path, tiny_policy):
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture
+def exact_norm(monkeypatch):
+    """Qwen2RMSNorm computing in its input's dtype. transformers' own upcasts to float32 whatever the model
+    dtype, so a float64 model still rounds to float32 there, and two forwards that add the same gradients in
+    another order (a prompt computed once for its G responses, or G times) differ by ~1e-7 relative."""
+    from transformers.models.qwen2 import modeling_qwen2
+
+    def forward(self, hidden):
+        variance = hidden.pow(2).mean(-1, keepdim=True)
+        return self.weight * (hidden * torch.rsqrt(variance + self.variance_epsilon))
+
+    monkeypatch.setattr(modeling_qwen2.Qwen2RMSNorm, "forward", forward)

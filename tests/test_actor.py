@@ -39,7 +39,7 @@ def run_update(model, exp, **algo_kwargs):
 
 @pytest.mark.parametrize("loss_agg", ["token_mean", "seq_mean_token_mean", "seq_mean_token_sum",
                                       "seq_mean_token_sum_norm"])
-def test_micro_batching_gives_the_same_update(tiny_policy, loss_agg):
+def test_micro_batching_gives_the_same_update(tiny_policy, exact_norm, loss_agg):
     model, tokenizer = tiny_policy
     model = model.double()
     exp = make_experience(model, tokenizer)
@@ -93,7 +93,7 @@ def _params_close(a, b, **tol):
 
 @pytest.mark.parametrize("loss_agg", ["token_mean", "seq_mean_token_mean", "seq_mean_token_sum",
                                       "seq_mean_token_sum_norm"])
-def test_masked_responses_give_the_update_of_the_batch_without_them(tiny_policy, loss_agg):
+def test_masked_responses_give_the_update_of_the_batch_without_them(tiny_policy, exact_norm, loss_agg):
     """truncation=mask: a masked row adds zero gradient and is absent from every normaliser, so the update
     equals the update on the other rows alone (advantages held fixed: they were computed with it)."""
     model, tokenizer = tiny_policy

@@ -25,7 +25,7 @@ BUILT_IN = [
     (REWARDS, {"math_accuracy", "code_accuracy", "format", "language"}),
     (DATA_SOURCES, {"humaneval", "gym", "toy"}),
     (FORMATS, {"srpo", "trl", "verl", "gsm8k", "math", "humaneval", "mbpp", "apps", "livecodebench", "codecontests"}),
-    (ROLLOUT_ENGINES, {"kv_cache", "hf"}),
+    (ROLLOUT_ENGINES, {"kv_cache", "hf", "vllm"}),
     (LOGGING_BACKENDS, {"tensorboard", "wandb"}),
 ]
 
@@ -60,7 +60,7 @@ def test_by_name_fields_are_checked_at_load(field, value, registry):
 
 def test_the_native_engine_refuses_an_unknown_rollout_engine_before_writing(tmp_path):
     cfg = load_config("demo", ["rollout.engine=x", f"run.output_dir={tmp_path / 'run'}"])
-    with pytest.raises(ConfigError, match=r"^rollout.engine: unknown rollout engine 'x' \(known: hf, kv_cache\)$"):
+    with pytest.raises(ConfigError, match=r"^rollout.engine: unknown rollout engine 'x' \(known: hf, kv_cache, vllm\)$"):
         Trainer(cfg)
     assert not (tmp_path / "run").exists()
 
@@ -68,5 +68,5 @@ def test_the_native_engine_refuses_an_unknown_rollout_engine_before_writing(tmp_
 def test_srpo_train_exits_2_on_an_unknown_rollout_engine(tmp_path, capsys):
     assert main(["train", "demo", "rollout.engine=x", f"run.output_dir={tmp_path / 'run'}"]) == 2
     assert capsys.readouterr().err.strip() == \
-        "srpo: rollout.engine: unknown rollout engine 'x' (known: hf, kv_cache)"
+        "srpo: rollout.engine: unknown rollout engine 'x' (known: hf, kv_cache, vllm)"
     assert not (tmp_path / "run").exists()

@@ -74,6 +74,23 @@ def test_bf16_gradient_matches_float64():
     torch.testing.assert_close(x.grad.double(), x64.grad, rtol=2e-2, atol=2e-2)
 
 
+def test_bf16_entropy_and_its_gradient_match_float64():
+    """bf16 logits, float32 blocks: the entropy to 1e-5 (float32 rounding of sums over V = 300), its gradient
+    to bf16's own rounding (the gradient is returned in the logits' dtype, 8 mantissa bits: rtol 2e-2)."""
+    logits, _ = _logits(6, B=2, T=6, V=300, dtype=torch.bfloat16)
+    x = logits.clone().requires_grad_(True)
+    w = torch.randn(2, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    ent = entropy_from_logits(x, 0.8, block_elements=300 * 5)
+    (ent * w).sum().backward()
+    x64 = logits.double().requires_grad_(True)
+    logp = torch.log_softmax(x64 / 0.8, -1)
+    ent64 = -(logp.exp() * logp).sum(-1)
+    (ent64 * w).sum().backward()
+    assert ent.dtype == torch.float32 and x.grad.dtype == torch.bfloat16
+    assert (ent.double() - ent64.detach()).abs().max() < 1e-5
+    torch.testing.assert_close(x.grad.double(), x64.grad, rtol=2e-2, atol=1e-3)
+
+
 @pytest.mark.parametrize("block", BLOCKS)
 def test_gradcheck_logprobs(block):
     logits, labels = _logits(4, B=2, T=4, V=5)

@@ -6,7 +6,7 @@ import torch
 from srpo.core.generation import SamplingParams
 from srpo.engines.native.rollout import HFEngine, KVCacheEngine
 from srpo.engines.native.rollout.base import left_pad, response_mask_from_eos
-from srpo.engines.native.rollout.hf import top_p_filter
+from srpo.engines.native.rollout.decode import top_p_filter
 
 
 def test_left_pad_and_eos_mask():

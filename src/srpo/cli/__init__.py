@@ -6,6 +6,7 @@
     srpo config CONFIG [key=value ...] [--diff]   the resolved config, every field with its doc
     srpo verl-recipe CONFIG [key=value ...]   export data and write the verl launch command (docs/verl.md)
     srpo compare SPEC [--jobs N]           variants x seeds at one rollout budget, one report (docs/reproduction.md)
+    srpo export CHECKPOINT --out DIR [--merge]   a checkpoint's model alone (--merge: LoRA folded in)
     srpo eval | curate | label-difficulty | report | sandbox-check | toy-build | toy-measure
                                            (see ``srpo COMMAND --help``)
 """
@@ -24,7 +25,7 @@ from srpo.sandbox import SandboxUnavailable
 
 # Modules that contribute sub-commands through an ``add_cli(subparsers)`` function.
 _COMMAND_MODULES = ("srpo.cli.train", "srpo.cli.eval", "srpo.cli.data", "srpo.cli.report", "srpo.cli.compare",
-                    "srpo.cli.sandbox", "srpo.cli.toy", "srpo.cli.verl")
+                    "srpo.cli.sandbox", "srpo.cli.toy", "srpo.cli.verl", "srpo.cli.export")
 # Commands that continue where they stopped when run again with the same arguments.
 _RESUMABLE = {"train", "demo", "label-difficulty", "compare"}
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 130

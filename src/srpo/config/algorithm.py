@@ -40,8 +40,18 @@ class AlgorithmConfig:
     ppo_epochs: int = option(1, "passes over each step's batch.")
     mini_batch_size: int | None = option(None, "responses per optimizer step; None = the whole step's batch (one "
                                                "on-policy update).")
-    micro_batch_size: int = option(16, "responses per forward/backward; gradients accumulate exactly over "
-                                       "micro-batches.")
+    micro_batch_size: int = option(16, "most responses per forward/backward; gradients accumulate exactly over "
+                                       "micro-batches. The native engine sorts a mini-batch's responses by length "
+                                       "before cutting it, so each micro-batch carries little padding.")
+    micro_batch_tokens: int | None = option(
+        None, "native engine: also cap each forward/backward at this many padded tokens, rows x (longest prompt + "
+              "longest response) of the micro-batch, so short responses travel in larger micro-batches (a longer "
+              "single response goes alone). None: rows only (micro_batch_size).")
+    share_prompts: bool = option(
+        True, "native engine: run each distinct prompt of a micro-batch once and continue every response to it "
+              "from its keys/values (same loss and gradients up to float rounding, G times fewer prompt tokens). "
+              "Skipped automatically under model.gradient_checkpointing and for models without a plain "
+              "key/value cache.")
     old_logprobs: Literal["rollout", "recompute"] = option(
         "rollout", "where pi_old comes from. ``rollout``: the engine's behaviour log-probs (no extra forward pass); "
                    "``recompute``: one no-grad forward pass before the update (needed when the rollout and training "
@@ -83,6 +93,9 @@ class AlgorithmConfig:
             raise ConfigError(f"ppo_epochs: must be >= 1, got {self.ppo_epochs}")
         if self.micro_batch_size < 1:
             raise ConfigError(f"micro_batch_size: must be >= 1, got {self.micro_batch_size}")
+        if self.micro_batch_tokens is not None and self.micro_batch_tokens < 2:
+            raise ConfigError(f"micro_batch_tokens: must be >= 2 (a prompt token and a response token) or null, "
+                              f"got {self.micro_batch_tokens}")
         if self.mini_batch_size is not None and self.mini_batch_size < 1:
             raise ConfigError(f"mini_batch_size: must be >= 1 or null, got {self.mini_batch_size}")
         self._validate_overlong()

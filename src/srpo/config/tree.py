@@ -77,6 +77,11 @@ class TrainConfig:
                 f"optimizer steps (ppo_epochs={self.algorithm.ppo_epochs}, mini_batch_size={mini or batch} of "
                 f"{batch} responses): every update after the first is off-policy, so its clipped ratio must "
                 "compare pi with a pi_old of the same bf16 numerics, not the rollout's log-probs (no autocast)")
+        tokens = self.algorithm.micro_batch_tokens
+        if tokens is not None and tokens <= self.rollout.max_new_tokens:
+            raise ConfigError(f"algorithm.micro_batch_tokens: {tokens} must exceed rollout.max_new_tokens "
+                              f"({self.rollout.max_new_tokens}): it counts a response and its prompt, and a "
+                              "budget below one full response would run most long responses one by one")
         window = self.algorithm.overlong_window
         if self.algorithm.penalizes_overlong and window > self.rollout.max_new_tokens:
             raise ConfigError(f"algorithm.overlong_window: {window} exceeds rollout.max_new_tokens "

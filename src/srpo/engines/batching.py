@@ -23,6 +23,10 @@ class StepSplit:
 def split_step(cfg: TrainConfig, ranks: int, ranks_named: str) -> StepSplit:
     """P x G responses -> whole optimizer steps of ``algorithm.mini_batch_size`` over `ranks` ranks, each in
     micro-batches of at most ``algorithm.micro_batch_size``. `ranks_named` says what the ranks are."""
+    if cfg.algorithm.micro_batch_tokens is not None:
+        raise ConfigError("algorithm.micro_batch_tokens: only the native engine cuts micro-batches by tokens; "
+                          "this engine takes algorithm.micro_batch_size rows (set micro_batch_tokens to null; "
+                          "verl's token-budget batches are verl.max_tokens_per_gpu)")
     total = cfg.rollout.prompts_per_step * cfg.rollout.group_size
     mini = cfg.algorithm.mini_batch_size or total
     if total % mini:

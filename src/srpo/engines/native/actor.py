@@ -11,7 +11,9 @@ weighs exactly as if it were not in the batch.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
+import time
 from collections import defaultdict
 
 import torch
@@ -19,34 +21,155 @@ import torch
 from srpo.algo import (KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES, aggregation_totals,
                        entropy_from_logits, logprobs_from_logits, masked_mean)
 from srpo.config.algorithm import AlgorithmConfig, OptimConfig
-from srpo.engines.native.experience import Experience
+from srpo.engines.native.experience import Experience, micro_batches
 
 
 def _chunks(n: int, size: int) -> list[list[int]]:
     return [list(range(i, min(i + size, n))) for i in range(0, n, size)]
 
 
+# Response passes of a micro-batch are split by length only when a split saves at least this share of
+# the padded response tokens: each pass costs its own kernel launches and Python calls.
+SPLIT_SAVING = 1 / 16
+SPLIT_DEPTH = 2  # at most 2**SPLIT_DEPTH response passes per micro-batch
+
+# One piece of the [B, T] result: logits [b, t, V], the rows (index or slice) and columns they predict.
+Part = tuple[torch.Tensor, "torch.Tensor | slice", slice]
+
+
 def policy_forward(model, exp: Experience, temperature: float, autocast: bool = False,
-                   with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Log-probs [B, T] of the response tokens under `model` (and their entropies when asked).
+                   with_entropy: bool = False, share_prompts: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probs [B, T] of the response tokens under `model`, and their entropies [B, T].
+
+    The entropy is differentiable only `with_entropy` (otherwise it is a statistic). With `share_prompts`,
+    each distinct prompt runs once and every response to it continues from its keys and values (see
+    `_shared_prompt_logits`); the result equals the one-row-per-response forward up to float rounding at
+    every response token (positions past a response's end may hold 0 instead: mask them, as the loss does).
+    """
+    device = next(model.parameters()).device
+    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
+    with ctx:
+        parts = _shared_prompt_logits(model, exp, device) if share_prompts else None
+        if parts is None:
+            parts = _full_logits(model, exp, device)
+    labels = exp.response_ids_bt.to(device)
+    logprobs = entropy = None
+    for logits, rows, cols in parts:
+        logp = logprobs_from_logits(logits, labels[rows, cols], temperature)
+        ent = entropy_from_logits(logits if with_entropy else logits.detach(), temperature)
+        if logprobs is None:
+            logprobs, entropy = logp.new_zeros(labels.shape), ent.new_zeros(labels.shape)
+        logprobs[rows, cols], entropy[rows, cols] = logp, ent
+    return logprobs, entropy
+
+
+def _full_logits(model, exp: Experience, device) -> list[Part]:
+    """[(logits [B, T, V] predicting every response token, all rows, all columns)] from one pass.
 
     Prompts are left-padded and responses right-padded, so position ids come from the attention mask;
     only the last T+1 positions go through the LM head (the prompt's logits are never needed).
     """
-    ids = torch.cat([exp.prompt_ids_bp, exp.response_ids_bt], 1)
-    mask = torch.cat([exp.prompt_mask_bp, exp.response_mask_bt], 1)
-    device = next(model.parameters()).device
-    ids, mask = ids.to(device), mask.to(device)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    ids = torch.cat([exp.prompt_ids_bp, exp.response_ids_bt], 1).to(device)
+    mask = torch.cat([exp.prompt_mask_bp, exp.response_mask_bt], 1).to(device)
     width = exp.response_ids_bt.shape[1]
-    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
-    with ctx:
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False,
-                       logits_to_keep=width + 1).logits[:, :-1]
-    labels = exp.response_ids_bt.to(device)
-    logprobs = logprobs_from_logits(logits, labels, temperature)
-    entropy = entropy_from_logits(logits if with_entropy else logits.detach(), temperature)
-    return logprobs, entropy
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=False,
+                   logits_to_keep=width + 1).logits[:, :-1]
+    return [(logits, slice(None), slice(0, width))]
+
+
+def _shared_prompt_logits(model, exp: Experience, device) -> list[Part] | None:
+    """The logits of `_full_logits`, each distinct prompt computed once (None: not applicable).
+
+    GRPO's G responses to a prompt share it, so the forward runs the U distinct prompts (keeping their
+    keys/values), gathers each row's prompt cache (indexing, differentiable: the prompt's gradient is the
+    sum over its responses, as in the full pass), then runs the responses on top, in one or a few passes of
+    rows of similar length (`length_buckets`), each trimmed to its longest response. Response token 0 is
+    predicted by the prompt's last position, token t >= 1 by response position t-1. Prompt tokens processed
+    drop from B x P to U x P. Not applicable (None) when no prompt repeats, while activation checkpointing
+    drops the cache in a grad-enabled training forward, or when the model's cache is not a plain
+    per-layer key/value cache (e.g. linear-attention layers).
+    """
+    if _drops_cache(model):
+        return None
+    key = exp.prompt_ids_bp.masked_fill(exp.prompt_mask_bp == 0, -1)
+    unique, inverse = torch.unique(key, dim=0, return_inverse=True)
+    if len(unique) == len(exp):
+        return None
+    first = torch.full((len(unique),), len(exp)).scatter_reduce_(0, inverse, torch.arange(len(exp)), "amin")
+    p_ids, p_mask = exp.prompt_ids_bp[first].to(device), exp.prompt_mask_bp[first].to(device)
+    out = model(input_ids=p_ids, attention_mask=p_mask, position_ids=_positions(p_mask), use_cache=True,
+                logits_to_keep=1)
+    cache = out["cache"] if "cache" in out else out.get("past_key_values")
+    if not _plain_kv_cache(cache):
+        return None
+    parts: list[Part] = [(out.logits[inverse.to(device)], slice(None), slice(0, 1))]
+    prompt_kv = [(layer.keys, layer.values) for layer in cache.layers]
+    lengths = exp.response_lengths_b.tolist()
+    for rows in length_buckets(lengths):
+        width = max(lengths[rows[0]], 1)
+        if width == 1:
+            continue
+        for layer, (k, v) in zip(cache.layers, prompt_kv):  # back to the prompts' own keys/values
+            layer.keys, layer.values = k, v
+        rows_t = torch.tensor(rows)
+        cache.batch_select_indices(inverse[rows_t].to(device))
+        mask = torch.cat([p_mask[inverse[rows_t].to(device)], exp.response_mask_bt[rows_t, :width].to(device)], 1)
+        mask = mask[:, :-1]
+        logits = model(input_ids=exp.response_ids_bt[rows_t, :width - 1].to(device), attention_mask=mask,
+                       position_ids=_positions(mask)[:, p_mask.shape[1]:], use_cache=True,
+                       **{_cache_kwarg(model): cache}).logits
+        parts.append((logits, rows_t.to(device), slice(1, width)))
+    return parts
+
+
+def length_buckets(lengths: list[int], depth: int | None = None) -> list[list[int]]:
+    """Row indices sorted longest first and cut where that saves padded tokens, each cut halving a bucket.
+
+    A bucket of n rows costs n x (its longest length). The cut minimising the two halves' cost is kept
+    when it saves at least `SPLIT_SAVING` of the whole batch's cost; then each half is cut likewise,
+    `depth` (default `SPLIT_DEPTH`) levels deep. Example: lengths [2, 9, 9, 1] -> [[1, 2], [0, 3]]: cost 4 x 9 = 36 -> 2 x 9 +
+    2 x 2 = 22; cutting [0, 3] further would save 1 token, under 36 / 16.
+    """
+    depth = SPLIT_DEPTH if depth is None else depth
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    whole = len(order) * lengths[order[0]] if order else 0
+    return _cut(order, lengths, depth, SPLIT_SAVING * whole)
+
+
+def _cut(rows: list[int], lengths: list[int], depth: int, min_saving: float) -> list[list[int]]:
+    if depth == 0 or len(rows) < 2:
+        return [rows]
+    longest = lengths[rows[0]]
+    cost, at = min((at * longest + (len(rows) - at) * lengths[rows[at]], at) for at in range(1, len(rows)))
+    if len(rows) * longest - cost < max(min_saving, 1):
+        return [rows]
+    return _cut(rows[:at], lengths, depth - 1, min_saving) + _cut(rows[at:], lengths, depth - 1, min_saving)
+
+
+def _positions(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids of a left-padded batch: each row counts its own tokens from 0 (padding gets 0)."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+def _drops_cache(model) -> bool:
+    """transformers' checkpointed layers replace the cache with None in a grad-enabled training forward."""
+    if not (model.training and torch.is_grad_enabled()):
+        return False
+    return any(getattr(m, "gradient_checkpointing", False) is True for m in model.modules())
+
+
+def _plain_kv_cache(cache) -> bool:
+    """A DynamicCache of full-attention key/value layers: the only kind whose rows can be regathered."""
+    from transformers.cache_utils import DynamicCache, DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    return isinstance(cache, DynamicCache) and bool(layers) and all(type(x) is DynamicLayer for x in layers)
+
+
+def _cache_kwarg(model) -> str:
+    """transformers 5.2x renamed the forward's ``past_key_values`` to ``cache``; accept either."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 def lr_lambda(cfg: OptimConfig, total_steps: int):
@@ -87,8 +210,10 @@ class Actor:
         self.model, self.algo, self.optim_cfg = model, algo, optim
         self.temperature, self.norm_len, self.autocast = temperature, norm_len, autocast
         self.ref_model = ref_model
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=optim.lr, betas=tuple(optim.betas),
-                                           eps=optim.eps, weight_decay=optim.weight_decay)
+        # Only what trains: with LoRA the frozen base weights get no optimizer slots.
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(trainable, lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps,
+                                           weight_decay=optim.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer,
                                                            lr_lambda(optim, total_optimizer_steps))
         self.policy_loss = POLICY_LOSSES.get(algo.policy_loss)
@@ -96,8 +221,11 @@ class Actor:
         self.kl_estimator = KL_ESTIMATORS.get(algo.kl_estimator)
 
     def update(self, exp: Experience) -> dict[str, float]:
-        """Run the configured epochs of mini-batch updates; returns token-weighted mean statistics."""
+        """Run the configured epochs of mini-batch updates; returns token-weighted mean statistics and
+        ``timing/logprobs_s``, the seconds spent on the no-grad pi_old / reference log-prob passes."""
+        start = time.perf_counter()
         self._prepare(exp)
+        prepare_s = time.perf_counter() - start
         stats = _TokenWeightedStats()
         mini = self.algo.mini_batch_size or len(exp)
         self.model.train()
@@ -105,8 +233,9 @@ class Actor:
             for rows in _chunks(len(exp), mini):
                 self._optimizer_step(exp.select(rows), stats)
         self.model.eval()
-        return {f"actor/{k}" if k not in ("loss", "grad_norm", "lr") else f"train/{k}": v
-                for k, v in stats.means().items()}
+        out = {f"actor/{k}" if k not in ("loss", "grad_norm", "lr") else f"train/{k}": v
+               for k, v in stats.means().items()}
+        return {**out, "timing/logprobs_s": prepare_s}
 
     @torch.no_grad()
     def _prepare(self, exp: Experience) -> None:
@@ -114,19 +243,36 @@ class Actor:
         if self.algo.old_logprobs == "recompute":
             exp.old_logprobs_bt = self._no_grad_logprobs(self.model, exp)
         if self.algo.kl_coef > 0:
-            exp.ref_logprobs_bt = self._no_grad_logprobs(self.ref_model, exp)
+            exp.ref_logprobs_bt = self._reference_logprobs(exp)
+
+    def _reference_logprobs(self, exp: Experience) -> torch.Tensor:
+        """Log-probs under the KL reference: `ref_model`, or without one (LoRA) the policy with its adapters
+        disabled, i.e. exactly the frozen base model, with no second copy in memory."""
+        if self.ref_model is not None:
+            return self._no_grad_logprobs(self.ref_model, exp)
+        with self.model.disable_adapter():
+            return self._no_grad_logprobs(self.model, exp)
+
+    def _micro_batches(self, exp: Experience) -> list[list[int]]:
+        return micro_batches(exp, self.algo.micro_batch_size, self.algo.micro_batch_tokens)
+
+    def _forward(self, model, micro: Experience, with_entropy: bool = False):
+        return policy_forward(model, micro, self.temperature, self.autocast, with_entropy=with_entropy,
+                              share_prompts=self.algo.share_prompts)
 
     def _no_grad_logprobs(self, model, exp: Experience) -> torch.Tensor:
-        parts = []
-        for rows in _chunks(len(exp), self.algo.micro_batch_size):
-            logp, _ = policy_forward(model, exp.select(rows), self.temperature, self.autocast)
-            parts.append(logp.cpu())
-        return torch.cat(parts) * exp.response_mask_bt
+        out = None
+        for rows in self._micro_batches(exp):
+            logp, _ = self._forward(model, exp.select(rows).trimmed())
+            if out is None:
+                out = torch.zeros(exp.response_ids_bt.shape, dtype=logp.dtype)
+            out[rows, :logp.shape[1]] = logp.cpu()
+        return out * exp.response_mask_bt
 
     def _optimizer_step(self, mini: Experience, stats: _TokenWeightedStats) -> None:
         totals = aggregation_totals(mini.loss_mask_bt)
         loss_total = 0.0
-        for rows in _chunks(len(mini), self.algo.micro_batch_size):
+        for rows in self._micro_batches(mini):
             micro = mini.select(rows).trimmed()
             loss, micro_stats = self._micro_loss(micro, totals)
             loss.backward()
@@ -142,8 +288,7 @@ class Actor:
     def _micro_loss(self, mb: Experience, totals: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         algo = self.algo
         device = next(self.model.parameters()).device
-        logp, entropy = policy_forward(self.model, mb, self.temperature, self.autocast,
-                                       with_entropy=algo.entropy_coef > 0)
+        logp, entropy = self._forward(self.model, mb, with_entropy=algo.entropy_coef > 0)
         mask = mb.loss_mask_bt.to(device)
         loss_bt, stats = self.policy_loss(logp, mb.old_logprobs_bt.to(device), mb.advantages_b.to(device),
                                           mask, clip_low=algo.clip_low, clip_high=algo.clip_high,

@@ -5,6 +5,10 @@ tokenizer, which transformers loads back as is, plus ``trainer_state.pt`` (optim
 states, sampler and curriculum state, step). A checkpoint is written to a ``.tmp`` directory and renamed
 into place, and ``RUN_DIR/checkpoints/latest`` names the newest complete one, so a crash mid-write never
 leaves a half checkpoint that resume would pick up.
+
+With ``model.lora.enabled`` the model part is peft's adapter directory (``adapter_config.json`` and
+``adapter_model.safetensors``: the A and B matrices only); `srpo.engines.native.export` (``srpo export
+--merge``) folds them into their base and writes a plain Hugging Face model directory.
 """
 
 from __future__ import annotations

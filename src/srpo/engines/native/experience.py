@@ -85,6 +85,10 @@ class Experience:
         return self.response_mask_bt.sum(-1)
 
     @property
+    def prompt_lengths_b(self) -> torch.Tensor:
+        return self.prompt_mask_bp.sum(-1)
+
+    @property
     def loss_mask_bt(self) -> torch.Tensor:
         """[B, T] bool: the response tokens (EOS included) of the rows that enter the loss."""
         return self.response_mask_bt.bool() & self.in_loss_b[:, None]
@@ -123,6 +127,40 @@ class Experience:
             if value is not None:
                 setattr(out, name, value[:, :end])
         return out
+
+
+def micro_batches(exp: Experience, max_rows: int, max_tokens: int | None = None) -> list[list[int]]:
+    """Rows of `exp` cut into micro-batches of similar length, so trimming each one drops most padding.
+
+    Rows are sorted by total length (prompt + response tokens), longest first; ties keep a group's rows
+    (identical prompts) together. Consecutive rows then fill a micro-batch while it holds at most
+    `max_rows` rows and, when `max_tokens` is set, at most `max_tokens` padded tokens, counted as a
+    trimmed micro-batch's forward sees them: rows x (longest prompt + longest response). A single row longer
+    than `max_tokens` forms a micro-batch of its own. Every row appears in exactly one micro-batch.
+
+    Example: prompt lengths [3, 3, 5, 5], response lengths [2, 9, 1, 4] -> totals [5, 12, 6, 9] -> order
+    [1, 3, 2, 0]; max_rows 2 -> [[1, 3], [2, 0]]; max_rows 4, max_tokens 20 -> [[1], [3, 2], [0]] ([1, 3]
+    would cost 2 x (5 + 9) = 28 padded tokens, [3, 2, 0] 3 x (5 + 4) = 27).
+    """
+    prompt = exp.prompt_lengths_b.tolist()
+    response = exp.response_lengths_b.clamp(min=1).tolist()
+    groups = exp.group_ids_b.tolist()
+    order = sorted(range(len(exp)), key=lambda i: (-(prompt[i] + response[i]), groups[i], i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    width_p = width_t = 0
+    for i in order:
+        new_p, new_t = max(width_p, prompt[i]), max(width_t, response[i])
+        over_budget = max_tokens is not None and (len(current) + 1) * (new_p + new_t) > max_tokens
+        full = len(current) == max_rows or over_budget
+        if current and full:
+            batches.append(current)
+            current, new_p, new_t = [], prompt[i], response[i]
+        current.append(i)
+        width_p, width_t = new_p, new_t
+    if current:
+        batches.append(current)
+    return batches
 
 
 def _pad_to(x: torch.Tensor, width: int, value: float, left: bool) -> torch.Tensor:

@@ -40,7 +40,8 @@ def generate_fn_for(model, tokenizer, cfg: TrainConfig, *, seed: int) -> Generat
         for rows in domain_batches(problems, ev.batch_size):
             domain = problems[rows[0]].domain
             if domain not in engines:
-                engines[domain] = KVCacheEngine(model, tokenizer, seed=domain_seed(seed, domain))
+                engines[domain] = KVCacheEngine(model, tokenizer, seed=domain_seed(seed, domain),
+                                                compile=cfg.rollout.compile)
             batch = engines[domain].generate(formatter.ids([problems[i].prompt for i in rows]), call)
             for j, i in enumerate(rows):
                 out[i] = batch.texts[j * n:(j + 1) * n]
@@ -53,6 +54,6 @@ def make_generate_fn(cfg: TrainConfig) -> GenerateFn:
     """Load ``cfg.model`` once and return a sampling function over it, seeded with ``eval.seed``."""
     from srpo.engines.native.model import load_model_and_tokenizer
 
-    model, tokenizer = load_model_and_tokenizer(cfg.model)
+    model, tokenizer = load_model_and_tokenizer(cfg.model, train=False)  # LoRA adapters merged: faster sampling
     model.eval()
     return generate_fn_for(model, tokenizer, cfg, seed=cfg.eval.seed)

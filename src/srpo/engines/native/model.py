@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import torch
 
 from srpo.config.model import ModelConfig
 from srpo.core.configlib import ConfigError
+from srpo.engines.native.lora import adapter_base, is_adapter_dir
 
 
 def resolve_model_path(path: str) -> Path:
@@ -21,10 +23,10 @@ def resolve_model_path(path: str) -> Path:
 
         return Path(default_model_dir())
     model_dir = _checkpoint_named_by(Path(path)) or Path(path)
-    if not (model_dir / "config.json").is_file():
+    if not (model_dir / "config.json").is_file() and not is_adapter_dir(model_dir):
         raise ConfigError(f"model.path: {path} is not a Hugging Face model directory (no config.json); give a "
-                          "directory written by save_pretrained, a run directory (its latest checkpoint) or one "
-                          "of its checkpoints")
+                          "directory written by save_pretrained, LoRA adapters (adapter_config.json), a run "
+                          "directory (its latest checkpoint) or one of its checkpoints")
     return model_dir
 
 
@@ -63,32 +65,84 @@ def resolve_device(device: str) -> torch.device:
 
 
 def load_model(cfg: ModelConfig):
-    """The causal LM at `cfg.path`, loaded offline in `cfg.dtype` onto `cfg.device`."""
+    """The causal LM at `cfg.path`, loaded offline in `cfg.dtype` onto `cfg.device`, as a plain transformers
+    model: a LoRA checkpoint is loaded on its base and merged (``cfg.lora`` plays no part here)."""
     from transformers import AutoModelForCausalLM
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     path = resolve_model_path(cfg.path)
+    if is_adapter_dir(path):
+        from srpo.engines.native.lora import load_adapters, merge
+
+        return merge(load_adapters(load_model(dataclasses.replace(cfg, path=adapter_base(path))), path, False))
     with _loading(path):
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=getattr(torch, cfg.dtype))
     return model.to(resolve_device(cfg.device))
 
 
-def load_model_and_tokenizer(cfg: ModelConfig):
-    """Load (model, tokenizer) offline from `cfg.path`; the tokenizer gets a pad token if it lacks one."""
+def load_policy(cfg: ModelConfig):
+    """The model to train: `load_model`'s, or with ``cfg.lora.enabled`` a peft model whose adapters alone
+    require grad: fresh adapters on the model at `cfg.path`, or, when `cfg.path` is a LoRA checkpoint (a
+    resume), its adapters on its base."""
+    if not cfg.lora.enabled:
+        return load_model(cfg)
+    from srpo.engines.native.lora import check_matches, load_adapters, wrap
+
+    path = resolve_model_path(cfg.path)
+    if is_adapter_dir(path):
+        check_matches(cfg.lora, path)
+        base = load_model(dataclasses.replace(cfg, path=adapter_base(path)))
+        return load_adapters(base, path, trainable=True)
+    return wrap(load_model(cfg), cfg.lora, base="toy" if cfg.path == "toy" else str(path.resolve()))
+
+
+def load_model_and_tokenizer(cfg: ModelConfig, train: bool = True):
+    """Load (model, tokenizer) offline from `cfg.path`; the tokenizer gets a pad token if it lacks one.
+
+    `train`: the model to train (`load_policy`), else the one to sample from (`load_model`: LoRA merged)."""
+    tokenizer = load_tokenizer(cfg)
+    model = load_policy(cfg) if train else load_model(cfg)
+    if cfg.gradient_checkpointing and train:
+        # config.use_cache stays as shipped (it is saved into every checkpoint): the training forward passes
+        # use_cache=False itself, and checkpointing is inactive in eval mode, where rollouts use the cache.
+        enable_activation_checkpointing(model)
+        if cfg.lora.enabled:  # frozen embeddings: checkpointed blocks' inputs must carry grad (transformers 4.x
+            # with reentrant checkpointing needs this; 5.x does it itself)
+            model.enable_input_require_grads()
+    return model, tokenizer
+
+
+def load_tokenizer(cfg: ModelConfig):
+    """The tokenizer of the model at `cfg.path` (a LoRA directory without one: its base's), with a pad token."""
     from transformers import AutoTokenizer
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    path = resolve_model_path(cfg.path)
+    path = _tokenizer_dir(resolve_model_path(cfg.path))
     with _loading(path):
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = load_model(cfg)
-    if cfg.gradient_checkpointing:
-        # config.use_cache stays as shipped (it is saved into every checkpoint): the training forward passes
-        # use_cache=False itself, and checkpointing is inactive in eval mode, where rollouts use the cache.
-        model.gradient_checkpointing_enable()
-    return model, tokenizer
+    return tokenizer
+
+
+def _tokenizer_dir(path: Path) -> Path:
+    """Where the tokenizer of model directory `path` lives: a LoRA directory without one uses its base's."""
+    if is_adapter_dir(path) and not (path / "tokenizer_config.json").is_file():
+        return _tokenizer_dir(resolve_model_path(adapter_base(path)))
+    return path
+
+
+def enable_activation_checkpointing(model) -> None:
+    """Recompute each layer's activations in the backward pass (non-reentrant torch checkpointing).
+
+    transformers 5.2x names it ``activation_checkpointing_enable`` and deprecates the older
+    ``gradient_checkpointing_enable``, which earlier 5.x releases (and wrappers) still have.
+    """
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 class PromptFormatter:

@@ -63,7 +63,8 @@ def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Compone
 
 def _build_actor(cfg: TrainConfig, model) -> Actor:
     ref_model = None
-    if cfg.algorithm.kl_coef > 0:
+    # With LoRA the reference is `model` with its adapters disabled (the Actor's default): no second copy.
+    if cfg.algorithm.kl_coef > 0 and not cfg.model.lora.enabled:
         # From cfg.model.path, never a copy of `model`: after a resume `model` holds the checkpoint's weights.
         ref_model = load_model(cfg.model).eval().requires_grad_(False)
     optimizer_steps = cfg.run.total_steps * cfg.updates_per_step()

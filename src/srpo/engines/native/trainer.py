@@ -38,7 +38,7 @@ from srpo.core.errors import Interrupted
 from srpo.core.problem import Problem
 from srpo.engines.native.experience import Experience, concat
 from srpo.engines.native.model import PromptFormatter, load_model_and_tokenizer
-from srpo.engines.native.rollout import ROLLOUT_ENGINES
+from srpo.engines.native.rollout import build_rollout_engine, updating
 from srpo.engines.native.step_metrics import domain_metrics, group_metrics
 from srpo.engines.run_dir import Resume, check_data, record_start, resume_changes
 from srpo.tracking import Tracker
@@ -76,7 +76,7 @@ class Trainer:
         self.model, self.tokenizer = load_model_and_tokenizer(model_cfg)
         self.model.eval()
         self.formatter = PromptFormatter(self.tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
-        self.engine = ROLLOUT_ENGINES.get(cfg.rollout.engine)(self.model, self.tokenizer, seed=cfg.run.seed)
+        self.engine = build_rollout_engine(cfg.rollout, self.model, self.tokenizer, seed=cfg.run.seed)
         parts = build_components(cfg, self.model, self.tokenizer, scorer)
         self._owns_scorer = scorer is None
         self.scorer, self.sampler, self.curriculum = parts.scorer, parts.sampler, parts.curriculum
@@ -151,7 +151,8 @@ class Trainer:
         self.watch_rewards(step, exp)
         exp.advantages_b = self.advantages(exp)
         t_update = time.perf_counter()
-        update_stats = self.actor.update(exp) if len(exp) else {}
+        with updating(self.engine, self.model):  # vllm: sleeps through the update, then takes the new weights
+            update_stats = self.actor.update(exp) if len(exp) else {}
         self.feedback(step, exp)
         metrics = {"stage": float(stage), **collect_stats, **update_stats,
                    **domain_metrics(exp), **group_metrics(exp),

@@ -12,24 +12,21 @@ come back through `PromptStream.on_scored`, called on every rank with the *gathe
 whole step (`gather` below, in rank order = block order), at the same point of the loop: the sampler
 state therefore evolves identically everywhere; `state_hash` is compared across ranks now and then.
 
-accelerate reads ahead: the block of step s+1 is drawn before step s is scored. The stream keeps a queue
-of drawn, unscored steps: scoring pops the oldest and checks the gathered uids against it; a checkpoint
-stores the queue and a resumed run replays it before drawing anew, so resume never skips or repeats a
-prompt. The mixture is told the bound (``trl.max_lookahead``), and drawing beyond it is an error.
+accelerate reads ahead: the block of step s+1 is drawn before step s is scored. The stream (the shared
+`srpo.sampling.stream.StepStream`) keeps the drawn, unscored steps pending: scoring pops the oldest (strict
+FIFO) and checks the gathered uids against it; a checkpoint stores the pending steps and a resumed run replays
+them before drawing anew, so resume never skips or repeats a prompt. The mixture is told the bound
+(``trl.max_lookahead``), and drawing beyond it is an error.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from srpo.core.problem import Problem
-
-STATE_VERSION = 1
+from srpo.sampling.stream import StepStream
 
 
 @dataclass
@@ -57,22 +54,24 @@ def gather(local: list[Any]) -> list[Any]:
     return [x for part in parts for x in part]
 
 
-class PromptStream:
-    """Draws srpo steps for TRL's dataloader and takes their verdicts back (see the module docstring)."""
+class PromptStream(StepStream):
+    """Draws srpo steps for TRL's dataloader and takes their verdicts back (see the module docstring); the shared
+    drawing, feedback and state are `srpo.sampling.stream.StepStream`'s."""
+
+    engine = "trl engine"
+    lookahead_field = "trl.max_lookahead"
+    lookahead_hint = "raise the bound, or keep dataloader workers at 0"
 
     def __init__(self, mixture, curriculum, problems: Sequence[Problem], prompts_per_step: int, group_size: int,
                  max_lookahead: int, total_steps: int):
-        self.mixture, self.curriculum = mixture, curriculum
-        self.by_uid = {p.uid: p for p in problems}
-        self.prompts_per_step, self.group_size = prompts_per_step, group_size
-        self.max_lookahead, self.total_steps = max_lookahead, total_steps
-        mixture.set_lookahead(max_lookahead)
-        self.queue: deque[dict[str, Any]] = deque()  # drawn, not yet scored: {step, uids, weights}
-        self.replay: list[dict[str, Any]] = []  # after a resume: the queue, served again before new draws
-        self.drawn_through = 0  # last srpo step drawn (steps count from 1)
-        self.scored_through = 0
-        self.rollouts_total = 0
-        self.lookahead_seen = 0  # most drawn-but-unscored steps at any draw (accelerate: 1)
+        super().__init__(mixture, curriculum, problems, prompts_per_step, total_steps, max_lookahead)
+        self.group_size = group_size
+        self.replay: list[dict[str, Any]] = []  # after a resume: the pending steps, served again before new draws
+        self.scored_through = 0  # last step scored
+
+    @property
+    def max_lookahead(self) -> int:
+        return self.lookahead
 
     # ---- drawing (TRL's dataloader) ----------------------------------------------------------------
     def draw(self) -> dict[str, Any] | None:
@@ -81,25 +80,12 @@ class PromptStream:
             return self.replay.pop(0)
         if self.drawn_through >= self.total_steps:
             return None
-        if len(self.queue) > self.max_lookahead:
-            raise RuntimeError(f"trl engine: {len(self.queue)} drawn steps are still unscored, more than "
-                               f"trl.max_lookahead={self.max_lookahead}; history resampling would decide epochs "
-                               "without their records (raise the bound, or keep dataloader workers at 0)")
-        self.lookahead_seen = max(self.lookahead_seen, len(self.queue))
-        step = self.drawn_through + 1
-        weights = self.curriculum.weights(step)
-        batch = self.mixture.next_batch(self.prompts_per_step, weights)
-        entry = {"step": step, "uids": [p.uid for p in batch], "weights": weights}
-        self.queue.append(entry)
-        self.drawn_through = step
-        return entry
+        return self.draw_step()
 
     # ---- feedback (the reward functions, on every rank) --------------------------------------------
     def on_scored(self, records: Sequence[Record]) -> dict[str, Any]:
         """Feed one step's gathered records (block order) to HR and the curriculum; returns the step entry."""
-        if not self.queue:
-            raise RuntimeError("trl engine: a batch was scored that srpo's sampler never drew")
-        entry = self.queue.popleft()
+        entry = self.pop_oldest()
         g = self.group_size
         expected = [u for u in entry["uids"] for _ in range(g)]
         got = [r.uid for r in records]
@@ -107,34 +93,24 @@ class PromptStream:
             raise RuntimeError(f"trl engine: step {entry['step']} scored uids {got[:4]}... but srpo drew "
                                f"{expected[:4]}...; the dataloader layout is not the one the sampler yields")
         for i, uid in enumerate(entry["uids"]):
-            self.mixture.record(self.by_uid[uid], [r.correct for r in records[i * g:(i + 1) * g]])
-        rewards = [r.reward for r in records]
-        self.curriculum.observe(entry["step"], sum(rewards) / len(rewards), drawn_through=self.drawn_through)
+            self.record(uid, [r.correct for r in records[i * g:(i + 1) * g]])
+        self.observe(entry["step"], [r.reward for r in records])
         self.scored_through = entry["step"]
-        self.rollouts_total += len(records)
         return entry
 
     # ---- state -------------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {"version": STATE_VERSION, "mixture": self.mixture.state_dict(),
-                "curriculum": self.curriculum.state_dict(), "queue": [dict(e) for e in self.queue],
-                "drawn_through": self.drawn_through, "scored_through": self.scored_through,
-                "rollouts_total": self.rollouts_total}
+    def _extra_state(self) -> dict[str, Any]:
+        return {"scored_through": self.scored_through}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"srpo trl state: version {state.get('version')!r} is not {STATE_VERSION}")
-        self.mixture.load_state_dict(state["mixture"])
-        self.curriculum.load_state_dict(state["curriculum"])
-        self.queue = deque(dict(e) for e in state["queue"])
-        self.replay = [dict(e) for e in state["queue"]]
-        self.drawn_through, self.scored_through = int(state["drawn_through"]), int(state["scored_through"])
-        self.rollouts_total = int(state["rollouts_total"])
+    def _load_extra(self, state: dict[str, Any]) -> None:
+        self.scored_through = int(state["scored_through"])
+        self.replay = [dict(e) for _, e in sorted(self.pending.items())]
 
-    def state_hash(self) -> str:
-        """A digest of everything that must be equal on every rank."""
-        blob = json.dumps(self.state_dict(), sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    def _upgrade_v1(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Version 1 (this engine's stream before the shared one) kept the pending steps as ``queue`` and did
+        not keep ``lookahead_seen`` (a resumed run counted it afresh, as it still does from such a state)."""
+        out = {k: v for k, v in state.items() if k != "queue"}
+        return {**out, "version": 2, "engine": self.engine, "pending": state["queue"], "lookahead_seen": 0}
 
 
 class PromptSampler:

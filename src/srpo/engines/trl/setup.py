@@ -107,6 +107,17 @@ def check_config(cfg: TrainConfig, processes: int = 1) -> BatchPlan:
     return plan
 
 
+def peft_config(cfg: TrainConfig):
+    """``model.lora`` as GRPOTrainer's ``peft_config`` (None when off). GRPOTrainer then wraps the model with
+    peft, trains the adapters alone and, with beta > 0, takes the reference log-probs with the adapters
+    disabled instead of loading a reference copy, as the native engine does."""
+    if not cfg.model.lora.enabled:
+        return None
+    from srpo.engines.native.lora import peft_lora_config
+
+    return peft_lora_config(cfg.model.lora)
+
+
 def _check_loss(cfg: TrainConfig) -> None:
     algo = cfg.algorithm
     if algo.loss_agg not in LOSS_TYPES:

@@ -29,7 +29,7 @@ from transformers import TrainerCallback
 from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError, to_dict
 from srpo.engines.trl.feedback import PromptSampler, PromptStream, gather
-from srpo.engines.trl.setup import BatchPlan, check_config, differences, grpo_args
+from srpo.engines.trl.setup import BatchPlan, check_config, differences, grpo_args, peft_config
 from srpo.engines.run_dir import Resume, check_data, record_start, resume_changes
 from srpo.tracking import Tracker
 
@@ -219,6 +219,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     from datasets import Dataset
 
     from srpo.curriculum import Curriculum
+    from srpo.engines.native.lora import is_adapter_dir
     from srpo.engines.native.model import PromptFormatter, resolve_model_path
     from srpo.engines.data import data_fingerprint, load_run_data
     from srpo.engines.trl.rewards import StepScorer
@@ -233,6 +234,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     # GRPOTrainer loads the model itself from its directory, on each process's device and, under DeepSpeed
     # ZeRO-3 with zero3_init_flag, already sharded (a model object would be materialised whole per process).
     model = str(resolve_model_path(cfg.model.path))
+    if is_adapter_dir(Path(model)):
+        raise ConfigError(f"model.path: {model} holds LoRA adapters; the trl engine loads a whole model directory "
+                          "(write one with `srpo export --merge`)")
     tokenizer = load_tokenizer(model)
     train_problems, heldout = load_run_data(cfg)
     train_problems = sorted(train_problems, key=lambda p: p.uid)
@@ -267,7 +271,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                                           start_step=resume.step + 1 if resume else 0)
         record_start(cfg, run_dir, fingerprint, resume)
     trainer = SrpoGRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=dataset,
-                              processing_class=tokenizer, callbacks=[SrpoCallback(run)], srpo_run=run)
+                              processing_class=tokenizer, callbacks=[SrpoCallback(run)], srpo_run=run,
+                              peft_config=peft_config(cfg))
     run.trainer = trainer
     try:
         trainer.train(resume_from_checkpoint=checkpoint)

@@ -150,6 +150,10 @@ def _check_model_and_run(cfg: TrainConfig) -> None:
     if model.path == "toy":
         raise ConfigError("model.path: verl loads a Hugging Face model directory; the embedded toy model is for the "
                           "native engine")
+    if model.lora.enabled:
+        raise ConfigError("model.lora.enabled: the verl recipe does not map LoRA; use the native or trl engine, or "
+                          "keep it off and pass verl's own actor_rollout_ref.model.lora_rank through verl.overrides "
+                          "(untested by srpo)")
     if model.prompt_template != "chat":
         raise ConfigError(f"model.prompt_template: verl renders prompts with the tokenizer's chat template; "
                           f"{model.prompt_template!r} is not mapped (use chat, with model.system_prompt if needed)")

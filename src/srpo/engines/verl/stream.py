@@ -20,15 +20,12 @@ checkpoint stores it inside the dataloader's ``data.pt``. Nothing here imports v
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from srpo.core.problem import Problem
-
-STATE_VERSION = 1
+from srpo.sampling.stream import StepStream
 
 
 @dataclass
@@ -44,22 +41,23 @@ class Verdict:
     text: str = ""
 
 
-class SrpoStream:
-    """Draws srpo steps for verl's dataloader and takes their verdicts back (see the module docstring)."""
+class SrpoStream(StepStream):
+    """Draws srpo steps for verl's dataloader and takes their verdicts back (see the module docstring); the shared
+    drawing, feedback and state are `srpo.sampling.stream.StepStream`'s."""
+
+    engine = "srpo stream"
 
     def __init__(self, mixture, curriculum, problems: Sequence[Problem], prompts_per_step: int, total_steps: int,
                  lookahead: int):
-        self.mixture, self.curriculum = mixture, curriculum
-        self.by_uid = {p.uid: p for p in problems}
-        self.prompts_per_step, self.total_steps, self.lookahead = prompts_per_step, total_steps, lookahead
-        mixture.set_lookahead(lookahead)
-        self.drawn: dict[int, dict[str, Any]] = {}  # step -> {uids, weights, open}: drawn, not fully recorded
-        self.drawn_through = 0  # last srpo step drawn (steps count from 1)
+        super().__init__(mixture, curriculum, problems, prompts_per_step, total_steps, lookahead)
         self.recorded_steps = 0  # trainer steps fed back
-        self.rollouts_total = 0
         self.served: dict[str, int] = {}  # srpo uid -> serves drawn and not yet recorded
-        self.lookahead_seen = 0  # most drawn-but-unrecorded steps at any draw
         self.unknown_groups = 0  # verdict groups whose prompt this stream never served
+
+    @property
+    def drawn(self) -> dict[int, dict[str, Any]]:
+        """step -> {step, uids, weights, open[, waiting]}: drawn, not fully recorded."""
+        return self.pending
 
     def __len__(self) -> int:
         return (self.total_steps + self.lookahead + 1) * self.prompts_per_step
@@ -73,22 +71,25 @@ class SrpoStream:
         step += 1
         while self.drawn_through < step:
             self._draw()
-        entry = self.drawn.get(step)
+        entry = self.pending.get(step)
         if entry is None:
             raise RuntimeError(f"srpo stream: step {step} was drawn and fully recorded already; verl's loader read "
                                f"index {index} again (is data.shuffle off and the loader in one pass?)")
         return self.by_uid[entry["uids"][pos]]
 
     def _draw(self) -> None:
-        step = self.drawn_through + 1
-        self._expire(step)
-        self.lookahead_seen = max(self.lookahead_seen, sum(1 for e in self.drawn.values() if e["open"]))
-        weights = self.curriculum.weights(step)
-        batch = self.mixture.next_batch(self.prompts_per_step, weights)
-        self.drawn[step] = {"uids": [p.uid for p in batch], "weights": weights, "open": len(batch)}
-        for p in batch:
-            self.served[p.uid] = self.served.get(p.uid, 0) + 1
-        self.drawn_through = step
+        entry = self.draw_step()
+        entry["open"] = len(entry["uids"])
+        for uid in entry["uids"]:
+            self.served[uid] = self.served.get(uid, 0) + 1
+
+    def _make_room(self, step: int) -> None:
+        """Forget serves past the lookahead deadline (a group verl dropped or never finished): the mixture
+        forgets them at the same deadline (``forgotten_serves``), so a late verdict counts as unknown."""
+        for old in [s for s in self.pending if s < step - self.lookahead - 1]:
+            entry = self.pending.pop(old)
+            for uid in entry.get("waiting", entry["uids"]):
+                self._unserve(uid)
 
     # ---- feedback (the trainer hook) ---------------------------------------------------------------
     def record_step(self, step: int, verdicts: Sequence[Verdict]) -> dict[str, Any]:
@@ -105,69 +106,50 @@ class SrpoStream:
             if self.served.get(uid, 0) <= 0:
                 self.unknown_groups += 1  # e.g. a prompt served before a restart from an older checkpoint
                 continue
-            self.served[uid] -= 1
-            if not self.served[uid]:
-                del self.served[uid]
-            self.mixture.record(self.by_uid[uid], [r.correct for r in rows])
+            self._unserve(uid)
+            self.record(uid, [r.correct for r in rows])
             self._close(uid)
             recorded.append(rows)
         flat = [r for rows in recorded for r in rows]
-        if flat:
-            self.curriculum.observe(step, sum(r.reward for r in flat) / len(flat), drawn_through=self.drawn_through)
+        self.observe(step, [r.reward for r in flat])
         self.recorded_steps += 1
-        self.rollouts_total += len(flat)
         return {"groups": recorded, "verdicts": flat}
 
-    def _expire(self, step: int) -> None:
-        """Forget serves past the lookahead deadline (a group verl dropped or never finished): the mixture
-        forgets them at the same deadline (``forgotten_serves``), so a late verdict counts as unknown."""
-        for old in [s for s in self.drawn if s < step - self.lookahead - 1]:
-            entry = self.drawn.pop(old)
-            for uid in entry.get("waiting", entry["uids"]):
-                if self.served.get(uid, 0) > 0:
-                    self.served[uid] -= 1
-                    if not self.served[uid]:
-                        del self.served[uid]
+    def _unserve(self, uid: str) -> None:
+        if self.served.get(uid, 0) > 0:
+            self.served[uid] -= 1
+            if not self.served[uid]:
+                del self.served[uid]
 
     def _close(self, uid: str) -> None:
         """Count one serve of `uid` as recorded in the oldest drawn step still waiting for it."""
-        for step in sorted(self.drawn):
-            entry = self.drawn[step]
+        for step in sorted(self.pending):
+            entry = self.pending[step]
             waiting = entry.setdefault("waiting", list(entry["uids"]))
             if uid in waiting:
                 waiting.remove(uid)
                 entry["open"] -= 1
                 if entry["open"] <= 0:
-                    del self.drawn[step]
+                    del self.pending[step]
                 return
 
     # ---- state -------------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {"version": STATE_VERSION, "mixture": self.mixture.state_dict(),
-                "curriculum": self.curriculum.state_dict(),
-                "drawn": [[s, dict(e)] for s, e in sorted(self.drawn.items())], "drawn_through": self.drawn_through,
-                "recorded_steps": self.recorded_steps, "rollouts_total": self.rollouts_total,
-                "served": dict(self.served), "lookahead_seen": self.lookahead_seen,
+    def _extra_state(self) -> dict[str, Any]:
+        return {"recorded_steps": self.recorded_steps, "served": dict(self.served),
                 "unknown_groups": self.unknown_groups}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"srpo verl stream state: version {state.get('version')!r} is not {STATE_VERSION}")
-        self.mixture.load_state_dict(state["mixture"])
-        self.curriculum.load_state_dict(state["curriculum"])
-        self.drawn = {int(s): dict(e) for s, e in state["drawn"]}
-        self.drawn_through = int(state["drawn_through"])
-        self.recorded_steps, self.rollouts_total = int(state["recorded_steps"]), int(state["rollouts_total"])
+    def _load_extra(self, state: dict[str, Any]) -> None:
+        self.recorded_steps = int(state["recorded_steps"])
         self.served = {str(u): int(n) for u, n in state["served"].items()}
-        self.lookahead_seen, self.unknown_groups = int(state["lookahead_seen"]), int(state["unknown_groups"])
+        self.unknown_groups = int(state["unknown_groups"])
 
-    def state_hash(self) -> str:
-        blob = json.dumps(self.state_dict(), sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    def _upgrade_v1(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Version 1 (this engine's stream before the shared one) kept the pending steps as ``drawn``:
+        ``[[step, {uids, weights, open[, waiting]}], ...]``."""
+        out = {k: v for k, v in state.items() if k != "drawn"}
+        pending = [{**e, "step": int(s)} for s, e in state["drawn"]]
+        return {**out, "version": 2, "engine": self.engine, "pending": pending}
 
     def stats(self) -> dict[str, float]:
         """The stream's own counters (the mixture's and curriculum's come from their `stats`)."""
-        return {"sampler/rollouts_total": float(self.rollouts_total),
-                "sampler/lookahead_max": float(self.lookahead_seen),
-                "sampler/drawn_unrecorded_steps": float(len(self.drawn)),
-                "sampler/unknown_groups": float(self.unknown_groups)}
+        return {**super().stats(), "sampler/unknown_groups": float(self.unknown_groups)}

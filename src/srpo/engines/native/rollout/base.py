@@ -7,6 +7,7 @@ for prompt i (``prompt_index[row] == i``). Example with P=2, n=3: rows 0,1,2 ans
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,10 +41,25 @@ class RolloutBatch:
 
 
 class RolloutEngine(Protocol):
+    """Optional: ``from_config(cfg, model, tokenizer)`` to build it from a run's config, and ``sleep()`` /
+    ``wake(model)`` for an engine that samples from its own copy of the weights (see `updating`)."""
+
     def generate(self, prompt_ids: list[list[int]], params: SamplingParams) -> RolloutBatch: ...
 
 
-# Engine classes by `rollout.engine` name, built as ``cls(model, tokenizer, seed=seed)``.
+@contextlib.contextmanager
+def updating(engine, model):
+    """Wraps a policy update: the engine may free its memory before (``sleep()``) and takes the updated
+    weights after (``wake(model)``). Engines that sample from `model` itself (kv_cache, hf) define neither."""
+    if hasattr(engine, "sleep"):
+        engine.sleep()
+    yield
+    if hasattr(engine, "wake"):
+        engine.wake(model)
+
+
+# Engine classes by `rollout.engine` name, built as ``cls.from_config(cfg, model, tokenizer)`` where the
+# class has it, else ``cls(model, tokenizer, seed=run.seed)``.
 ROLLOUT_ENGINES: Registry[type[RolloutEngine]] = Registry("rollout engine")
 
 

@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 
 import torch
 
 from srpo.core.configlib import ConfigError
 from srpo.core.generation import SamplingParams
 from srpo.engines.native.rollout.base import ROLLOUT_ENGINES, RolloutBatch, left_pad, response_mask_from_eos
-
-
-def top_p_filter(logits_bv: torch.Tensor, top_p: float) -> torch.Tensor:
-    """Set to -inf every logit outside the smallest set whose probability mass reaches `top_p`.
-
-    The most likely token is always kept. Shapes: [B, V] -> [B, V].
-    """
-    if top_p >= 1.0:
-        return logits_bv
-    sorted_logits, order = logits_bv.sort(dim=-1, descending=True)
-    probs = sorted_logits.softmax(-1)
-    mass_before = probs.cumsum(-1) - probs
-    sorted_logits = sorted_logits.masked_fill(mass_before >= top_p, float("-inf"))
-    return torch.full_like(logits_bv, float("-inf")).scatter(-1, order, sorted_logits)
+from srpo.engines.native.rollout.decode import DecodeSpec, cache_kwarg, decode, static_cache_length
 
 
 def _eos_ids(model, tokenizer) -> list[int]:
     ids = model.generation_config.eos_token_id if model.generation_config is not None else None
     ids = ids if ids is not None else tokenizer.eos_token_id
     return sorted(set(ids if isinstance(ids, list) else [ids]))
-
-
-def _cache_kwarg(model) -> str:
-    """transformers 5 renamed ``past_key_values`` to ``cache``; accept either."""
-    params = inspect.signature(model.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
 
 
 class _EngineBase:
@@ -78,44 +58,76 @@ class _EngineBase:
 
 @ROLLOUT_ENGINES.register("kv_cache")
 class KVCacheEngine(_EngineBase):
-    """Batched ancestral sampling with a KV cache, recording behaviour log-probs as it goes.
+    """Batched ancestral sampling with a preallocated KV cache, recording behaviour log-probs as it goes
+    (`srpo.engines.native.rollout.decode`).
 
-    Per step it keeps only a [B, V] row of logits, so memory does not grow with the vocabulary times the
-    response length, and it stops as soon as every row has produced EOS.
+    Per step it keeps only a [B, V] row of logits, drops finished rows from the batch, and stops as soon as
+    every row has produced EOS. ``compile``: None (auto: on for CUDA, off otherwise), True or False; when
+    on, the one-token step runs through ``torch.compile(mode="reduce-overhead")`` (CUDA graphs on a GPU) over
+    transformers' `StaticCache`, with every shape fixed: finished rows are then not dropped, and a new
+    (batch size, cache length) pair compiles once. `compile_options` go to ``torch.compile`` as they are.
     """
+
+    CONFIG_FIELDS = ("compile",)  # RolloutConfig fields `build_rollout_engine` passes to the constructor
+    # Steps between host reads of the finished count on an accelerator (each read waits for the GPU queue).
+    CHECK_EVERY_ACCELERATOR = 16
+    # The compiled path rounds the cache length up to a multiple of this, so prompt widths share graphs.
+    CACHE_LEN_BUCKET = 256
+
+    def __init__(self, model, tokenizer, seed: int = 0, compile: bool | None = None,
+                 compile_options: dict | None = None):
+        super().__init__(model, tokenizer, seed=seed)
+        self.compiled = resolve_compile(compile, self.device)
+        self.compile_options = {"mode": "reduce-overhead", **(compile_options or {})}
+        self._eos = torch.tensor(self.eos_ids, device=self.device)
+        self._step_fn = None
+        self._cache, self._cache_key = None, None
 
     @torch.no_grad()
     def generate(self, prompt_ids: list[list[int]], params: SamplingParams) -> RolloutBatch:
         ids, mask, index = self._prompts(prompt_ids, params.n)
-        cache_kw = _cache_kwarg(self.model)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                         logits_to_keep=1)
-        cache = out[cache_kw] if cache_kw in out else out.past_key_values
-        last_pos = positions[:, -1:]
-        eos = torch.tensor(self.eos_ids, device=self.device)
-        done = torch.zeros(ids.shape[0], dtype=torch.bool, device=self.device)
-        tokens, logps = [], []
-        for _ in range(params.max_new_tokens):
-            logits = out.logits[:, -1, :].float() / params.temperature
-            token, logp = self._sample(logits, params.top_p)
-            token = token.masked_fill(done, self.pad_id)
-            tokens.append(token)
-            logps.append(logp)
-            done |= torch.isin(token, eos)
-            if done.all():
-                break
-            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-            last_pos = last_pos + 1
-            out = self.model(input_ids=token[:, None], attention_mask=mask, position_ids=last_pos,
-                             use_cache=True, **{cache_kw: cache})
-        return self._finish(ids, mask[:, : ids.shape[1]], index, torch.stack(tokens, 1), torch.stack(logps, 1))
+        spec = DecodeSpec(params.temperature, params.top_p, self._eos, self.pad_id,
+                          check_every=1 if self.device.type == "cpu" else self.CHECK_EVERY_ACCELERATOR,
+                          compact=not self.compiled)
+        if self.compiled:
+            cache = self._static_cache(len(ids), static_cache_length(ids.shape[1], params.max_new_tokens,
+                                                                     self.CACHE_LEN_BUCKET))
+            out = decode(self.model, ids, mask, params.max_new_tokens, self.generator, spec,
+                         step_fn=self._compiled_step(), static_cache=cache)
+        else:
+            out = decode(self.model, ids, mask, params.max_new_tokens, self.generator, spec)
+        return self._finish(ids, mask, index, out.tokens_bt, out.logprobs_bt)
 
-    def _sample(self, logits_bv: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
-        logp_bv = logits_bv.log_softmax(-1)
-        probs = top_p_filter(logits_bv, top_p).softmax(-1)
-        token = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
-        return token, logp_bv.gather(-1, token[:, None]).squeeze(-1)
+    def _static_cache(self, batch: int, length: int):
+        """The StaticCache for this (batch, length), kept for the next call of the same shape so that the CUDA
+        graphs recorded over its buffers replay instead of re-recording (it stays allocated between calls)."""
+        from transformers import StaticCache
+
+        if self._cache_key != (batch, length):
+            self._cache, self._cache_key = None, None  # drop the old buffers before allocating new ones
+            self._cache = StaticCache(config=self.model.config, max_cache_len=length)
+            self._cache_key = (batch, length)
+        return self._cache
+
+    def _compiled_step(self):
+        """The one-token forward, compiled once per engine: (input_ids, attention_mask, position_ids, cache)
+        -> last-position logits [B, V]."""
+        if self._step_fn is None:
+            model, cache_kw = self.model, cache_kwarg(self.model)
+
+            def step(input_ids, attention_mask, position_ids, cache):
+                return model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                             use_cache=True, **{cache_kw: cache}).logits[:, -1]
+
+            self._step_fn = torch.compile(step, dynamic=False, **self.compile_options)
+        return self._step_fn
+
+
+def resolve_compile(compile: bool | None, device: torch.device) -> bool:
+    """``rollout.compile`` to a decision: None (auto) compiles on CUDA only, where CUDA graphs pay off."""
+    if compile is not None and not isinstance(compile, bool):
+        raise ConfigError(f"rollout.compile: must be true, false or null (auto), got {compile!r}")
+    return device.type == "cuda" if compile is None else compile
 
 
 @ROLLOUT_ENGINES.register("hf")

@@ -1,0 +1,161 @@
+"""srpo's prompt stream, for any engine that draws a step's prompts before the previous steps are scored.
+
+Step s (counted from 1) is P = ``prompts_per_step`` prompts drawn from the `DomainMixture` with the
+curriculum's weights of step s: ``mixture.next_batch(P, curriculum.weights(s))``. The stream keeps every drawn
+step as *pending* (``{"step", "uids", "weights"}``) until the engine has fed its verdicts back:
+
+* ``record(uid, corrects)`` once per served prompt: ``mixture.record`` (history resampling's history);
+* ``observe(step, rewards)`` once per step: ``curriculum.observe(step, mean(rewards), drawn_through=D)``,
+  where D is the last step drawn, so a plateau switch takes effect at the first step not yet drawn.
+
+Lookahead L: an engine may draw L steps beyond the last one it has scored (accelerate: 1, verl async: its
+staleness). The mixture is told L (``set_lookahead``), so history resampling closes an epoch only once every
+prompt served in it is recorded. Before drawing step s the stream calls ``_make_room(s)``: by default more
+than L pending steps is an error; an engine whose lost groups never come back overrides it (verl expires
+them). ``lookahead_seen`` is the most pending steps at any draw (the ``sampler/lookahead_max`` metric).
+
+Worked example, P = 2, L = 1 (a TRL-like engine scores step s after drawing s + 1)::
+
+    draw()      -> step 1 {uids [a, b]}   pending {1}      lookahead_seen 0
+    draw()      -> step 2 {uids [c, a]}   pending {1, 2}   lookahead_seen 1
+    record a, b; observe(1, ...); pop 1   pending {2}
+    draw()      -> step 3                 pending {2, 3}   (a third pending step would be an error)
+
+`state_dict` is plain JSON (mixture, curriculum, pending steps, counters, the engine adapter's own fields);
+``state_hash`` digests it, for the cross-rank equality check. Engine adapters subclass `StepStream`:
+``srpo.engines.trl.feedback.PromptStream`` and ``srpo.engines.verl.stream.SrpoStream``. Nothing here imports
+an engine or the curriculum module (same layer): the curriculum is any object with `CurriculumLike`'s methods.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from srpo.core.problem import Problem
+from srpo.sampling.mixture import DomainMixture
+
+STATE_VERSION = 2  # 1: the TRL and verl engines' own streams, each upgraded by its adapter's `_upgrade_v1`
+
+
+class CurriculumLike(Protocol):
+    """What the stream needs of `srpo.curriculum.Curriculum`."""
+
+    def weights(self, step: int) -> dict[str, float]: ...
+
+    def observe(self, step: int, reward_mean: float, drawn_through: int | None = None) -> bool: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class StepStream:
+    """Draws srpo steps and takes their verdicts back, engine-agnostic (see the module docstring)."""
+
+    engine = "srpo stream"  # names the engine in errors and in the state
+    lookahead_field = "lookahead"  # the config field that sets the bound, for the error past it
+    lookahead_hint = "raise the bound"
+
+    def __init__(self, mixture: DomainMixture, curriculum: CurriculumLike, problems: Sequence[Problem],
+                 prompts_per_step: int, total_steps: int, lookahead: int):
+        if prompts_per_step < 1:
+            raise ValueError(f"{self.engine}: prompts_per_step must be >= 1, got {prompts_per_step}")
+        if lookahead < 0:
+            raise ValueError(f"{self.engine}: {self.lookahead_field} must be >= 0, got {lookahead}")
+        self.mixture, self.curriculum = mixture, curriculum
+        self.by_uid = {p.uid: p for p in problems}
+        self.prompts_per_step, self.total_steps, self.lookahead = prompts_per_step, total_steps, lookahead
+        mixture.set_lookahead(lookahead)
+        self.pending: dict[int, dict[str, Any]] = {}  # step -> entry: drawn, verdicts not all in; step order
+        self.drawn_through = 0  # last step drawn
+        self.rollouts_total = 0  # responses fed back through `observe`
+        self.lookahead_seen = 0  # most pending steps at any draw
+
+    # ---- drawing -----------------------------------------------------------------------------------
+    def draw_step(self) -> dict[str, Any]:
+        """Draw step ``drawn_through + 1``; returns its pending entry ``{"step", "uids", "weights"}``."""
+        step = self.drawn_through + 1
+        self._make_room(step)
+        self.lookahead_seen = max(self.lookahead_seen, len(self.pending))
+        weights = self.curriculum.weights(step)
+        batch = self.mixture.next_batch(self.prompts_per_step, weights)
+        entry = {"step": step, "uids": [p.uid for p in batch], "weights": weights}
+        self.pending[step] = entry
+        self.drawn_through = step
+        return entry
+
+    def _make_room(self, step: int) -> None:
+        """Before drawing `step`: more than `lookahead` pending steps means HR would close epochs blind."""
+        if len(self.pending) > self.lookahead:
+            raise RuntimeError(f"{self.engine}: {len(self.pending)} drawn steps are still unscored, more than "
+                               f"{self.lookahead_field}={self.lookahead}; history resampling would decide epochs "
+                               f"without their records ({self.lookahead_hint})")
+
+    def pop_oldest(self) -> dict[str, Any]:
+        """Remove and return the oldest pending step (FIFO engines score steps in draw order)."""
+        if not self.pending:
+            raise RuntimeError(f"{self.engine}: a batch was scored that srpo's sampler never drew")
+        return self.pending.pop(min(self.pending))
+
+    # ---- feedback ----------------------------------------------------------------------------------
+    def record(self, uid: str, corrects: Sequence[bool]) -> None:
+        """The binary verdicts of one served prompt's responses, to history resampling."""
+        self.mixture.record(self.by_uid[uid], list(corrects))
+
+    def observe(self, step: int, rewards: Sequence[float]) -> None:
+        """Count `rewards` as rollouts; tell the curriculum their mean ``sum(rewards) / len(rewards)`` (not
+        when there are none: a step whose groups were all lost tells it nothing)."""
+        if rewards:
+            self.curriculum.observe(step, sum(rewards) / len(rewards), drawn_through=self.drawn_through)
+        self.rollouts_total += len(rewards)
+
+    # ---- state -------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"version": STATE_VERSION, "engine": self.engine, "mixture": self.mixture.state_dict(),
+                "curriculum": self.curriculum.state_dict(),
+                "pending": [copy.deepcopy(e) for _, e in sorted(self.pending.items())],
+                "drawn_through": self.drawn_through, "rollouts_total": self.rollouts_total,
+                "lookahead_seen": self.lookahead_seen, **self._extra_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("version") == 1:
+            state = self._upgrade_v1(state)
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"{self.engine} state: version {state.get('version')!r} is not {STATE_VERSION}")
+        if state.get("engine") != self.engine:
+            raise ValueError(f"{self.engine} state: written by {state.get('engine')!r}, whose stream keeps "
+                             "other fields; resume with the engine that wrote it")
+        self.mixture.load_state_dict(state["mixture"])
+        self.curriculum.load_state_dict(state["curriculum"])
+        entries = sorted((copy.deepcopy(e) for e in state["pending"]), key=lambda e: int(e["step"]))
+        self.pending = {int(e["step"]): e for e in entries}
+        self.drawn_through = int(state["drawn_through"])
+        self.rollouts_total = int(state["rollouts_total"])
+        self.lookahead_seen = int(state["lookahead_seen"])
+        self._load_extra(state)
+
+    def _extra_state(self) -> dict[str, Any]:
+        """The adapter's own JSON fields of the state."""
+        return {}
+
+    def _load_extra(self, state: dict[str, Any]) -> None:
+        """Restore what `_extra_state` wrote."""
+
+    def _upgrade_v1(self, state: dict[str, Any]) -> dict[str, Any]:
+        """A version-1 state (an engine's own stream before the merge) as a version-2 one."""
+        raise ValueError(f"{self.engine} state: version 1 was never written by this stream")
+
+    def state_hash(self) -> str:
+        """A digest of everything that must be equal on every rank (the first 16 hex digits of a SHA-256)."""
+        blob = json.dumps(self.state_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def stats(self) -> dict[str, float]:
+        """The stream's own counters (the mixture's and curriculum's come from their `stats`)."""
+        return {"sampler/rollouts_total": float(self.rollouts_total),
+                "sampler/lookahead_max": float(self.lookahead_seen),
+                "sampler/drawn_unrecorded_steps": float(len(self.pending))}
