@@ -44,12 +44,14 @@ class SamplingConfig:
                                    "easiest candidates are dropped (highest pass rate first, seeded tie-break) and "
                                    "the rest stay; the boundary counts in ``floor_hits``.")
     hr_on_exhausted: ExhaustedMode = option(
-        "floor", "what HR does when its pool runs dry: the drops of an epoch boundary would leave fewer active "
-                 "prompts than the floor (one batch, see ``hr_min_active``). ``floor``: only the easiest candidates "
-                 "leave and the active set stays at the floor, so training repeats the same few prompts. "
-                 "``readmit``: every dropped prompt comes back for a fresh pass (those still solved leave again at "
-                 "the next boundary). ``stop``: like ``floor`` for the batch being drawn, then training ends after "
-                 "the current step. Logged when it happens; counted in ``floor_hits``.")
+        "readmit", "what HR does when its pool runs dry: the drops of an epoch boundary would leave fewer active "
+                   "prompts than the floor (one batch, see ``hr_min_active``). ``readmit`` (default): nothing is "
+                   "dropped and every dropped prompt comes back for a fresh pass (those still solved leave again at "
+                   "the next boundary). ``floor``: only the easiest candidates leave and the active set stays at the "
+                   "floor, so training repeats the same few prompts. ``stop``: like ``floor`` for the batch being "
+                   "drawn, then training ends after the current step. Logged when it happens; counted in "
+                   "``floor_hits``. Measured in docs/reproduction.md: ``floor`` lost held-out accuracy after the pool "
+                   "ran dry, ``readmit`` kept it.")
     dynamic_max_rounds: int = option(10, "dynamic sampling: most generation rounds per training batch. When hit, the "
                                          "trainer trains on the groups that survived (possibly fewer, possibly none) "
                                          "and logs ``cap_hit``. DAPO's verl recipe scripts use 10 "
