@@ -62,6 +62,7 @@ def test_a_recipe_may_be_rewritten_freely_before_verl_saved_a_checkpoint(model_d
 @pytest.mark.parametrize("override, field", [
     ("optim.lr=3e-6", "optim.lr"),
     ("rollout.group_size=8", "rollout.group_size"),
+    ("verl.trainer_mode=colocate_async", "verl.trainer_mode"),
     ('data.train=["toy:math?n=10&levels=1-2&seed=3", "toy:code?n=6&levels=1&seed=3"]', "data.train"),
 ])
 def test_resuming_under_other_settings_is_refused_and_writes_nothing(model_dir, tmp_path, override, field):
@@ -104,12 +105,12 @@ def test_a_resumable_change_is_taken_and_recorded_with_verls_checkpoint(model_di
     run = tmp_path / "run"
     checkpoint(run, 2)
     folder = checkpoint(run, 4)
-    cfg = config(model_dir, tmp_path, "run.total_steps=300", "eval.samples=2")
+    cfg = config(model_dir, tmp_path, "run.total_steps=300", "eval.samples=2", "verl.param_offload=true")
     recipe = write_recipe(cfg)
     assert (recipe.resume.checkpoint, recipe.resume.step) == (folder, 4)
     rows = [json.loads(line) for line in (run / "resumes.jsonl").read_text().splitlines()]
     assert len(rows) == 1 and (rows[0]["checkpoint"], rows[0]["step"]) == (str(folder), 4)
-    assert set(rows[0]["changes"]) == {"run.total_steps", "eval.samples"}
+    assert set(rows[0]["changes"]) == {"run.total_steps", "eval.samples", "verl.param_offload"}
     assert rows[0]["changes"]["run.total_steps"][1] == 300
     assert load_config(str(run / "config.yaml")) == cfg
     assert f"resuming from {folder} (step 4)" in capsys.readouterr().out
