@@ -331,8 +331,7 @@ def figure_png(title: str, panels: list[tuple[str, Any, bool]], groups: dict[str
                 continue
             grid, mean, lo, hi = got
             colour = PALETTE[j % len(PALETTE)]
-            ax.plot(grid, mean, color=colour, label=f"{variant} (n={len(runs)})", marker="o" if sparse else None,
-                    markersize=3)
+            ax.plot(grid, mean, color=colour, label=f"{variant} (n={len(runs)})")
             ax.fill_between(grid, lo, hi, color=colour, alpha=0.18, linewidth=0)
         if hline is not None and sparse:
             ax.axhline(hline, color="grey", linestyle=":", linewidth=1)
