@@ -8,7 +8,7 @@ import pytest
 from srpo.cli import main
 from srpo.config.compare import load_spec, parse_spec, spec_names
 from srpo.core.configlib import ConfigError
-from srpo.engines.compare import child_command, plan
+from srpo.cli.compare_runs import child_command, plan
 
 SPEC = {"name": "t", "base": "demo", "budget": 640, "seeds": [0, 1],
         "overrides": ["curriculum.preset=math_only"],

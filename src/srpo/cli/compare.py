@@ -8,7 +8,7 @@ from pathlib import Path
 
 def _cli(args: argparse.Namespace) -> int:
     from srpo.config.compare import load_spec
-    from srpo.engines.compare import is_complete, plan, run_all
+    from srpo.cli.compare_runs import is_complete, plan, run_all
     from srpo.report.compare import build_compare_report
 
     spec = load_spec(args.spec)

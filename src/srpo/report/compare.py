@@ -1,7 +1,7 @@
 """The comparison report: variants x seeds overlaid (mean and spread over seeds) and one table.
 
 Input: ``{variant: [run_dir, ...]}`` (one directory per seed, each with ``metrics.jsonl`` and the
-``compare.json`` marker that `srpo.engines.compare` writes). Output in `out_dir`: ``compare.html``, one PNG
+``compare.json`` marker that `srpo.cli.compare_runs` writes). Output in `out_dir`: ``compare.html``, one PNG
 per figure, ``table.md`` and ``summary.json``.
 
 What the table measures (per run, then mean over seeds):
