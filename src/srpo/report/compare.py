@@ -339,7 +339,11 @@ def figure_png(title: str, panels: list[tuple[str, Any, bool]], groups: dict[str
         ax.set_xlabel("rollouts", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    handles, labels = fig.axes[0].get_legend_handles_labels() if fig.axes else ([], [])
+    seen: dict[str, Any] = {}  # a variant may have data only in some panels: legend from all of them
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    handles, labels = list(seen.values()), list(seen)
     fig.suptitle(title + " (line: mean over seeds; band: min-max)", fontsize=10)
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8)
