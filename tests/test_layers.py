@@ -13,6 +13,11 @@ one of the same layer or a higher one:
     algo, sandbox, analysis
     core                    shared records, the registry, config machinery, jsonl io
 
+Inside ``engines``, each engine subpackage (native/, trl/, verl/) imports only itself, the shared engine modules
+(``srpo.engines.<module>``: batching, data, records, run_dir) and lower layers, never a sibling engine; the shared
+modules import no engine. The one exception is `ENGINE_REUSE`: native's model loading and generation helpers,
+which the TRL engine reuses rather than copies.
+
 Independently of the layers, the module graph has no cycles (a package's ``__init__`` counts as a module,
 so a submodule importing its own package while the package imports it is a cycle).
 """
@@ -120,6 +125,46 @@ def test_algo_imports_only_torch_and_the_registry():
                     or name.startswith(("srpo.algo", "srpo.core.registry")), f"{path.name} imports {name}"
 
 
+# engine -> the modules of a sibling engine it may import. native's model and LoRA loading and its generate
+# function are native code through and through (they reach native's checkpoints and rollout engines), so they
+# stay there and are named here instead of being moved to a shared module.
+ENGINE_REUSE: dict[str, set[str]] = {
+    "trl": {"srpo.engines.native.lora", "srpo.engines.native.model", "srpo.engines.native.generation"},
+}
+
+
+def _engine_of(module: str) -> str | None:
+    """The engine subpackage `module` belongs to, ``"shared"`` for the shared engine modules, None outside
+    ``srpo.engines``."""
+    parts = module.split(".")
+    if parts[:2] != ["srpo", "engines"]:
+        return None
+    if len(parts) > 2 and (SRC / "engines" / parts[2] / "__init__.py").is_file():
+        return parts[2]
+    return "shared"
+
+
+def _sibling_breaches(module: str, targets: set[str], reuse: dict[str, set[str]] = ENGINE_REUSE) -> list[str]:
+    """The imports of `module` that reach into another engine's subpackage (`reuse` aside)."""
+    own = _engine_of(module)
+    if own is None:
+        return []
+    return sorted(t for t in targets if _engine_of(t) not in (None, "shared", own) and t not in reuse.get(own, ()))
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if _engine_of(m) is not None))
+def test_no_engine_imports_a_sibling_engine(module):
+    bad = _sibling_breaches(module, GRAPH[module])
+    assert not bad, f"{module} imports another engine: {bad} (move what both need to a shared srpo.engines module)"
+
+
+def test_the_engines_exist_as_the_sibling_rule_expects():
+    """The rule above looks at real packages: if an engine moved, it would silently check nothing."""
+    assert {_engine_of(m) for m in GRAPH} >= {"native", "trl", "verl", "shared"}
+    assert all(_engine_of(m) not in (None, "shared") for names in ENGINE_REUSE.values() for m in names)
+    assert all(m in GRAPH for names in ENGINE_REUSE.values() for m in names)
+
+
 def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     state: dict[str, int] = {}  # 1: on the stack, 2: done
     stack: list[str] = []
@@ -154,3 +199,19 @@ def test_the_checker_sees_a_cycle_and_a_layer_breach():
     assert _breaches("srpo.data.loaders", {"srpo.toy.suites", "srpo.core.problem"}) == ["srpo.toy.suites"]
     assert _breaches("srpo.rewards.scorer", {"srpo.data.formats"}) == ["srpo.data.formats"]
     assert _breaches("srpo.engines.native.trainer", {"srpo.sampling", "srpo.engines.native.actor"}) == []
+
+
+def test_the_checker_sees_an_engine_importing_a_sibling():
+    """The sibling rule can fail: verl reaching into the TRL engine, a shared module into native, and native
+    into verl are caught; shared modules, the engine's own modules and `ENGINE_REUSE` pass."""
+    assert _sibling_breaches("srpo.engines.verl.metrics", {"srpo.engines.trl.feedback", "srpo.engines.records",
+                                                           "srpo.engines.verl.stream", "srpo.analysis"}) \
+        == ["srpo.engines.trl.feedback"]
+    assert _sibling_breaches("srpo.engines.records", {"srpo.engines.native.model", "srpo.engines.data"}) \
+        == ["srpo.engines.native.model"]
+    assert _sibling_breaches("srpo.engines.native.trainer", {"srpo.engines.verl", "srpo.engines.run_dir"}) \
+        == ["srpo.engines.verl"]
+    assert _sibling_breaches("srpo.engines.trl.trainer", {"srpo.engines.native.model"}) == []
+    assert _sibling_breaches("srpo.engines.verl.setup", {"srpo.engines.native.model"}) == ["srpo.engines.native.model"]
+    assert _sibling_breaches("srpo.engines.trl.trainer", {"srpo.engines.native.model"}, reuse={}) \
+        == ["srpo.engines.native.model"]

@@ -8,7 +8,8 @@ import pytest
 
 from srpo.core.problem import Problem
 from srpo.curriculum import Curriculum, CurriculumConfig
-from srpo.engines.trl.feedback import PromptSampler, PromptStream, Record
+from srpo.engines.records import Record
+from srpo.engines.trl.feedback import PromptSampler, PromptStream
 from srpo.sampling import DomainMixture, SamplingConfig
 
 G = 2

@@ -8,7 +8,7 @@ import pytest
 from srpo.core.configlib import ConfigError
 from srpo.toy import build
 from srpo.cli import main
-from srpo.toy.build import WarmStartConfig, draw_batch, micro_batches
+from srpo.toy.build import WarmStartConfig, draw_batch, micro_batches, pick_targets
 
 
 def _sha(path):
@@ -54,6 +54,22 @@ def test_batches_are_pure_and_exclude_heldout():
     assert levels == {("math", lv) for lv in (1, 2, 3, 4)} | {("code", lv) for lv in (1, 2, 3)}
 
 
+def test_targets_mix_terse_and_step_by_step_per_example():
+    """A seeded per-example choice: pure, about `terse_fraction` terse, and all of one kind at 0 and 1."""
+    cfg = WarmStartConfig(terse_fraction=0.7)
+    problems = [p for s in range(10) for p in draw_batch(cfg, s)]
+    multi = [p for p in problems if p.metadata["terse"] != p.metadata["solution"]]
+    picks = [t for s in range(10) for t in pick_targets(cfg, s, draw_batch(cfg, s))]
+    assert picks == [t for s in range(10) for t in pick_targets(cfg, s, draw_batch(cfg, s))]
+    chosen = [t for p, t in zip(problems, picks) if p in multi]
+    terse = sum(t == p.metadata["terse"] for p, t in zip(multi, chosen))
+    assert all(t in (p.metadata["terse"], p.metadata["solution"]) for p, t in zip(multi, chosen))
+    assert 0.6 < terse / len(multi) < 0.8, terse / len(multi)
+    batch = draw_batch(cfg, 0)
+    for frac, key in ((0.0, "solution"), (1.0, "terse")):
+        assert pick_targets(WarmStartConfig(terse_fraction=frac), 0, batch) == [p.metadata[key] for p in batch]
+
+
 def test_micro_batches_keep_every_row_and_trim_padding():
     import torch
 
@@ -65,7 +81,8 @@ def test_micro_batches_keep_every_row_and_trim_padding():
 
 
 @pytest.mark.parametrize("field,value", [("batch_size", 0), ("code_fraction", 1.5), ("math_levels", (0,)),
-                                         ("code_levels", (5,)), ("lr", 0.0)])
+                                         ("code_levels", (5,)), ("lr", 0.0),
+                                         ("terse_fraction", -0.1)])
 def test_config_validation_names_the_field(field, value):
     with pytest.raises(ConfigError, match=field):
         WarmStartConfig(**{field: value}).validate()

@@ -28,22 +28,19 @@ def _eval_int(expr: str) -> int:
     return walk(ast.parse(expr, mode="eval"))
 
 
-def _solve_linear(equation: str) -> list[int]:
-    """All integers x in [-200, 200] satisfying 'a*x+b=c' (brute force, no algebra shared with the generator)."""
-    lhs, rhs = equation.split("=")
-    return [x for x in range(-200, 201) if _eval_int(lhs.replace("x", f"({x})")) == _eval_int(rhs)]
-
-
 def _check_math(p):
-    m = re.fullmatch(r"Compute (.+)\.", p.prompt)
-    if m:
-        assert str(_eval_int(m.group(1))) == p.answer, p.prompt
-    else:
-        m = re.fullmatch(r"Solve (.+) for x\.", p.prompt)
-        assert m, p.prompt
-        assert _solve_linear(m.group(1)) == [int(p.answer)], p.prompt
-    assert p.metadata["solution"].endswith(f"<answer>{p.answer}</answer>")
-    assert p.metadata["solution"].startswith("<think>")
+    m = re.fullmatch(r"Compute ([0-9+*-]+)\.", p.prompt)
+    assert m, p.prompt
+    assert str(_eval_int(m.group(1))) == p.answer, p.prompt
+    for key in ("solution", "terse"):
+        assert p.metadata[key].endswith(f"<answer>{p.answer}</answer>")
+        assert p.metadata[key].startswith("<think>")
+    # the terse think is the whole expression in one step
+    assert p.metadata["terse"] == f"<think>{m.group(1)}={p.answer}</think><answer>{p.answer}</answer>"
+
+
+def _think(text):
+    return re.search(r"<think>(.*)</think>", text).group(1)
 
 
 @pytest.mark.parametrize("level", range(1, tasks.MAX_LEVEL["math"] + 1))
@@ -52,15 +49,13 @@ def test_math_answers_are_correct(level):
     for p in probs:
         assert p.domain == "math" and p.source == "toy/math" and p.difficulty == level
         _check_math(p)
-        # every "a op b=c" step of the reference reasoning is itself true arithmetic
-        think = re.search(r"<think>(.*)</think>", p.metadata["solution"]).group(1)
-        for step in think.split():
+        # every step of the reference reasoning is one true operation, and no intermediate value is negative
+        steps = _think(p.metadata["solution"]).split()
+        for step in steps:
             lhs, rhs = step.split("=")
-            if "/" in lhs:
-                num, den = map(int, lhs.split("/"))
-                assert num == den * int(rhs), step
-            else:
-                assert _eval_int(lhs) == int(rhs), step
+            assert _eval_int(lhs) == int(rhs) >= 0, step
+            assert len(re.findall(r"[+*-]", lhs)) == 1, step
+        assert steps[-1].endswith(f"={p.answer}")
 
 
 @pytest.fixture(scope="module")
@@ -80,18 +75,28 @@ def test_code_reference_solutions_pass_their_cases(level, passes):
         solution = p.metadata["solution"]
         assert solution.startswith("<think>") and f"```python\n{p.metadata['code']}```" in solution
         assert passes(p.metadata["code"], p), p.prompt
+        # the terse response differs only in its think: the same program, the values without their arithmetic
+        assert p.metadata["terse"].split("</think>")[1] == solution.split("</think>")[1]
+        terse, steps = _think(p.metadata["terse"]), _think(solution)
+        assert terse.count("=") < steps.count("=") and not re.search(r"\d[+*/-]", terse)
         # the hidden cases can fail: a constant function does not pass them
         assert not passes("def f(*a):\n    return 0\n", p), p.prompt
 
 
 def test_code_cases_are_computed_not_copied():
-    """Cases agree with an independent reading of the prompt (level 2: f(0)=b, f(1)=a+b)."""
+    """Cases agree with an independent reading of the prompt (level 2: f(0)=b, f(1)=a+b; level 3: the same
+    line through f(1) and f(2), mapped over a list)."""
     for p in tasks.code_problems(100, 2, seed=1):
-        b, ab = map(int, re.fullmatch(r"Write f\(x\) in Python with f\(0\)=(-?\d+) and f\(1\)=(-?\d+)\.",
+        b, ab = map(int, re.fullmatch(r"Write f\(x\)=a\*x\+b in Python with f\(0\)=(-?\d+) and f\(1\)=(-?\d+)\.",
                                       p.prompt).groups())
         for case in p.tests["cases"]:
             (x,) = case["input"]
             assert case["output"] == (ab - b) * x + b
+    for p in tasks.code_problems(100, 3, seed=1):
+        y1, y2 = map(int, re.search(r"f\(\[1, 2\]\)=\[(-?\d+), (-?\d+)\]", p.prompt).groups())
+        for case in p.tests["cases"]:
+            (xs,) = case["input"]
+            assert case["output"] == [y1 + (y2 - y1) * (x - 1) for x in xs]
 
 
 @pytest.mark.parametrize("domain", ["math", "code"])
@@ -106,24 +111,23 @@ def test_deterministic_per_seed_and_seeds_differ(domain):
 
 
 def _think_steps(p):
-    return len(re.search(r"<think>(.*)</think>", p.metadata["solution"]).group(1).split())
+    return len(_think(p.metadata["solution"]).split())
 
 
 def test_math_levels_get_harder():
-    """More reasoning steps and more operators per problem as the level rises."""
-    steps = [sum(_think_steps(p) for p in tasks.math_problems(100, lv, 0)) / 100 for lv in range(1, 6)]
-    ops = [sum(len(re.findall(r"[+\-*]", p.prompt)) for p in tasks.math_problems(100, lv, 0)) / 100
-           for lv in range(1, 6)]
-    assert steps[0] == 1 and steps[1] == steps[2] == steps[3] == 2 and steps[4] > 3
-    assert ops[0] == 1 and ops[1] == 2 and ops[4] >= 3
-    assert all("x" in p.prompt for p in tasks.math_problems(20, 4, 0))
+    """One step per operator in the prompt, and more operators as the level rises; level 1 has one, so its
+    terse and step-by-step responses coincide."""
+    for lv, want in zip(range(1, 6), (1, 2, 3, 4, 6)):
+        for p in tasks.math_problems(100, lv, 0):
+            assert _think_steps(p) == len(re.findall(r"[+*-]", p.prompt)) == want, p.prompt
+            assert (p.metadata["terse"] == p.metadata["solution"]) == (lv == 1)
 
 
 def test_code_levels_differ():
     prompts = {lv: [p.prompt for p in tasks.code_problems(30, lv, 0)] for lv in range(1, 5)}
-    assert all(" times " in s for s in prompts[1])
+    assert all(re.search(r"f\(x\)=x[+-]c ", s) for s in prompts[1])
     assert all("f(1)=" in s and "f(2)=" not in s for s in prompts[2])
-    assert all("f(xs)" in s for s in prompts[3])
+    assert all("f(xs)" in s and "f([1, 2])" in s for s in prompts[3])
     assert all("f(2)=" in s for s in prompts[4])
     codes = [p.metadata["code"] for p in tasks.code_problems(30, 4, 0)]
     assert all("x*x" in c for c in codes)

@@ -12,7 +12,7 @@ from typing import Sequence
 from srpo.core.configlib import build
 from srpo.core.problem import Problem
 from srpo.toy.build import WarmStartConfig, train
-from srpo.toy.measure import cell_rates, format_table, heldout_suite
+from srpo.toy.measure import cell_rates, format_modes, format_table, heldout_suite, mode_rates
 
 
 def add_cli(subparsers) -> None:
@@ -57,8 +57,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def measure_pass_rates(model_dir: str | Path, problems: Sequence[Problem], k: int, seed: int = 0,
-                       max_new_tokens: int = 96) -> dict[str, dict[str, float]]:
-    """Sample k responses per problem at temperature 1 and judge them with the real verifiers."""
+                       max_new_tokens: int = 96, modes: dict | None = None) -> dict[str, dict[str, float]]:
+    """Sample k responses per problem at temperature 1 and judge them with the real verifiers.
+
+    If `modes` is a dict, it receives `srpo.toy.measure.mode_rates` (terse vs step-by-step accuracy)."""
     from srpo.config import TrainConfig
     from srpo.engines.native.generation import make_generate_fn
     from srpo.rewards import RewardScorer
@@ -70,6 +72,8 @@ def measure_pass_rates(model_dir: str | Path, problems: Sequence[Problem], k: in
     with RewardScorer(cfg.rewards, cfg.sandbox) as scorer:
         results = scorer.score([r for group in responses for r in group], flat_problems)
     corrects = [[r.correct for r in results[i * k:(i + 1) * k]] for i in range(len(problems))]
+    if modes is not None:
+        modes.update(mode_rates(problems, responses, corrects))
     return cell_rates(problems, corrects, k)
 
 
@@ -81,10 +85,13 @@ def run_measure(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     t0 = time.time()
+    modes: dict = {}
     rates = measure_pass_rates(args.model or default_model_dir(), heldout_suite(args.n, args.seed), args.k,
-                               seed=args.seed)
+                               seed=args.seed, modes=modes)
     print(format_table(rates, args.k))
+    print()
+    print(format_modes(modes))
     print(f"({time.time() - t0:.0f} s)")
     if args.json:
-        Path(args.json).write_text(json.dumps(rates, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({**rates, "modes": modes}, indent=2) + "\n")
     return 0

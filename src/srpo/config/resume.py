@@ -25,6 +25,8 @@ RESUMABLE = (
     "algorithm.share_prompts", "sandbox.workers",
     "eval", "logging", "analysis", "difficulty", "curate",
     "trl.state_check_every", "trl.report_to",
+    "verl.reward_workers", "verl.project_name", "verl.gpu_memory_utilization", "verl.param_offload",
+    "verl.optimizer_offload", "verl.max_tokens_per_gpu",
 )
 
 

@@ -45,6 +45,9 @@ class WarmStartConfig:
     math_levels: tuple[int, ...] = option((1, 2, 3, 4), "MATH difficulty levels in the mix, drawn uniformly.")
     code_levels: tuple[int, ...] = option((1, 2, 3), "CODE difficulty levels in the mix, drawn uniformly.")
     code_fraction: float = option(0.4, "probability that a sequence is a CODE problem.")
+    terse_fraction: float = option(0.7, "probability that a sequence's target is the problem's terse response "
+                                        "(`metadata['terse']`, the result in one think step) instead of the "
+                                        "step-by-step reference; a seeded per-example choice.")
     bf16: bool = option(True, "bf16 autocast for forward/backward (about 2x faster on CPUs with bf16 support).")
     threads: int = option(1, "torch intra-op threads; 1 for the reproducible build.")
     model: ToyModelConfig = option(factory=ToyModelConfig, doc="shape of the model.")
@@ -55,8 +58,9 @@ class WarmStartConfig:
                 raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
         if self.steps < 0 or self.warmup_steps < 0:
             raise ConfigError(f"steps: steps and warmup_steps must be >= 0, got {self.steps}, {self.warmup_steps}")
-        if not 0.0 <= self.code_fraction <= 1.0:
-            raise ConfigError(f"code_fraction: must be in [0, 1], got {self.code_fraction}")
+        for name in ("code_fraction", "terse_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name}: must be in [0, 1], got {getattr(self, name)}")
         for dom, levels in (("math", self.math_levels), ("code", self.code_levels)):
             bad = [lv for lv in levels if not 1 <= lv <= tasks.MAX_LEVEL[dom]]
             if bad or not levels:
@@ -82,16 +86,28 @@ def draw_batch(cfg: WarmStartConfig, step: int) -> list:
     return batch
 
 
-def encode_batch(tokenizer, problems) -> dict:
-    """Right-padded ``input_ids``/``attention_mask``/``labels`` [B, T]; labels -100 outside responses."""
+def pick_targets(cfg: WarmStartConfig, step: int, problems: list) -> list[str]:
+    """The response each problem of step `step` trains on: terse with probability `terse_fraction`, else the
+    step-by-step reference; a pure function of (cfg, step, problems)."""
+    rng = random.Random(f"srpo.toy.build/{cfg.seed}/{step}/targets")
+    return [p.metadata["terse"] if rng.random() < cfg.terse_fraction else p.metadata["solution"]
+            for p in problems]
+
+
+def encode_batch(tokenizer, problems, targets: list[str] | None = None) -> dict:
+    """Right-padded ``input_ids``/``attention_mask``/``labels`` [B, T]; labels -100 outside responses.
+
+    `targets` are the responses to train on (default: each problem's step-by-step ``metadata["solution"]``).
+    """
     import torch
 
+    targets = targets if targets is not None else [p.metadata["solution"] for p in problems]
     rows = []
-    for p in problems:
+    for p, target in zip(problems, targets, strict=True):
         prompt = tokenizer.apply_chat_template([{"role": "user", "content": p.prompt}], tokenize=False,
                                                add_generation_prompt=True)
         p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        r_ids = tokenizer(p.metadata["solution"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        r_ids = tokenizer(target, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         rows.append((p_ids + r_ids, [-100] * len(p_ids) + r_ids))
     width = max(len(ids) for ids, _ in rows)
     pad = tokenizer.pad_token_id
@@ -150,7 +166,8 @@ def train(cfg: WarmStartConfig, out_dir: str | Path,
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
     for step in range(cfg.steps):
-        batch = encode_batch(tokenizer, draw_batch(cfg, step))
+        problems = draw_batch(cfg, step)
+        batch = encode_batch(tokenizer, problems, pick_targets(cfg, step, problems))
         n_tokens = int((batch["labels"][:, 1:] != -100).sum())
         loss = 0.0
         for chunk in micro_batches(batch, cfg.micro_batch):

@@ -27,9 +27,9 @@ MAX_LEVEL = {"math": 5, "code": 4}
 HELDOUT_MODULUS = 4
 ENTRY_POINT = "f"
 
-# (prompt, answer, think) for math; (prompt, code, think, cases) for code.
-MathItem = tuple[str, str, str]
-CodeItem = tuple[str, str, str, list[dict]]
+# (prompt, answer, think, terse think) for math; (prompt, code, think, terse think, cases) for code.
+MathItem = tuple[str, str, str, str]
+CodeItem = tuple[str, str, str, str, list[dict]]
 
 
 def is_heldout(domain: str, prompt: str) -> bool:
@@ -40,48 +40,88 @@ def is_heldout(domain: str, prompt: str) -> bool:
 
 # ----------------------------------------------------------------------------------------------- math
 
+def _apply(acc: int, op: str, v: int) -> int:
+    return acc + v if op == "+" else acc - v if op == "-" else acc * v
+
+
+def _chain(rng: random.Random, acc: int, expr: str, n: int, steps: list[str]) -> tuple[str, int]:
+    """Append `n` terms ``±d`` (d in 1..9) to a running total, one think step per term; a minus that would
+    take the total below zero becomes a plus (every intermediate value is >= 0)."""
+    for _ in range(n):
+        d, op = rng.randrange(1, 10), "+-"[rng.randrange(2)]
+        if op == "-" and acc < d:
+            op = "+"
+        new = _apply(acc, op, d)
+        steps.append(f"{acc}{op}{d}={new}")
+        expr, acc = expr + f"{op}{d}", new
+    return expr, acc
+
+
+def _product(rng: random.Random, steps: list[str]) -> tuple[str, int]:
+    a, b = rng.randrange(2, 10), rng.randrange(2, 10)
+    steps.append(f"{a}*{b}={a * b}")
+    return f"{a}*{b}", a * b
+
+
+def _compute(expr: str, value: int, steps: list[str]) -> MathItem:
+    """(prompt, answer, step-by-step think, terse think): terse is the whole expression in one step."""
+    return f"Compute {expr}.", str(value), " ".join(steps), f"{expr}={value}"
+
+
 def _math_l1(rng: random.Random) -> MathItem:
-    a, b = rng.randrange(100), rng.randrange(100)
-    return f"Compute {a}+{b}.", str(a + b), f"{a}+{b}={a + b}"
+    """One operation of the kinds the longer levels chain: a±d, d*d, or a±b with two-digit a, b."""
+    form, steps = rng.randrange(3), []
+    if form == 0:
+        a = rng.randrange(10, 100)
+        expr, value = _chain(rng, a, str(a), 1, steps)
+        return _compute(expr, value, steps)
+    if form == 1:
+        expr, value = _product(rng, steps)
+        return _compute(expr, value, steps)
+    a, b = rng.randrange(10, 82), rng.randrange(4, 82)
+    op = "-" if rng.randrange(2) and a >= b else "+"
+    steps.append(f"{a}{op}{b}={_apply(a, op, b)}")
+    return _compute(f"{a}{op}{b}", _apply(a, op, b), steps)
 
 
 def _math_l2(rng: random.Random) -> MathItem:
-    a, b = rng.randrange(100), rng.randrange(100)
-    c = rng.randrange(a + b + 1)  # keep the result non-negative at this level
-    s = a + b
-    return f"Compute {a}+{b}-{c}.", str(s - c), f"{a}+{b}={s} {s}-{c}={s - c}"
+    """d±d±d: two steps."""
+    steps: list[str] = []
+    first = rng.randrange(1, 10)
+    expr, value = _chain(rng, first, str(first), 2, steps)
+    return _compute(expr, value, steps)
+
+
+def _products_sum(rng: random.Random, steps: list[str]) -> tuple[str, int]:
+    """a*b±c*d: three steps (the minus only where the result stays >= 0)."""
+    e1, p1 = _product(rng, steps)
+    e2, p2 = _product(rng, steps)
+    op = "-" if rng.randrange(2) and p1 >= p2 else "+"
+    steps.append(f"{p1}{op}{p2}={_apply(p1, op, p2)}")
+    return f"{e1}{op}{e2}", _apply(p1, op, p2)
 
 
 def _math_l3(rng: random.Random) -> MathItem:
-    a, b, c = rng.randrange(100), rng.randrange(2, 10), rng.randrange(2, 10)
-    p = b * c
-    form = rng.randrange(3)
-    if form == 0:
-        return f"Compute {a}+{b}*{c}.", str(a + p), f"{b}*{c}={p} {a}+{p}={a + p}"
-    if form == 1:
-        return f"Compute {b}*{c}+{a}.", str(p + a), f"{b}*{c}={p} {p}+{a}={p + a}"
-    return f"Compute {b}*{c}-{a}.", str(p - a), f"{b}*{c}={p} {p}-{a}={p - a}"
+    """a*b±c*d: three steps."""
+    steps: list[str] = []
+    expr, value = _products_sum(rng, steps)
+    return _compute(expr, value, steps)
 
 
 def _math_l4(rng: random.Random) -> MathItem:
-    a, x, b = rng.randrange(2, 10), rng.randrange(21), rng.randrange(51)
-    if rng.randrange(2) == 0:
-        c = a * x + b
-        return (f"Solve {a}*x+{b}={c} for x.", str(x), f"{c}-{b}={c - b} {c - b}/{a}={x}")
-    c = a * x - b
-    return (f"Solve {a}*x-{b}={c} for x.", str(x), f"{c}+{b}={c + b} {c + b}/{a}={x}")
+    """a*b±d±d±d: four steps."""
+    steps: list[str] = []
+    expr, value = _product(rng, steps)
+    expr, value = _chain(rng, value, expr, 3, steps)
+    return _compute(expr, value, steps)
 
 
 def _math_l5(rng: random.Random) -> MathItem:
-    a, b = rng.randrange(2, 20), rng.randrange(2, 20)
-    c, d = rng.randrange(2, 10), rng.randrange(100)
-    form = rng.randrange(2)
-    if form == 0:
-        s, p = a + b, (a + b) * c
-        return (f"Compute ({a}+{b})*{c}-{d}.", str(p - d), f"{a}+{b}={s} {s}*{c}={p} {p}-{d}={p - d}")
-    p, q = a * c, b * c
-    return (f"Compute {a}*{c}+{b}*{c}-{d}.", str(p + q - d),
-            f"{a}*{c}={p} {b}*{c}={q} {p}+{q}={p + q} {p + q}-{d}={p + q - d}")
+    """a*b±c*d±d±d±d: six steps (never in the warm start)."""
+    steps: list[str] = []
+    expr, value = _products_sum(rng, steps)
+    expr, value = _chain(rng, value, expr, 3, steps)
+    return _compute(expr, value, steps)
 
 
 _MATH: dict[int, Callable[[random.Random], MathItem]] = {
@@ -89,10 +129,11 @@ _MATH: dict[int, Callable[[random.Random], MathItem]] = {
 
 
 def _math_problem(item: MathItem, level: int) -> Problem:
-    prompt, answer, think = item
+    prompt, answer, think, terse = item
     solution = f"<think>{think}</think><answer>{answer}</answer>"
+    short = f"<think>{terse}</think><answer>{answer}</answer>"
     return Problem.create("math", prompt, answer=answer, source="toy/math", difficulty=level,
-                          metadata={"solution": solution})
+                          metadata={"solution": solution, "terse": short})
 
 
 # ----------------------------------------------------------------------------------------------- code
@@ -122,80 +163,70 @@ def _signed(v: int, suffix: str) -> str:
     return f"+{v}{suffix}" if v > 0 else f"-{-v}{suffix}"
 
 
+def _paren(v: int) -> str:
+    return f"({v})" if v < 0 else str(v)
+
+
+def _slope(rng: random.Random) -> int:
+    return rng.choice([v for v in range(-9, 10) if v not in (-1, 0, 1)])
+
+
 def _code_l1(rng: random.Random) -> CodeItem:
-    a, b = rng.randrange(2, 20), rng.randrange(1, 50)
-    form = rng.randrange(3)
-    if form == 0:
-        spec, expr, fn = f"x times {a} plus {b}", f"{a}*x+{b}", (lambda x: a * x + b)
-    elif form == 1:
-        spec, expr, fn = f"x times {a} minus {b}", f"{a}*x-{b}", (lambda x: a * x - b)
+    """x+c or x-c from one example: c is one subtraction away."""
+    if rng.randrange(2) == 0:
+        x0, c = rng.randrange(1, 21), rng.randrange(1, 51)
+        prompt = f"Write f(x)=x+c in Python with f({x0})={x0 + c}."
+        think, terse, expr, fn = f"c={x0 + c}-{x0}={c}", f"c={c}", f"x+{c}", (lambda x: x + c)
     else:
-        spec, expr, fn = f"x plus {b}, times {a}", f"(x+{b})*{a}", (lambda x: (x + b) * a)
-    prompt = f"Write f(x) in Python returning {spec}."
-    return prompt, f"def f(x):\n    return {expr}\n", expr, _num_cases(fn, rng)
+        c = rng.randrange(1, 10)
+        x0 = rng.randrange(c + 1, 61)
+        prompt = f"Write f(x)=x-c in Python with f({x0})={x0 - c}."
+        think, terse, expr, fn = f"c={x0}-{x0 - c}={c}", f"c={c}", f"x-{c}", (lambda x: x - c)
+    return prompt, f"def f(x):\n    return {expr}\n", think, terse, _num_cases(fn, rng)
 
 
 def _code_l2(rng: random.Random) -> CodeItem:
-    a = rng.choice([v for v in range(-9, 10) if v != 0])
-    b = rng.randrange(-50, 100)
-    expr = _affine_src(a, b)
-    prompt = f"Write f(x) in Python with f(0)={b} and f(1)={a + b}."
-    think = f"b={b} a={a + b}-{b if b >= 0 else f'({b})'}={a}"
-    return prompt, f"def f(x):\n    return {expr}\n", think, _num_cases(lambda x: a * x + b, rng)
+    """a*x+b from f(0), f(1): b is given, a is one subtraction away."""
+    a, b = _slope(rng), rng.randrange(0, 81)
+    prompt = f"Write f(x)=a*x+b in Python with f(0)={b} and f(1)={a + b}."
+    think, terse = f"b={b} a={a + b}-{b}={a}", f"b={b} a={a}"
+    code = f"def f(x):\n    return {_affine_src(a, b)}\n"
+    return prompt, code, think, terse, _num_cases(lambda x: a * x + b, rng)
 
 
 def _code_l3(rng: random.Random) -> CodeItem:
-    form = rng.randrange(4)
-    if form == 0:
-        a, b = rng.randrange(1, 13), rng.randrange(-30, 31)
-        body = f"[{_affine_src(a, b)} for x in xs]"
-        spec, fn = f"each x in xs mapped to {_affine_src(a, b)}", (lambda xs: [a * x + b for x in xs])
-        think = f"map {_affine_src(a, b)}"
-    elif form == 1:
-        k, m, cmp = rng.randrange(21), rng.randrange(2, 13), rng.choice([">", "<"])
-        word = "greater" if cmp == ">" else "less"
-        body = f"[x*{m} for x in xs if x{cmp}{k}]"
-        spec = f"{m} times each x in xs {word} than {k}"
-        think = f"keep x{cmp}{k} times {m}"
-        fn = (lambda xs: [x * m for x in xs if (x > k if cmp == ">" else x < k)])
-    elif form == 2:
-        k, cmp = rng.randrange(21), rng.choice([">", "<"])
-        word = "greater" if cmp == ">" else "less"
-        body = f"len([x for x in xs if x{cmp}{k}])"
-        spec = f"how many x in xs are {word} than {k}"
-        think = f"count x{cmp}{k}"
-        fn = (lambda xs: len([x for x in xs if (x > k if cmp == ">" else x < k)]))
-    else:
-        k, cmp = rng.randrange(21), rng.choice([">", "<"])
-        word = "greater" if cmp == ">" else "less"
-        body = f"sum([x for x in xs if x{cmp}{k}])"
-        spec = f"the sum of the x in xs {word} than {k}"
-        think = f"sum x{cmp}{k}"
-        fn = (lambda xs: sum([x for x in xs if (x > k if cmp == ">" else x < k)]))
-    prompt = f"Write f(xs) in Python returning {spec}."
-    return prompt, f"def f(xs):\n    return {body}\n", think, _list_cases(fn, rng)
+    """a*x+b mapped over a list, from f([1, 2]): two subtractions (a = f(2)-f(1), then b = f(1)-a)."""
+    a, b = _slope(rng), rng.randrange(0, 61)
+    y1, y2 = a + b, 2 * a + b
+    prompt = f"Write f(xs) in Python mapping each x to a*x+b, with f([1, 2])=[{y1}, {y2}]."
+    think, terse = f"a={y2}-{_paren(y1)}={a} b={y1}-{_paren(a)}={b}", f"a={a} b={b}"
+    code = f"def f(xs):\n    return [{_affine_src(a, b)} for x in xs]\n"
+    return prompt, code, think, terse, _list_cases(lambda xs: [a * x + b for x in xs], rng)
 
 
 def _code_l4(rng: random.Random) -> CodeItem:
+    """A quadratic from f(0), f(1), f(2) (never in the warm start)."""
     a = rng.choice([v for v in range(-5, 6) if v != 0])
     b, c = rng.randrange(-9, 10), rng.randrange(-9, 10)
     f0, f1, f2 = c, a + b + c, 4 * a + 2 * b + c
     d1, d2 = f1 - f0, f2 - f1
     prompt = f"Write f(x) in Python with f(0)={f0}, f(1)={f1}, f(2)={f2}."
-    think = f"d1={d1} d2={d2} a={a} b={b} c={c}"
+    think = f"d1={f1}-{_paren(f0)}={d1} d2={f2}-{_paren(f1)}={d2} a=({d2}-{_paren(d1)})/2={a} b={d1}-{_paren(a)}={b} c={c}"
+    terse = f"a={a} b={b} c={c}"
     expr = f"{a}*x*x" + _signed(b, "*x") + _signed(c, "")
-    return prompt, f"def f(x):\n    return {expr}\n", think, _num_cases(lambda x: a * x * x + b * x + c, rng)
+    return prompt, f"def f(x):\n    return {expr}\n", think, terse, _num_cases(lambda x: a * x * x + b * x + c, rng)
 
 
 _CODE: dict[int, Callable[[random.Random], CodeItem]] = {1: _code_l1, 2: _code_l2, 3: _code_l3, 4: _code_l4}
 
 
 def _code_problem(item: CodeItem, level: int) -> Problem:
-    prompt, code, think, cases = item
+    prompt, code, think, terse, cases = item
     tests = {"kind": "function", "entry_point": ENTRY_POINT, "cases": cases}
-    solution = f"<think>{think}</think><answer>```python\n{code}```</answer>"
+    block = f"<answer>```python\n{code}```</answer>"
     return Problem.create("code", prompt, tests=tests, source="toy/code", difficulty=level,
-                          metadata={"solution": solution, "code": code})
+                          metadata={"solution": f"<think>{think}</think>{block}",
+                                    "terse": f"<think>{terse}</think>{block}", "code": code})
 
 
 # ------------------------------------------------------------------------------------------ generators

@@ -22,25 +22,11 @@ them before drawing anew, so resume never skips or repeats a prompt. The mixture
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from srpo.core.problem import Problem
+from srpo.engines.records import Record
 from srpo.sampling.stream import StepStream
-
-
-@dataclass
-class Record:
-    """One scored response, as every rank sees it after the gather."""
-
-    uid: str
-    domain: str
-    correct: bool
-    reward: float  # the shaped reward GRPOTrainer sums (components + overlong penalty)
-    length: int  # response tokens, EOS included
-    truncated: bool
-    penalty: float
-    text: str
 
 
 def gather(local: list[Any]) -> list[Any]:

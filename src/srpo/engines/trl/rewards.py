@@ -23,7 +23,8 @@ import torch
 from srpo.algo import soft_overlong_penalty
 from srpo.config import TrainConfig
 from srpo.core.problem import Problem
-from srpo.engines.trl.feedback import PromptStream, Record, gather
+from srpo.engines.records import Record
+from srpo.engines.trl.feedback import PromptStream, gather
 from srpo.engines.trl.metrics import step_metrics
 
 

@@ -1,8 +1,8 @@
 """One verl step's srpo metrics, under the names every srpo engine logs (flat ``domain/name``): per-domain
 reward, pass rate, length and truncation; the zero-advantage split (all-correct / all-wrong groups); the
 sampler's active set and epoch figures (HR); the curriculum's stage and weights; the reflection and
-code-in-math analysis; and the rows offered to samples.jsonl. The per-domain and group figures are the TRL
-engine's functions (pure srpo), fed with the same `Record`s."""
+code-in-math analysis; and the rows offered to samples.jsonl. The per-domain figures are the shared
+`srpo.engines.records` functions the TRL engine also uses, fed with the same `Record`s."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ from typing import Any
 
 from srpo.analysis import rollout_metrics, sample_rows
 from srpo.analysis.groups import zero_advantage_split
-from srpo.engines.trl.feedback import Record
-from srpo.engines.trl.metrics import domain_metrics, stage_of
+from srpo.engines.records import Record, domain_metrics, stage_of
 from srpo.engines.verl.stream import SrpoStream, Verdict
 
 
 def records(stream: SrpoStream, groups: Sequence[Sequence[Verdict]]) -> list[Record]:
-    """The verdicts as the TRL engine's records, group after group (the layout `group_metrics` reads)."""
+    """The verdicts as shared `Record`s, group after group (the layout `group_metrics` reads)."""
     return [Record(uid=v.uid, domain=stream.by_uid[v.uid].domain, correct=v.correct, reward=v.reward,
                    length=v.length, truncated=v.truncated, penalty=0.0, text=v.text)
             for rows in groups for v in rows]

@@ -9,6 +9,14 @@ srpo engine does, and writes into ``verl.data_dir`` (default ``<run.output_dir>/
     overrides.txt     verl's Hydra overrides, one a line
     run.sh            ``python3 -m verl.trainer.main_ppo <overrides>`` (run it on the Ray head node)
 
+and records the run in ``run.output_dir`` as every srpo engine does (`srpo.engines.run_dir`): config.yaml,
+data.json and, when verl will resume, a line in resumes.jsonl. A recipe for a run that has a verl checkpoint
+(``<run.output_dir>/checkpoints/global_step_N``, the one ``run.resume`` picks: verl's latest with ``auto``, the
+named one with a path) sets up a resume, so it is checked before anything is written: a setting the run may not
+change (`srpo.config.resume.RESUMABLE`) or other training / held-out problems are refused, and
+``run.resume=never`` refuses to set up a fresh run over the checkpoints. The resume is recorded when the recipe
+is written (verl has not started yet), with the checkpoint and step verl will load.
+
 Nothing here imports verl.
 """
 
@@ -21,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from srpo.config import TrainConfig, save_config
+from srpo.core.configlib import ConfigError
 from srpo.core.problem import Problem
+from srpo.engines.run_dir import Resume, check_data, record_start, resume_changes
 from srpo.engines.verl.setup import Layout, check_config, differences, launch_command, lookahead, verl_overrides
 
 
@@ -35,6 +45,7 @@ class Recipe:
     train_rows: int
     heldout_rows: int
     notes: list[str]
+    resume: Resume | None = None  # the checkpoint verl will resume from, None for a fresh run
 
 
 def verl_rows(problems: list[Problem], system_prompt: str | None = None) -> list[dict[str, Any]]:
@@ -65,15 +76,63 @@ def recipe_folder(cfg: TrainConfig) -> Path:
     return Path(cfg.verl.data_dir or Path(cfg.run.output_dir) / "verl").absolute()
 
 
+CHECKPOINTS, TRACKER = "checkpoints", "latest_checkpointed_iteration.txt"  # verl's trainer.default_local_dir
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint verl's ``resume_mode=auto`` loads: ``global_step_<N>`` for the N its tracker file names,
+    None without a tracker or when that folder is gone (verl then starts from scratch)."""
+    tracker = Path(run_dir) / CHECKPOINTS / TRACKER
+    if not tracker.is_file():
+        return None
+    try:
+        step = int(tracker.read_text().strip())
+    except ValueError:
+        raise ConfigError(f"run.resume: {tracker} should hold verl's last checkpointed step, found "
+                          f"{tracker.read_text()[:40]!r}") from None
+    path = tracker.parent / f"global_step_{step}"
+    return path if path.is_dir() else None
+
+
+def resume_checkpoint(cfg: TrainConfig) -> Path | None:
+    """The checkpoint the recipe's verl run will resume from, as ``run.resume`` says (None: from scratch)."""
+    run_dir, mode = Path(cfg.run.output_dir), cfg.run.resume
+    latest = latest_checkpoint(run_dir)
+    if mode == "auto":
+        return latest
+    if mode == "never":
+        if latest:
+            raise ConfigError(f"run.resume: {run_dir} already has verl checkpoint {latest}; run.resume=never "
+                              "refuses to overwrite it (use run.resume=auto to continue or a new run.output_dir)")
+        return None
+    if not Path(mode).is_dir():
+        raise ConfigError(f"run.resume: {mode} is not a verl checkpoint folder (global_step_N); give one, auto or "
+                          "never")
+    return Path(mode)
+
+
+def checkpoint_step(path: Path) -> int:
+    """The step a ``global_step_<N>`` folder was saved after (verl reads N from the name the same way)."""
+    return int(str(path).split("global_step_")[-1])
+
+
 def write_recipe(cfg: TrainConfig, python: str = "python3") -> Recipe:
-    """Export the data and write the launch files for `cfg` (see the module docstring)."""
-    from srpo.engines.data import load_run_data
+    """Export the data and write the launch files for `cfg`; check and record the run (see the module
+    docstring)."""
+    from srpo.engines.data import data_fingerprint, load_run_data
 
     plan = check_config(cfg)
+    run_dir = Path(cfg.run.output_dir)
+    checkpoint = resume_checkpoint(cfg)
+    changes = resume_changes(cfg, run_dir) if checkpoint else []  # refused before the data is loaded
     train, heldout = load_run_data(cfg)
     if len(train) < cfg.rollout.prompts_per_step:
         raise ValueError(f"data.train: {len(train)} problems, fewer than rollout.prompts_per_step="
                          f"{cfg.rollout.prompts_per_step}")
+    fingerprint = data_fingerprint(train, heldout)
+    if checkpoint:
+        check_data(run_dir, fingerprint)
+    resume = Resume(checkpoint, checkpoint_step(checkpoint), changes) if checkpoint else None
     folder = recipe_folder(cfg)
     folder.mkdir(parents=True, exist_ok=True)
     layout = Layout.under(folder, has_heldout=bool(heldout))
@@ -93,4 +152,5 @@ def write_recipe(cfg: TrainConfig, python: str = "python3") -> Recipe:
     notes += [f"differs from the native engine: {d}" for d in differences(cfg)]
     (folder / "recipe.json").write_text(json.dumps({"train_rows": len(train), "heldout_rows": len(heldout),
                                                     "notes": notes}, indent=2) + "\n")
-    return Recipe(folder, overrides, command, len(train), len(heldout), notes)
+    record_start(cfg, run_dir, fingerprint, resume)
+    return Recipe(folder, overrides, command, len(train), len(heldout), notes, resume)
