@@ -52,14 +52,18 @@ def _repeated_batch(tokenizer, n):
 
 def _prefill_batches(monkeypatch):
     """Record the batch size of every multi-token (prefill) forward."""
-    sizes, original = [], decode_mod._call
+    sizes, original = [], decode_mod.forward_fn
 
-    def call(model, cache, **inputs):
-        if inputs["input_ids"].shape[1] > 1:
-            sizes.append(inputs["input_ids"].shape[0])
-        return original(model, cache, **inputs)
+    def forward_fn(model):
+        forward = original(model)
 
-    monkeypatch.setattr(decode_mod, "_call", call)
+        def recorded(cache, **inputs):
+            if inputs["input_ids"].shape[1] > 1:
+                sizes.append(inputs["input_ids"].shape[0])
+            return forward(cache, **inputs)
+        return recorded
+
+    monkeypatch.setattr(decode_mod, "forward_fn", forward_fn)
     return sizes
 
 
