@@ -18,11 +18,12 @@ Three choices make it fast and keep it exact:
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
+
+from srpo.engines.native.model import cache_kwarg
 
 # Drop finished rows once they are at least this fraction of the live batch: each drop costs about one step's
 # worth of cache copying and saves at least this fraction of every later step.
@@ -163,13 +164,6 @@ class _Live:
 
     def noise(self, noise_bv: torch.Tensor) -> torch.Tensor:
         return noise_bv.index_select(0, self.rows) if self.compacted else noise_bv
-
-
-def cache_kwarg(model) -> str:
-    """transformers 5 renamed ``past_key_values`` to ``cache``; accept either."""
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model's **kwargs hide it
-    params = inspect.signature(inner.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
 
 
 def forward_fn(model):

@@ -8,8 +8,9 @@ import torch
 
 from srpo.core.configlib import ConfigError
 from srpo.core.generation import SamplingParams
+from srpo.engines.native.model import cache_kwarg
 from srpo.engines.native.rollout.base import ROLLOUT_ENGINES, RolloutBatch, left_pad, response_mask_from_eos
-from srpo.engines.native.rollout.decode import DecodeSpec, cache_kwarg, decode, static_cache_length
+from srpo.engines.native.rollout.decode import DecodeSpec, decode, static_cache_length
 
 
 def _eos_ids(model, tokenizer) -> list[int]:
