@@ -21,7 +21,7 @@ import torch
 
 from srpo.core.generation import SamplingParams
 from srpo.engines.native.rollout import KVCacheEngine
-from srpo.engines.native.rollout.decode import cache_kwarg
+from srpo.engines.native.model import cache_kwarg
 from srpo.engines.native.rollout.decode import top_p_filter
 
 

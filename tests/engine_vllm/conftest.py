@@ -31,8 +31,15 @@ def srpo_logprobs(model, batch, temperature=TEMPERATURE):
     exp = SimpleNamespace(prompt_ids_bp=batch.prompt_ids_bp, prompt_mask_bp=batch.prompt_mask_bp,
                           response_ids_bt=batch.response_ids_bt, response_mask_bt=batch.response_mask_bt)
     with torch.no_grad():
-        logp, _ = policy_forward(model, exp, temperature)
+        # One row per response (the plain forward); the shared-prompt path equals it (tests/test_update_path.py).
+        logp, _ = policy_forward(model, exp, temperature, share_prompts=False)
     return logp * batch.response_mask_bt
+
+
+@pytest.fixture(scope="session")
+def logprobs_of():
+    """``logprobs_of(model, batch, temperature)``: srpo's own log-probs of a batch's responses."""
+    return srpo_logprobs
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ import sys
 import torch
 
 from srpo.core.generation import SamplingParams
-from srpo.engines.native.actor import policy_forward
 from srpo.engines.native.rollout.vllm import VLLMEngine
 
 P_N = 3
@@ -40,16 +39,15 @@ def test_batch_layout_for_p_prompts_times_n_samples(engine, toy_policy, prompts)
     assert not batch.truncated_b.all()  # the toy model answers and stops well within 24 tokens
 
 
-def test_behaviour_logprobs_agree_with_srpo_forward(engine, toy_policy, prompts, gap, logprob_tol):
+def test_behaviour_logprobs_agree_with_srpo_forward(engine, toy_policy, prompts, gap, logprob_tol, logprobs_of):
     _, model, _ = toy_policy
     batch = engine.generate(prompts, SamplingParams(n=4, temperature=TEMPERATURE, top_p=1.0, max_new_tokens=32))
     worst = gap(model, batch)
     print(f"max |vllm - policy_forward| log-prob over {int(batch.response_mask_bt.sum())} tokens: {worst:.2e}")
     assert worst < logprob_tol
     # ...and at temperature 1 they would differ: the recorded values are the temperature-scaled ones.
-    with torch.no_grad():
-        at_t1, _ = policy_forward(model, batch, 1.0)
-    assert float(((at_t1 * batch.response_mask_bt) - batch.logprobs_bt).abs().max()) > 100 * logprob_tol
+    at_t1 = logprobs_of(model, batch, temperature=1.0)
+    assert float((at_t1 - batch.logprobs_bt).abs().max()) > 100 * logprob_tol
 
 
 def test_same_seed_state_same_samples(engine, prompts):

@@ -11,7 +11,6 @@ weighs exactly as if it were not in the batch.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import time
 from collections import defaultdict
@@ -22,6 +21,7 @@ from srpo.algo import (KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES, aggregat
                        entropy_from_logits, logprobs_from_logits, masked_mean)
 from srpo.config.algorithm import AlgorithmConfig, OptimConfig
 from srpo.engines.native.experience import Experience, micro_batches
+from srpo.engines.native.model import cache_kwarg
 
 
 def _chunks(n: int, size: int) -> list[list[int]]:
@@ -117,7 +117,7 @@ def _shared_prompt_logits(model, exp: Experience, device) -> list[Part] | None:
         mask = mask[:, :-1]
         logits = model(input_ids=exp.response_ids_bt[rows_t, :width - 1].to(device), attention_mask=mask,
                        position_ids=_positions(mask)[:, p_mask.shape[1]:], use_cache=True,
-                       **{_cache_kwarg(model): cache}).logits
+                       **{cache_kwarg(model): cache}).logits
         parts.append((logits, rows_t.to(device), slice(1, width)))
     return parts
 
@@ -164,12 +164,6 @@ def _plain_kv_cache(cache) -> bool:
 
     layers = getattr(cache, "layers", None)
     return isinstance(cache, DynamicCache) and bool(layers) and all(type(x) is DynamicLayer for x in layers)
-
-
-def _cache_kwarg(model) -> str:
-    """transformers 5.2x renamed the forward's ``past_key_values`` to ``cache``; accept either."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 def lr_lambda(cfg: OptimConfig, total_steps: int):

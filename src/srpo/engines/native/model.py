@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import os
 from pathlib import Path
 
@@ -168,3 +169,12 @@ class PromptFormatter:
         # The chat template already carries any BOS/special tokens it wants.
         add_special = self.template != "chat"
         return [self.tokenizer(t, add_special_tokens=add_special)["input_ids"] for t in texts]
+
+
+def cache_kwarg(model) -> str:
+    """The forward's cache keyword: transformers 5.2x renamed ``past_key_values`` to ``cache``; accept either.
+
+    A peft model's forward takes ``**kwargs``, so the base model's signature is the one read.
+    """
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"

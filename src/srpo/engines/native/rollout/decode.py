@@ -11,15 +11,19 @@ Three choices make it fast and keep it exact:
   called ``torch.multinomial`` on the full batch (the same noise, the same arithmetic).
 - Finished rows are dropped from the batch (cache included) once at least `COMPACT_FRACTION` of the live rows
   have finished, so the remaining steps cost in proportion to the rows still generating.
+- Each distinct prompt is prefilled once (`prefill`): a GRPO batch repeats every prompt G times, so the prompt
+  pass runs on P rows, not P*G, and its keys/values and last logits are copied to the G rows that share it.
+  Sampling is unchanged (the noise is still drawn for every row), so a seed gives the same tokens.
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
+
+from srpo.engines.native.model import cache_kwarg
 
 # Drop finished rows once they are at least this fraction of the live batch: each drop costs about one step's
 # worth of cache copying and saves at least this fraction of every later step.
@@ -162,16 +166,53 @@ class _Live:
         return noise_bv.index_select(0, self.rows) if self.compacted else noise_bv
 
 
-def cache_kwarg(model) -> str:
-    """transformers 5 renamed ``past_key_values`` to ``cache``; accept either."""
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model's **kwargs hide it
-    params = inspect.signature(inner.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
+def forward_fn(model):
+    """``forward(cache, **inputs)`` -> last-position logits [B, V] of one pass that reads and extends `cache`.
+
+    The cache keyword is looked up once here: ``inspect.signature`` on every step cost ~2% of decoding.
+    """
+    cache_kw = cache_kwarg(model)
+
+    def forward(cache: Cache, **inputs) -> torch.Tensor:
+        return model(**inputs, **{cache_kw: cache}, use_cache=True).logits[:, -1]
+
+    return forward
 
 
-def _call(model, cache, **inputs) -> torch.Tensor:
-    """Last-position logits [B, V] of one forward pass that reads and extends `cache`."""
-    return model(**inputs, **{cache_kwarg(model): cache}, use_cache=True).logits[:, -1]
+def distinct_rows(ids_bp: torch.Tensor, mask_bp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Group identical prompt rows: (first_u, inverse_b) with ``row b == row first_u[inverse_b[b]]``.
+
+    Two rows are the same prompt when both their padded ids and their masks are equal, i.e. the same token
+    list (a pad id inside a prompt still differs from padding by the mask). first_u: the lowest row number of
+    each distinct prompt [U]; inverse_b: each row's distinct prompt [B].
+    """
+    _, inverse_b = torch.unique(torch.cat([ids_bp, mask_bp], 1), dim=0, return_inverse=True)
+    rows_b = torch.arange(len(ids_bp), device=ids_bp.device)
+    first_u = torch.full((int(inverse_b.max()) + 1,), len(ids_bp), dtype=torch.long, device=ids_bp.device)
+    return first_u.scatter_reduce(0, inverse_b, rows_b, "amin"), inverse_b
+
+
+def prefill(model, forward, cache: Cache, ids_bp: torch.Tensor, mask_bp: torch.Tensor, positions_bp: torch.Tensor,
+            cache_mask: torch.Tensor) -> torch.Tensor:
+    """Run the prompts through the model once per distinct prompt, filling `cache` for every row.
+
+    The U distinct prompts go through a prompt-length `PreallocatedCache`; each layer's keys/values are then
+    written into `cache` with row b taking distinct prompt inverse_b[b] (`distinct_rows`), and the last-position
+    logits [U, V] are expanded the same way to [B, V]. Without repeats the batch goes straight into `cache`
+    (`cache_mask`: the attention mask that pass needs, prompt width for the eager cache, cache length for a
+    static one).
+    """
+    batch, width = ids_bp.shape
+    first_u, inverse_b = distinct_rows(ids_bp, mask_bp) if batch > 1 else (None, None)
+    if first_u is None or len(first_u) == batch:
+        return forward(cache, input_ids=ids_bp, attention_mask=cache_mask, position_ids=positions_bp,
+                       logits_to_keep=1)
+    prompts = PreallocatedCache(model.config.num_hidden_layers, width)
+    logits_uv = forward(prompts, input_ids=ids_bp[first_u], attention_mask=mask_bp[first_u],
+                        position_ids=positions_bp[first_u], logits_to_keep=1)
+    for index, layer in enumerate(prompts.layers):
+        cache.update(layer.keys.index_select(0, inverse_b), layer.values.index_select(0, inverse_b), index)
+    return logits_uv.index_select(0, inverse_b)
 
 
 def static_cache_length(width: int, steps: int, bucket: int) -> int:
@@ -199,8 +240,8 @@ def decode(model, ids_bp: torch.Tensor, mask_bp: torch.Tensor, steps: int, gener
     mask_bl = torch.cat([mask_bp, mask_bp.new_ones(batch, cache_len - width)], 1)
     positions = (mask_bp.cumsum(-1) - 1).clamp(min=0)
     live = _Live(mask_bl, positions[:, -1])
-    logits = _call(model, cache, input_ids=ids_bp, attention_mask=mask_bl if step_fn else mask_bp,
-                   position_ids=positions, logits_to_keep=1)
+    forward = forward_fn(model)
+    logits = prefill(model, forward, cache, ids_bp, mask_bp, positions, mask_bl if step_fn else mask_bp)
     tokens_bt = torch.full((batch, steps), spec.pad_id, dtype=torch.long, device=ids_bp.device)
     logprobs_bt = torch.zeros((batch, steps), dtype=torch.float32, device=ids_bp.device)
     for t in range(steps):
@@ -217,7 +258,7 @@ def decode(model, ids_bp: torch.Tensor, mask_bp: torch.Tensor, steps: int, gener
         live.pos_b = live.pos_b + 1
         inputs = dict(input_ids=live.token[:, None], position_ids=live.pos_b[:, None])
         if step_fn is None:
-            logits = _call(model, cache, attention_mask=live.mask_bl[:, :width + t + 1], **inputs)
+            logits = forward(cache, attention_mask=live.mask_bl[:, :width + t + 1], **inputs)
         else:
             logits = step_fn(attention_mask=live.mask_bl, cache=cache, **inputs)
     return _trim(tokens_bt, logprobs_bt, spec)

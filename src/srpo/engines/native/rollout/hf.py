@@ -8,8 +8,9 @@ import torch
 
 from srpo.core.configlib import ConfigError
 from srpo.core.generation import SamplingParams
+from srpo.engines.native.model import cache_kwarg
 from srpo.engines.native.rollout.base import ROLLOUT_ENGINES, RolloutBatch, left_pad, response_mask_from_eos
-from srpo.engines.native.rollout.decode import DecodeSpec, cache_kwarg, decode, static_cache_length
+from srpo.engines.native.rollout.decode import DecodeSpec, decode, static_cache_length
 
 
 def _eos_ids(model, tokenizer) -> list[int]:
@@ -61,7 +62,8 @@ class KVCacheEngine(_EngineBase):
     """Batched ancestral sampling with a preallocated KV cache, recording behaviour log-probs as it goes
     (`srpo.engines.native.rollout.decode`).
 
-    Per step it keeps only a [B, V] row of logits, drops finished rows from the batch, and stops as soon as
+    Each distinct prompt is prefilled once and its keys/values copied to the ``n`` rows that answer it; per
+    step it keeps only a [B, V] row of logits, drops finished rows from the batch, and stops as soon as
     every row has produced EOS. ``compile``: None (auto: on for CUDA, off otherwise), True or False; when
     on, the one-token step runs through ``torch.compile(mode="reduce-overhead")`` (CUDA graphs on a GPU) over
     transformers' `StaticCache`, with every shape fixed: finished rows are then not dropped, and a new
