@@ -121,13 +121,13 @@ def test_epoch_modes():
 def test_floor_keeps_hardest_candidates():
     table = {"p000": [True] * 4, "p001": [True] * 4, "p002": [True, True, True, False],
              "p003": [True, True, True, False], "p004": [True, True, True, True], "p005": [True, False]}
-    s = hr(6, hr_drop_threshold=0.7)
+    s = hr(6, hr_drop_threshold=0.7, hr_on_exhausted="floor")
     run(s, 3, 2, grader=by_table(table))
     s.next_batch(2)  # floor = max(1, 0, 2) = 2 -> room for 4 drops out of 5 candidates
     assert len(s.dropped_uids) == 4 and s.stats()["floor_hits"] == 1
     assert set(s.dropped_uids) == {"p000", "p001", "p004"} | (set(s.dropped_uids) & {"p002", "p003"})
     assert "p005" in s.active_uids
-    s2 = hr(6, hr_min_active=5)
+    s2 = hr(6, hr_min_active=5, hr_on_exhausted="floor")
     run(s2, 3, 2, grader=lambda u, t: [True, True])
     s2.next_batch(2)
     assert s2.active_size == 5 and s2.stats()["epoch_floor_hit"] == 1

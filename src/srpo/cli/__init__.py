@@ -5,6 +5,7 @@
     srpo presets                           list the shipped config presets
     srpo config CONFIG [key=value ...] [--diff]   the resolved config, every field with its doc
     srpo verl-recipe CONFIG [key=value ...]   export data and write the verl launch command (docs/verl.md)
+    srpo compare SPEC [--jobs N]           variants x seeds at one rollout budget, one report (docs/reproduction.md)
     srpo export CHECKPOINT --out DIR [--merge]   a checkpoint's model alone (--merge: LoRA folded in)
     srpo eval | curate | label-difficulty | report | sandbox-check | toy-build | toy-measure
                                            (see ``srpo COMMAND --help``)
@@ -23,10 +24,10 @@ from srpo.core.errors import Interrupted, UserError
 from srpo.sandbox import SandboxUnavailable
 
 # Modules that contribute sub-commands through an ``add_cli(subparsers)`` function.
-_COMMAND_MODULES = ("srpo.cli.train", "srpo.cli.eval", "srpo.cli.data", "srpo.cli.report", "srpo.cli.sandbox",
-                    "srpo.cli.toy", "srpo.cli.verl", "srpo.cli.export")
+_COMMAND_MODULES = ("srpo.cli.train", "srpo.cli.eval", "srpo.cli.data", "srpo.cli.report", "srpo.cli.compare",
+                    "srpo.cli.sandbox", "srpo.cli.toy", "srpo.cli.verl", "srpo.cli.export")
 # Commands that continue where they stopped when run again with the same arguments.
-_RESUMABLE = {"train", "demo", "label-difficulty"}
+_RESUMABLE = {"train", "demo", "label-difficulty", "compare"}
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 130
 # Failures reported as one line (OSError: a file or directory named on the command line or in the config).
 _CLEAR_FAILURES = (UserError, OSError, SandboxUnavailable, KeyboardInterrupt)

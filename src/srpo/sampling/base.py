@@ -164,6 +164,12 @@ class PromptSampler(abc.ABC):
         readmission, ...) is the constructor's. Raises ValueError for another sampler kind or data set."""
 
     @property
+    def exhausted(self) -> bool:
+        """True once the sampler asks the engine to end training after the current step (HR's pool ran dry
+        with ``hr_on_exhausted=stop``); engines check it after each step."""
+        return False
+
+    @property
     @abc.abstractmethod
     def epoch(self) -> int:
         """Epoch of the most recently served prompt (0 before the first batch)."""

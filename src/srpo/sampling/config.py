@@ -11,6 +11,8 @@ from srpo.sampling.registry import SAMPLERS
 
 EpochMode = Literal["active_pass", "fixed_size"]
 RefillMode = Literal["fixed", "need"]
+ExhaustedMode = Literal["floor", "readmit", "stop"]
+EXHAUSTED_MODES = ("floor", "readmit", "stop")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,15 @@ class SamplingConfig:
                                    "because of drops. When the drops of a boundary would go below it, only the "
                                    "easiest candidates are dropped (highest pass rate first, seeded tie-break) and "
                                    "the rest stay; the boundary counts in ``floor_hits``.")
+    hr_on_exhausted: ExhaustedMode = option(
+        "readmit", "what HR does when its pool runs dry: the drops of an epoch boundary would leave fewer active "
+                   "prompts than the floor (one batch, see ``hr_min_active``). ``readmit`` (default): nothing is "
+                   "dropped and every dropped prompt comes back for a fresh pass (those still solved leave again at "
+                   "the next boundary). ``floor``: only the easiest candidates leave and the active set stays at the "
+                   "floor, so training repeats the same few prompts. ``stop``: like ``floor`` for the batch being "
+                   "drawn, then training ends after the current step. Logged when it happens; counted in "
+                   "``floor_hits``. Measured in docs/reproduction.md: ``floor`` lost held-out accuracy after the pool "
+                   "ran dry, ``readmit`` kept it.")
     dynamic_max_rounds: int = option(10, "dynamic sampling: most generation rounds per training batch. When hit, the "
                                          "trainer trains on the groups that survived (possibly fewer, possibly none) "
                                          "and logs ``cap_hit``. DAPO's verl recipe scripts use 10 "
@@ -67,5 +78,8 @@ class SamplingConfig:
             raise ConfigError(f"dynamic_oversample: must be a finite number > 0, got {self.dynamic_oversample}")
         if self.hr_epoch_mode not in ("active_pass", "fixed_size"):
             raise ConfigError(f"hr_epoch_mode: must be 'active_pass' or 'fixed_size', got {self.hr_epoch_mode!r}")
+        if self.hr_on_exhausted not in EXHAUSTED_MODES:
+            raise ConfigError(f"hr_on_exhausted: must be one of {', '.join(EXHAUSTED_MODES)}, "
+                              f"got {self.hr_on_exhausted!r}")
         if self.dynamic_refill not in ("fixed", "need"):
             raise ConfigError(f"dynamic_refill: must be 'fixed' or 'need', got {self.dynamic_refill!r}")

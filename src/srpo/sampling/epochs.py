@@ -106,6 +106,7 @@ class EpochSampler(PromptSampler):
         self._max_batch = 0
         self._totals = dict.fromkeys(_TOTALS, 0)
         self._last: dict[str, float] = {}
+        self._exhausted = False  # set by a subclass that wants training to end (see `exhausted`)
         self._order = self._draw_order(STREAM_ORDER, [])
 
     # ---- hooks -------------------------------------------------------------------------------------
@@ -120,6 +121,11 @@ class EpochSampler(PromptSampler):
     def _select_readmits(self, epoch: int) -> list[str]:
         """Dropped uids coming back at the end of `epoch`."""
         return []
+
+    def _on_pool_dry(self, tallies: dict[str, list[int]], epoch: int,
+                     drops: list[str]) -> tuple[list[str], list[str]]:
+        """The floor held back drops at the end of `epoch`: returns (drops to apply, dropped uids to bring back)."""
+        return drops, []
 
     # ---- the stream --------------------------------------------------------------------------------
     def set_lookahead(self, batches: int) -> None:
@@ -204,6 +210,13 @@ class EpochSampler(PromptSampler):
             self._dropped = [d for d in self._dropped if d[0] not in back]
             self._set_active()
         drops, floor_hit = self._select_drops(tallies, epoch)
+        if floor_hit:
+            drops, refill = self._on_pool_dry(tallies, epoch, drops)
+            if refill:
+                back = set(refill)
+                self._dropped = [d for d in self._dropped if d[0] not in back]
+                self._set_active()
+                readmitted = readmitted + refill
         self._dropped.extend([uid, epoch] for uid in drops)
         if drops:
             self._set_active()
@@ -266,6 +279,10 @@ class EpochSampler(PromptSampler):
         """Uids currently dropped, oldest drop first."""
         return [d[0] for d in self._dropped]
 
+    @property
+    def exhausted(self) -> bool:
+        return self._exhausted
+
     def stats(self) -> dict[str, float]:
         """``dataset_size, active_size, epoch, epoch_progress`` (fraction of the current epoch served),
         the cumulative ``dropped_total, readmitted_total`` (so dropped now = their difference),
@@ -277,7 +294,7 @@ class EpochSampler(PromptSampler):
         out = {"dataset_size": float(self.dataset_size), "active_size": float(self.active_size),
                "epoch": float(self._epoch), "epoch_progress": self._pos / max(1, len(self._order)),
                "pending_serves": float(sum(len(es) for es in self._serves.values())),
-               "undecided_epochs": float(len(self._undecided))}
+               "undecided_epochs": float(len(self._undecided)), "exhausted": float(self._exhausted)}
         out.update({k: float(v) for k, v in self._totals.items()})
         out.update(self._last)
         return out
@@ -293,6 +310,7 @@ class EpochSampler(PromptSampler):
             "serves": {u: list(es) for u, es in self._serves.items()},
             "tallies": [[e, {u: list(t) for u, t in tal.items()}] for e, tal in sorted(self._tallies.items())],
             "max_batch": self._max_batch, "totals": dict(self._totals), "last": dict(self._last),
+            "exhausted": self._exhausted,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -324,3 +342,4 @@ class EpochSampler(PromptSampler):
         self._max_batch = int(state["max_batch"])
         self._totals = {k: int(state["totals"].get(k, 0)) for k in _TOTALS}
         self._last = {k: float(v) for k, v in state["last"].items()}
+        self._exhausted = bool(state.get("exhausted", False))

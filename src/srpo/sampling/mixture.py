@@ -107,6 +107,11 @@ class DomainMixture:
     def samplers(self) -> dict[str, PromptSampler]:
         return dict(self._samplers)
 
+    @property
+    def exhausted(self) -> bool:
+        """True when any domain's sampler asks to end training (see `PromptSampler.exhausted`)."""
+        return any(s.exhausted for s in self._samplers.values())
+
     def set_lookahead(self, batches: int) -> None:
         """Tell every domain sampler how many batches the engine draws before recording (see
         `srpo.sampling.epochs`). A domain's calls are a subset of the mixture's, so the bound carries over."""

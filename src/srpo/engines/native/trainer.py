@@ -105,12 +105,12 @@ class Trainer:
         if self.step == 0 and self.heldout:
             self.tracker.log(self.evaluate(0), step=0)
         stop.raise_if_requested(self.step, None)  # during the first evaluation: the last checkpoint stands
-        start = self.step + 1 if not self._budget_spent() else last + 1
+        start = self.step + 1 if not (self._budget_spent() or self.sampler.exhausted) else last + 1
         bar = tqdm(range(start, last + 1), disable=not cfg.progress, desc="train",
                    initial=self.step, total=cfg.total_steps)
         for step in bar:
             metrics = self.train_step(step)
-            final = step == cfg.total_steps or self._budget_spent()
+            final = step == cfg.total_steps or self._budget_spent() or self._pool_exhausted(step)
             if self.heldout and (final or _due(step, cfg.eval_every, cfg.total_steps)):
                 metrics.update(self.evaluate(step))
             self.tracker.log(metrics, step=step)
@@ -130,6 +130,16 @@ class Trainer:
     def _budget_spent(self) -> bool:
         budget = self.cfg.run.max_rollouts
         return budget is not None and self.rollouts_total >= budget
+
+    def _pool_exhausted(self, step: int) -> bool:
+        """History resampling ran out of prompts with ``sampling.hr_on_exhausted=stop``: say so, end here."""
+        if not self.sampler.exhausted:
+            return False
+        line = (f"srpo: history resampling's pool ran dry (sampling.hr_on_exhausted=stop): training ends after "
+                f"step {step} of {self.cfg.run.total_steps}")
+        tqdm.write(line, file=sys.stderr)
+        log.warning(line)
+        return True
 
     def train_step(self, step: int) -> dict[str, float]:
         """One step: sample prompts, roll out, score, compute advantages, update, record history."""

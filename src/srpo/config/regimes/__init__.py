@@ -1,0 +1,1 @@
+"""Shipped comparison specs for `srpo compare` (see `srpo.config.compare`)."""
