@@ -21,11 +21,12 @@ pytestmark = pytest.mark.slow
 STEPS, CUT, SWITCH = 8, 4, 3
 CONFIG = [
     "engine=trl", f"run.total_steps={STEPS}", f"run.save_every={CUT}", "run.progress=false",
-    'data.train=["toy:math?n=6&levels=1-2&seed=3", "toy:code?n=4&levels=1-1&seed=3"]',
+    'data.train=["toy:math?n=6&levels=1-1&seed=3", "toy:code?n=4&levels=1-1&seed=3"]',
     'data.heldout=["toy:math?n=6&levels=1-2&split=heldout"]', "eval.samples=2",
     "rollout.prompts_per_step=4", "rollout.group_size=4", "rollout.max_new_tokens=40",
     "algorithm.micro_batch_size=8", "optim.lr=1e-4",
-    "sampling.name=history_resampling", "curriculum.preset=staged", f"curriculum.switch_step={SWITCH}",
+    "sampling.name=history_resampling", "sampling.hr_drop_threshold=0.5",
+    "curriculum.preset=staged", f"curriculum.switch_step={SWITCH}",
     "curriculum.plateau_window=null", "curriculum.code_share=0.5", "curriculum.ramp_steps=0",
     "sandbox.workers=2", "trl.state_check_every=1",
 ]
@@ -67,7 +68,8 @@ def test_hr_state_is_identical_on_both_ranks(runs):
         # boundaries were decided under accelerate's lookahead with every record of the epoch in
         assert totals["forgotten_serves"] == 0 and totals["unmatched_records"] == 0
         assert totals["epochs_completed"] >= 2, domain
-    assert ranks[0]["mixture"]["samplers"]["code"]["totals"]["dropped_total"] >= 1  # level-1 code: all solved
+    # HR really dropped prompts on both ranks alike (hr_drop_threshold=0.5: no toy level is solved 4/4 reliably)
+    assert sum(s["totals"]["dropped_total"] for s in ranks[0]["mixture"]["samplers"].values()) >= 1
 
 
 def test_straight_equals_cut_and_resumed(runs):
