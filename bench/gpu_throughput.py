@@ -197,6 +197,8 @@ def measure(name: str, setup: Setup, engines: list[str], tokenizer) -> dict:
         try:
             result["rollout_tok_s"][engine], out = time_rollout(engine, generator, tokenizer, setup, prompts)
             batch = batch or out
+        except ModuleNotFoundError as err:  # an optional engine (vllm) this Python lacks
+            result["rollout_tok_s"][engine] = f"not installed ({err.name})"
         except Exception as err:  # an engine that cannot run here is a row of the table, not a crash
             result["rollout_tok_s"][engine] = f"failed: {type(err).__name__}: {str(err).splitlines()[0][:60]}"
     del generator
