@@ -10,9 +10,11 @@ of the prompt space, so no choice of seeds can leak evaluation prompts into the 
 is the prompt (what the model sees), not the uid, because two code problems with the same prompt but
 different hidden tests would otherwise land on both sides.
 
-Reference responses (``metadata["solution"]``) are what the warm start trains on. They all have the
-format the rewards expect, ``<think>short steps</think><answer>...</answer>``; for code the answer is a
-fenced ```` ```python ```` block that defines the entry point (also kept bare in ``metadata["code"]``).
+Each problem has two reference responses, both in the format the rewards expect,
+``<think>...</think><answer>...</answer>``: ``metadata["solution"]`` writes one think step per operation,
+``metadata["terse"]`` the result in one step; the warm start trains on a seeded mix of both. For code the
+answer is a fenced ```` ```python ```` block that defines the entry point (also kept bare in
+``metadata["code"]``).
 """
 
 from __future__ import annotations
@@ -262,7 +264,7 @@ def _generate(domain: str, n: int, difficulty: int, seed: int, heldout: bool) ->
 def math_problems(n: int, difficulty: int, seed: int) -> list[Problem]:
     """`n` distinct training MATH problems at `difficulty` (1..5), never held-out ones.
 
-    1: a+b; 2: a+b-c; 3: mixed precedence (a+b*c, b*c+a, b*c-a); 4: solve a*x+b=c; 5: longer chains.
+    1: one operation (a±d, d*d, a±b); 2: d±d±d; 3: a*b±c*d; 4: a*b±d±d±d; 5: a*b±c*d±d±d±d.
     """
     return _generate("math", n, difficulty, seed, heldout=False)
 
@@ -270,8 +272,8 @@ def math_problems(n: int, difficulty: int, seed: int) -> list[Problem]:
 def code_problems(n: int, difficulty: int, seed: int) -> list[Problem]:
     """`n` distinct training CODE problems at `difficulty` (1..4), never held-out ones.
 
-    1: affine function from words; 2: affine function from f(0), f(1); 3: list map/filter/count/sum from
-    words; 4: quadratic from f(0), f(1), f(2). Hidden tests: 5 numeric inputs or 4 lists (one empty).
+    1: x±c from one example; 2: a*x+b from f(0), f(1); 3: a*x+b mapped over a list, from f([1, 2]);
+    4: quadratic from f(0), f(1), f(2). Hidden tests: 5 numeric inputs or 4 lists (one empty).
     """
     return _generate("code", n, difficulty, seed, heldout=False)
 
