@@ -90,7 +90,16 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path, tiny_model_dir):
     assert not list((tmp_path / "run" / "checkpoints").glob(".*.tmp"))
 
 
-def test_the_first_sigint_asks_and_the_second_interrupts():
+@pytest.fixture
+def python_sigint_handler():
+    """Python's own SIGINT handler, whatever the test process inherited: a shell starts background jobs with
+    SIGINT ignored, and Python then keeps SIG_IGN instead of installing `default_int_handler`."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_the_first_sigint_asks_and_the_second_interrupts(python_sigint_handler):
     with StopRequest() as stop:
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.01)  # the handler runs between bytecodes of the main thread
