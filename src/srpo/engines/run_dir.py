@@ -15,6 +15,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from srpo.config import TrainConfig, save_config
 from srpo.config.resume import Change, config_changes, refuse_changes
@@ -32,6 +33,23 @@ class Resume:
     checkpoint: Path
     step: int
     changes: list[Change] = field(default_factory=list)
+
+
+def pick_resume(mode: str, run_dir: Path, latest: Path | None, is_checkpoint: Callable[[Path], bool],
+                expected: str) -> Path | None:
+    """The checkpoint ``run.resume`` names, the same for every engine: ``auto`` -> `latest` (None: start
+    fresh); ``never`` -> None, refused while `run_dir` holds a checkpoint (it would be overwritten); a path ->
+    that directory, which must pass `is_checkpoint` (`expected` says what one looks like, for the error)."""
+    if mode == "auto":
+        return latest
+    if mode == "never":
+        if latest:
+            raise ConfigError(f"run.resume: {run_dir} already has checkpoint {latest}; run.resume=never refuses "
+                              "to overwrite it (use run.resume=auto to continue or a new run.output_dir)")
+        return None
+    if not is_checkpoint(Path(mode)):
+        raise ConfigError(f"run.resume: {mode} is not {expected}; give one, auto or never")
+    return Path(mode)
 
 
 def resume_changes(cfg: TrainConfig, run_dir: Path) -> list[Change]:

@@ -33,14 +33,14 @@ from tqdm.auto import tqdm
 from srpo.engines.native import checkpoint as ckpt
 from srpo.algo import ADVANTAGE_ESTIMATORS, soft_overlong_penalty
 from srpo.config import TrainConfig
-from srpo.core.configlib import ConfigError, to_dict
+from srpo.core.configlib import to_dict
 from srpo.core.errors import Interrupted
 from srpo.core.problem import Problem
 from srpo.engines.native.experience import Experience, concat
 from srpo.engines.native.model import PromptFormatter, load_model_and_tokenizer
 from srpo.engines.native.rollout import build_rollout_engine, updating
 from srpo.engines.native.step_metrics import domain_metrics, group_metrics
-from srpo.engines.run_dir import Resume, check_data, record_start, resume_changes
+from srpo.engines.run_dir import Resume, check_data, pick_resume, record_start, resume_changes
 from srpo.tracking import Tracker
 
 log = logging.getLogger("srpo.train")
@@ -250,19 +250,9 @@ class Trainer:
                                     self.cfg.run.keep_checkpoints)
 
     def _resume_path(self) -> Path | None:
-        mode = self.cfg.run.resume
-        latest = ckpt.latest_checkpoint(self.run_dir)
-        if mode == "auto":
-            return latest
-        if mode == "never":
-            if latest:
-                raise ConfigError(f"run.resume: {self.run_dir} already has checkpoint {latest}; run.resume=never "
-                                  "refuses to overwrite it (use run.resume=auto to continue or a new run.output_dir)")
-            return None
-        if not (Path(mode) / ckpt.STATE_FILE).is_file():
-            raise ConfigError(f"run.resume: {mode} is not a complete srpo checkpoint (no {ckpt.STATE_FILE}); give "
-                              "a RUN/checkpoints/step_N directory, auto or never")
-        return Path(mode)
+        return pick_resume(self.cfg.run.resume, self.run_dir, ckpt.latest_checkpoint(self.run_dir),
+                           lambda p: (p / ckpt.STATE_FILE).is_file(),
+                           f"a complete srpo checkpoint (a RUN/checkpoints/step_N directory with {ckpt.STATE_FILE})")
 
     def _restore(self, path: Path, changes: list, fingerprint: dict[str, dict]) -> Resume:
         """Continue from checkpoint `path`, after checking the run's data is the one it started on."""

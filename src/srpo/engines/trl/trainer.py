@@ -30,7 +30,7 @@ from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError, to_dict
 from srpo.engines.trl.feedback import PromptSampler, PromptStream, gather
 from srpo.engines.trl.setup import BatchPlan, check_config, differences, grpo_args, peft_config
-from srpo.engines.run_dir import Resume, check_data, record_start, resume_changes
+from srpo.engines.run_dir import Resume, check_data, pick_resume, record_start, resume_changes
 from srpo.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -201,17 +201,9 @@ def resume_checkpoint(cfg: TrainConfig) -> str | None:
     out = Path(cfg.run.output_dir)
     done = sorted((p for p in out.glob("checkpoint-*") if (p / STATE_FILE).is_file()
                    and re.fullmatch(r"checkpoint-\d+", p.name)), key=lambda p: int(p.name.split("-")[1]))
-    latest = str(done[-1]) if done else None
-    if cfg.run.resume == "auto":
-        return latest
-    if cfg.run.resume == "never":
-        if latest:
-            raise ConfigError(f"run.resume: {out} already has checkpoint {latest}; run.resume=never refuses to "
-                              "overwrite it (use run.resume=auto to continue or a new run.output_dir)")
-        return None
-    if not (Path(cfg.run.resume) / STATE_FILE).is_file():
-        raise ConfigError(f"run.resume: {cfg.run.resume} is not a complete trl-engine checkpoint (no {STATE_FILE})")
-    return cfg.run.resume
+    picked = pick_resume(cfg.run.resume, out, done[-1] if done else None, lambda p: (p / STATE_FILE).is_file(),
+                         f"a complete trl-engine checkpoint (a checkpoint-N directory with {STATE_FILE})")
+    return str(picked) if picked else None
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from typing import Any
 from srpo.config import TrainConfig, save_config
 from srpo.core.configlib import ConfigError
 from srpo.core.problem import Problem
-from srpo.engines.run_dir import Resume, check_data, record_start, resume_changes
+from srpo.engines.run_dir import Resume, check_data, pick_resume, record_start, resume_changes
 from srpo.engines.verl.setup import Layout, check_config, differences, launch_command, lookahead, verl_overrides
 
 
@@ -96,19 +96,9 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 def resume_checkpoint(cfg: TrainConfig) -> Path | None:
     """The checkpoint the recipe's verl run will resume from, as ``run.resume`` says (None: from scratch)."""
-    run_dir, mode = Path(cfg.run.output_dir), cfg.run.resume
-    latest = latest_checkpoint(run_dir)
-    if mode == "auto":
-        return latest
-    if mode == "never":
-        if latest:
-            raise ConfigError(f"run.resume: {run_dir} already has verl checkpoint {latest}; run.resume=never "
-                              "refuses to overwrite it (use run.resume=auto to continue or a new run.output_dir)")
-        return None
-    if not Path(mode).is_dir():
-        raise ConfigError(f"run.resume: {mode} is not a verl checkpoint folder (global_step_N); give one, auto or "
-                          "never")
-    return Path(mode)
+    run_dir = Path(cfg.run.output_dir)
+    return pick_resume(cfg.run.resume, run_dir, latest_checkpoint(run_dir), Path.is_dir,
+                       "a verl checkpoint folder (global_step_N)")
 
 
 def checkpoint_step(path: Path) -> int:
