@@ -22,6 +22,7 @@ from srpo.algo import (KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES, aggregat
 from srpo.config.algorithm import AlgorithmConfig, OptimConfig
 from srpo.engines.native.experience import Experience, micro_batches
 from srpo.engines.native.model import cache_kwarg
+from srpo.engines.native.rollout.base import distinct_rows
 
 
 def _chunks(n: int, size: int) -> list[list[int]]:
@@ -91,11 +92,9 @@ def _shared_prompt_logits(model, exp: Experience, device) -> list[Part] | None:
     """
     if _drops_cache(model):
         return None
-    key = exp.prompt_ids_bp.masked_fill(exp.prompt_mask_bp == 0, -1)
-    unique, inverse = torch.unique(key, dim=0, return_inverse=True)
-    if len(unique) == len(exp):
+    first, inverse = distinct_rows(exp.prompt_ids_bp, exp.prompt_mask_bp)
+    if len(first) == len(exp):
         return None
-    first = torch.full((len(unique),), len(exp)).scatter_reduce_(0, inverse, torch.arange(len(exp)), "amin")
     p_ids, p_mask = exp.prompt_ids_bp[first].to(device), exp.prompt_mask_bp[first].to(device)
     out = model(input_ids=p_ids, attention_mask=p_mask, position_ids=_positions(p_mask), use_cache=True,
                 logits_to_keep=1)

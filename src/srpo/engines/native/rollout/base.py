@@ -80,3 +80,16 @@ def response_mask_from_eos(response_ids_bt: torch.Tensor, eos_ids: list[int]) ->
     is_eos = torch.isin(response_ids_bt, torch.tensor(eos_ids, device=response_ids_bt.device))
     eos_seen_before = (is_eos.long().cumsum(-1) - is_eos.long()) > 0
     return (~eos_seen_before).long()
+
+
+def distinct_rows(ids_bp: torch.Tensor, mask_bp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Group identical prompt rows: (first_u, inverse_b) with ``row b == row first_u[inverse_b[b]]``.
+
+    Two rows are the same prompt when both their padded ids and their masks are equal, i.e. the same token
+    list (a pad id inside a prompt still differs from padding by the mask). first_u: the lowest row number of
+    each distinct prompt [U]; inverse_b: each row's distinct prompt [B].
+    """
+    _, inverse_b = torch.unique(torch.cat([ids_bp, mask_bp], 1), dim=0, return_inverse=True)
+    rows_b = torch.arange(len(ids_bp), device=ids_bp.device)
+    first_u = torch.full((int(inverse_b.max()) + 1,), len(ids_bp), dtype=torch.long, device=ids_bp.device)
+    return first_u.scatter_reduce(0, inverse_b, rows_b, "amin"), inverse_b

@@ -24,6 +24,7 @@ import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
 
 from srpo.engines.native.model import cache_kwarg
+from srpo.engines.native.rollout.base import distinct_rows
 
 # Drop finished rows once they are at least this fraction of the live batch: each drop costs about one step's
 # worth of cache copying and saves at least this fraction of every later step.
@@ -177,19 +178,6 @@ def forward_fn(model):
         return model(**inputs, **{cache_kw: cache}, use_cache=True).logits[:, -1]
 
     return forward
-
-
-def distinct_rows(ids_bp: torch.Tensor, mask_bp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Group identical prompt rows: (first_u, inverse_b) with ``row b == row first_u[inverse_b[b]]``.
-
-    Two rows are the same prompt when both their padded ids and their masks are equal, i.e. the same token
-    list (a pad id inside a prompt still differs from padding by the mask). first_u: the lowest row number of
-    each distinct prompt [U]; inverse_b: each row's distinct prompt [B].
-    """
-    _, inverse_b = torch.unique(torch.cat([ids_bp, mask_bp], 1), dim=0, return_inverse=True)
-    rows_b = torch.arange(len(ids_bp), device=ids_bp.device)
-    first_u = torch.full((int(inverse_b.max()) + 1,), len(ids_bp), dtype=torch.long, device=ids_bp.device)
-    return first_u.scatter_reduce(0, inverse_b, rows_b, "amin"), inverse_b
 
 
 def prefill(model, forward, cache: Cache, ids_bp: torch.Tensor, mask_bp: torch.Tensor, positions_bp: torch.Tensor,
