@@ -22,7 +22,7 @@ from srpo.algo import (KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES, aggregat
 from srpo.config.algorithm import AlgorithmConfig, OptimConfig
 from srpo.engines.native.experience import Experience, micro_batches
 from srpo.engines.native.model import cache_kwarg
-from srpo.engines.native.rollout.base import distinct_rows
+from srpo.engines.native.rollout.base import distinct_rows, positions_from_mask
 
 
 def _chunks(n: int, size: int) -> list[list[int]]:
@@ -73,7 +73,7 @@ def _full_logits(model, exp: Experience, device) -> list[Part]:
     ids = torch.cat([exp.prompt_ids_bp, exp.response_ids_bt], 1).to(device)
     mask = torch.cat([exp.prompt_mask_bp, exp.response_mask_bt], 1).to(device)
     width = exp.response_ids_bt.shape[1]
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=False,
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions_from_mask(mask), use_cache=False,
                    logits_to_keep=width + 1).logits[:, :-1]
     return [(logits, slice(None), slice(0, width))]
 
@@ -96,7 +96,7 @@ def _shared_prompt_logits(model, exp: Experience, device) -> list[Part] | None:
     if len(first) == len(exp):
         return None
     p_ids, p_mask = exp.prompt_ids_bp[first].to(device), exp.prompt_mask_bp[first].to(device)
-    out = model(input_ids=p_ids, attention_mask=p_mask, position_ids=_positions(p_mask), use_cache=True,
+    out = model(input_ids=p_ids, attention_mask=p_mask, position_ids=positions_from_mask(p_mask), use_cache=True,
                 logits_to_keep=1)
     cache = out["cache"] if "cache" in out else out.get("past_key_values")
     if not _plain_kv_cache(cache):
@@ -115,7 +115,7 @@ def _shared_prompt_logits(model, exp: Experience, device) -> list[Part] | None:
         mask = torch.cat([p_mask[inverse[rows_t].to(device)], exp.response_mask_bt[rows_t, :width].to(device)], 1)
         mask = mask[:, :-1]
         logits = model(input_ids=exp.response_ids_bt[rows_t, :width - 1].to(device), attention_mask=mask,
-                       position_ids=_positions(mask)[:, p_mask.shape[1]:], use_cache=True,
+                       position_ids=positions_from_mask(mask)[:, p_mask.shape[1]:], use_cache=True,
                        **{cache_kwarg(model): cache}).logits
         parts.append((logits, rows_t.to(device), slice(1, width)))
     return parts
@@ -143,11 +143,6 @@ def _cut(rows: list[int], lengths: list[int], depth: int, min_saving: float) -> 
     if len(rows) * longest - cost < max(min_saving, 1):
         return [rows]
     return _cut(rows[:at], lengths, depth - 1, min_saving) + _cut(rows[at:], lengths, depth - 1, min_saving)
-
-
-def _positions(mask: torch.Tensor) -> torch.Tensor:
-    """Position ids of a left-padded batch: each row counts its own tokens from 0 (padding gets 0)."""
-    return (mask.cumsum(-1) - 1).clamp(min=0)
 
 
 def _drops_cache(model) -> bool:

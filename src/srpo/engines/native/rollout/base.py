@@ -75,6 +75,18 @@ def left_pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Te
     return ids, mask
 
 
+def eos_ids(model, tokenizer) -> list[int]:
+    """The token ids that end a response: the model's generation config, else the tokenizer's EOS."""
+    ids = model.generation_config.eos_token_id if model.generation_config is not None else None
+    ids = ids if ids is not None else tokenizer.eos_token_id
+    return sorted(set(ids if isinstance(ids, list) else [ids]))
+
+
+def positions_from_mask(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids of a left-padded batch: each row counts its own tokens from 0 (padding gets 0)."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
+
 def response_mask_from_eos(response_ids_bt: torch.Tensor, eos_ids: list[int]) -> torch.Tensor:
     """1 up to and including the first EOS of each row, 0 after it."""
     is_eos = torch.isin(response_ids_bt, torch.tensor(eos_ids, device=response_ids_bt.device))

@@ -24,7 +24,7 @@ import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
 
 from srpo.engines.native.model import cache_kwarg
-from srpo.engines.native.rollout.base import distinct_rows
+from srpo.engines.native.rollout.base import distinct_rows, positions_from_mask
 
 # Drop finished rows once they are at least this fraction of the live batch: each drop costs about one step's
 # worth of cache copying and saves at least this fraction of every later step.
@@ -226,7 +226,7 @@ def decode(model, ids_bp: torch.Tensor, mask_bp: torch.Tensor, steps: int, gener
         cache_len, cache = static_cache.layers[0].max_cache_len, static_cache
         cache.reset()
     mask_bl = torch.cat([mask_bp, mask_bp.new_ones(batch, cache_len - width)], 1)
-    positions = (mask_bp.cumsum(-1) - 1).clamp(min=0)
+    positions = positions_from_mask(mask_bp)
     live = _Live(mask_bl, positions[:, -1])
     forward = forward_fn(model)
     logits = prefill(model, forward, cache, ids_bp, mask_bp, positions, mask_bl if step_fn else mask_bp)

@@ -9,14 +9,9 @@ import torch
 from srpo.core.configlib import ConfigError
 from srpo.core.generation import SamplingParams
 from srpo.engines.native.model import cache_kwarg
-from srpo.engines.native.rollout.base import ROLLOUT_ENGINES, RolloutBatch, left_pad, response_mask_from_eos
+from srpo.engines.native.rollout.base import (ROLLOUT_ENGINES, RolloutBatch, eos_ids, left_pad,
+                                              response_mask_from_eos)
 from srpo.engines.native.rollout.decode import DecodeSpec, decode, static_cache_length
-
-
-def _eos_ids(model, tokenizer) -> list[int]:
-    ids = model.generation_config.eos_token_id if model.generation_config is not None else None
-    ids = ids if ids is not None else tokenizer.eos_token_id
-    return sorted(set(ids if isinstance(ids, list) else [ids]))
 
 
 class _EngineBase:
@@ -24,7 +19,7 @@ class _EngineBase:
         self.model = model
         self.tokenizer = tokenizer
         self.pad_id = tokenizer.pad_token_id
-        self.eos_ids = _eos_ids(model, tokenizer)
+        self.eos_ids = eos_ids(model, tokenizer)
         self.device = next(model.parameters()).device
         # On the model's device: sampling draws from it where the probabilities live, with no host copies.
         self.generator = torch.Generator(device=self.device).manual_seed(seed)

@@ -38,8 +38,7 @@ import torch
 
 from srpo.config.model import VllmConfig
 from srpo.core.generation import SamplingParams
-from srpo.engines.native.rollout.base import ROLLOUT_ENGINES, RolloutBatch, left_pad, response_mask_from_eos
-from srpo.engines.native.rollout.hf import _eos_ids
+from srpo.engines.native.rollout.base import ROLLOUT_ENGINES, RolloutBatch, eos_ids, left_pad, response_mask_from_eos
 
 log = logging.getLogger("srpo.rollout")
 
@@ -84,7 +83,7 @@ class VLLMEngine:
         options = vllm or VllmConfig()
         self.tokenizer = tokenizer
         self.pad_id = tokenizer.pad_token_id
-        self.eos_ids = _eos_ids(model, tokenizer)
+        self.eos_ids = eos_ids(model, tokenizer)
         self.generator = torch.Generator().manual_seed(seed)
         self.mode = logprobs_mode(temperature, top_p)
         self._asleep = False
