@@ -68,10 +68,7 @@ def run_trl(cfg) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from srpo.cli.demo import run_demo as demo
 
-    overrides = list(args.overrides)
-    if args.out:
-        overrides.append(f"run.output_dir={args.out}")
-    return demo(seed=args.seed, overrides=overrides)
+    return demo(seed=args.seed, overrides=list(args.overrides), out=args.out)
 
 
 def list_presets(args: argparse.Namespace) -> int:

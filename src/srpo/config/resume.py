@@ -30,6 +30,11 @@ RESUMABLE = (
 )
 
 
+class RunMismatch(ConfigError):
+    """The run directory holds a run this invocation may not continue: other settings, other data, or a config
+    this srpo cannot read. Raised before anything in the directory is written."""
+
+
 @dataclass(frozen=True)
 class Change:
     """One dotted key whose value differs between the saved config and this invocation's."""
@@ -65,7 +70,7 @@ def refuse_changes(changes: list[Change], run_dir: str) -> None:
     """Raise `ConfigError` listing the changes a resume may not make (old -> new) and how to go on."""
     refused = [c for c in changes if not is_resumable(c.key)]
     if refused:
-        raise ConfigError(
+        raise RunMismatch(
             f"run.output_dir: {run_dir} holds a run made with other settings, which resuming would mix into one "
             f"run: {'; '.join(map(str, refused))}. Drop these changes to continue it, or start a new run: another "
             f"run.output_dir (with model.path={run_dir} to start from its latest weights)")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from srpo.config import TrainConfig, save_config
-from srpo.config.resume import Change, config_changes, refuse_changes
+from srpo.config.resume import Change, RunMismatch, config_changes, refuse_changes
 from srpo.core.configlib import ConfigError, load_yaml
 from srpo.core.files import write_atomic, writing
 
@@ -60,7 +60,7 @@ def resume_changes(cfg: TrainConfig, run_dir: Path) -> list[Change]:
     try:
         changes = config_changes(load_yaml(path), cfg)
     except ConfigError as err:
-        raise ConfigError(f"{path}: this srpo cannot read the run's config ({err}); resume it with the srpo "
+        raise RunMismatch(f"{path}: this srpo cannot read the run's config ({err}); resume it with the srpo "
                           "version that made it, or start a new run (another run.output_dir)") from None
     refuse_changes(changes, str(run_dir))
     return changes
@@ -75,7 +75,7 @@ def check_data(run_dir: Path, fingerprint: dict[str, dict]) -> None:
     for split, (key, words) in SPLITS.items():
         old, new = saved[split], fingerprint[split]
         if old != new:
-            raise ConfigError(
+            raise RunMismatch(
                 f"{key}: {run_dir} was started on other {words} problems ({old['problems']} then, uid hash "
                 f"{old['uids_sha256']}; {new['problems']} now, uid hash {new['uids_sha256']}); its checkpoints "
                 "and sampler history belong to that data: restore it to continue, or start a new run (another "
