@@ -11,8 +11,8 @@ import _algo_ref as ref
 from srpo.algo import entropy_from_logits, logprobs_entropy_from_hidden, logprobs_from_logits
 
 B, T, H, V = 3, 5, 4, 11
-# Block sizes (logits per block) that give: one block; 2 tokens (every row cut 2 + 2 + 1, boundaries inside
-# rows); 3 tokens (3 + 2); whole rows, two per block (the last block has one).
+# Block sizes (logits per block) over the B x T = 15 flattened tokens: one block; 2 tokens (boundaries inside
+# rows and across them); 3 tokens (a boundary at every row end); 10 tokens (10 + 5, across rows).
 BLOCKS = [2**25, 2 * V, 3 * V, 10 * V]
 
 
@@ -88,14 +88,19 @@ def test_gradcheck(block):
         lambda h, w, b: logprobs_entropy_from_hidden(h, w, labels, 0.9, b, block_elements=block), inputs)
 
 
-def test_banned_tokens_with_a_minus_inf_bias_add_nothing_and_keep_gradients_finite():
+@pytest.mark.parametrize("entropy_in_loss", [True, False])
+def test_banned_tokens_with_a_minus_inf_bias_add_nothing_and_keep_gradients_finite(entropy_in_loss):
     hidden, weight, bias_v, labels, w_lp, w_ent = _inputs(4)
     bias_v[[2, 7]] = -math.inf
     labels = labels.masked_fill((labels == 2) | (labels == 7), 0)
     a, b = _leaves(hidden, weight, bias_v), _leaves(hidden, weight, bias_v)
-    lp, ent, got = _grads(logprobs_entropy_from_hidden(a[0], a[1], labels, 1.0, a[2], block_elements=2 * V),
-                          a, w_lp, w_ent)
-    lp_want, ent_want, want = _grads(_unfused(b[0], b[1], b[2], labels, 1.0), b, w_lp, w_ent)
+
+    def loss_terms(logp, ent):  # entropy as a statistic only: no gradient reaches it
+        return logp, ent if entropy_in_loss else ent.detach()
+
+    lp, ent, got = _grads(loss_terms(*logprobs_entropy_from_hidden(a[0], a[1], labels, 1.0, a[2],
+                                                                   block_elements=2 * V)), a, w_lp, w_ent)
+    lp_want, ent_want, want = _grads(loss_terms(*_unfused(b[0], b[1], b[2], labels, 1.0)), b, w_lp, w_ent)
     torch.testing.assert_close(lp, lp_want, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(ent, ent_want, rtol=1e-12, atol=1e-12)
     for g, x in zip(got, want):

@@ -8,8 +8,9 @@ per-token logsumexp, turns them into the gradient of the block's logits, and acc
 the hidden states, the weight and the bias from it. The extra cost is one more head matmul per block
 (the forward's, recomputed); what is saved is 2 x B x T x V values.
 
-Blocks come from `srpo.algo.logprobs._blocks` (views over [B, T], a block never splits a token's
-vocabulary), the dtype rules are those of `logprobs.py`, and `HEAD_BLOCK_ELEMENTS` sets the block size.
+Blocks are consecutive ranges of the B x T tokens (flattened, so a block may span the end of one sequence
+and the start of the next; a token's vocabulary is never split), `HEAD_BLOCK_ELEMENTS` logits each unless
+`block_elements` says otherwise. The dtype rules and the -inf guard are those of `logprobs.py`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from srpo.algo.logprobs import _blocks, _compute_dtype, _fresh_scaled, _zero_where_impossible
+from srpo.algo.logprobs import _compute_dtype, _zero_where_impossible
 
 __all__ = ["logprobs_entropy_from_hidden", "HEAD_BLOCK_ELEMENTS"]
 
@@ -40,87 +41,103 @@ def _matmul_dtype(tensor: Tensor) -> torch.dtype:
     return tensor.dtype
 
 
-def _log_softmax_block(h: Tensor, w: Tensor, bias: Tensor | None, cdt: torch.dtype, tau: float) -> tuple[Tensor, Tensor]:
-    """(log p [.., V] in `cdt`, a fresh tensor; logsumexp [..]) of z = (h W^T + bias) / tau for one block.
-
-    h, w, bias are already in the matmul dtype; the block's logits exist in that dtype only until z (the
-    compute dtype copy) is made."""
-    z = _fresh_scaled(F.linear(h, w, bias), cdt, tau)
-    lse = torch.logsumexp(z, dim=-1)
-    return z.sub_(lse.unsqueeze(-1)), lse
+def _logits_block(h: Tensor, w: Tensor, bias: Tensor | None, cdt: torch.dtype, tau: float) -> Tensor:
+    """z = (h W^T + bias) / tau for one block, as a fresh tensor in the compute dtype (safe to modify in
+    place). h, w, bias are in the matmul dtype; the logits exist in that dtype only until z is made."""
+    z = F.linear(h, w, bias).to(cdt)  # F.linear's output is fresh: .to copies only to change the dtype
+    return z if tau == 1.0 else z.div_(tau)
 
 
-def _logits_grad_block(logp: Tensor, labels: Tensor, g_logp: Tensor | None, g_ent: Tensor | None,
-                       ent: Tensor, tau: float) -> Tensor:
-    """dL/d logits for one block, computed in place in `logp` (log p [.., V], overwritten).
+def _logits_grad_block(logp: Tensor, labels: Tensor, g_logp: Tensor | None, g_ent: Tensor | None, ent: Tensor,
+                       guard: bool) -> Tensor:
+    """dL/dz for one block, computed in place in `logp` (log p [.., V], overwritten).
 
-    dL/dz = g_logp * (onehot(y) - p) + g_ent * (-p * (log p + H));  dL/d logits = dL/dz / tau.
-    A -inf logit (p = 0) gets gradient 0, never 0 * inf = NaN.
+    dL/dz = g_logp * (onehot(y) - p) + g_ent * (-p * (log p + H)) = p * (-g_ent * (log p + H) - g_logp)
+    + g_logp * onehot(y). With `guard` (some logits may be -inf), a -inf logit (p = 0) gets 0, not NaN.
     """
     p = torch.exp(logp)
-    if g_ent is not None:
-        dz = logp.add_(ent.unsqueeze(-1)).mul_(p).mul_(-g_ent.unsqueeze(-1))
-        dz = _zero_where_impossible(p, dz)
+    if g_ent is None:
+        dz = p.mul_(-g_logp.unsqueeze(-1))  # no log p: 0 where p = 0, no guard needed
     else:
-        dz = logp.zero_()
+        dz = logp.add_(ent.unsqueeze(-1)).mul_(-g_ent.unsqueeze(-1))
+        if g_logp is not None:
+            dz.sub_(g_logp.unsqueeze(-1))
+        dz.mul_(p)
+        if guard:
+            dz = _zero_where_impossible(p, dz)
     if g_logp is not None:
-        dz.sub_(p.mul_(g_logp.unsqueeze(-1)))
         dz.scatter_add_(-1, labels.unsqueeze(-1), g_logp.unsqueeze(-1))
-    return dz if tau == 1.0 else dz.div_(tau)
+    return dz
+
+
+def _token_blocks(n: int, v: int, block_elements: int) -> list[slice]:
+    """Consecutive token ranges covering [0, n), each with about `block_elements` logits (at least 1 token);
+    a block may start or end inside a sequence."""
+    step = max(1, block_elements // max(v, 1))
+    return [slice(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
 
 class _HeadLogProbEntropy(torch.autograd.Function):
-    """(logp, H)[b,t] of softmax(z), z = (h[b,t] W^T + bias) / tau, block by block; see the module docstring."""
+    """(logp, H)[n] of softmax(z), z = (h[n] W^T + bias) / tau over flattened tokens n, block by block; see
+    the module docstring."""
 
     @staticmethod
-    def forward(ctx, hidden_bth: Tensor, weight_vh: Tensor, bias_v: Tensor | None, labels_bt: Tensor,
+    def forward(ctx, hidden_nh: Tensor, weight_vh: Tensor, bias_v: Tensor | None, labels_n: Tensor,
                 temperature: float, block_elements: int, mm_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        b, t, _ = hidden_bth.shape
-        v = weight_vh.shape[0]
+        n, v = hidden_nh.shape[0], weight_vh.shape[0]
         cdt = _compute_dtype(mm_dtype)
         w = weight_vh.to(mm_dtype)  # cast once, as autocast's weight cache does for nn.Linear
         bias = None if bias_v is None else bias_v.to(mm_dtype)
-        logp_bt, ent_bt, lse_bt = (torch.empty((b, t), dtype=cdt, device=hidden_bth.device) for _ in range(3))
-        with torch.autocast(hidden_bth.device.type, enabled=False):
-            for bs, ts in _blocks(b, t, v, block_elements):
-                logp, lse = _log_softmax_block(hidden_bth[bs, ts].to(mm_dtype), w, bias, cdt, temperature)
-                logp_bt[bs, ts] = logp.gather(-1, labels_bt[bs, ts].unsqueeze(-1)).squeeze(-1)
+        # A logit is -inf (p = 0, where 0 * -inf would give NaN) only through a -inf bias: guard only then.
+        guard = bias_v is not None and not bool(torch.isfinite(bias_v).all())
+        logp_n, ent_n, lse_n = (torch.empty(n, dtype=cdt, device=hidden_nh.device) for _ in range(3))
+        with torch.autocast(hidden_nh.device.type, enabled=False):
+            for blk in _token_blocks(n, v, block_elements):
+                logp = _logits_block(hidden_nh[blk].to(mm_dtype), w, bias, cdt, temperature)
+                lse = torch.logsumexp(logp, dim=-1)
+                logp.sub_(lse.unsqueeze(-1))
+                logp_n[blk] = logp.gather(-1, labels_n[blk].unsqueeze(-1)).squeeze(-1)
                 p = torch.exp(logp)
-                ent_bt[bs, ts] = -_zero_where_impossible(p, logp.mul_(p)).sum(-1)
-                lse_bt[bs, ts] = lse
-        ctx.save_for_backward(hidden_bth, weight_vh, bias_v, labels_bt, lse_bt, ent_bt)
-        ctx.temperature, ctx.block_elements, ctx.mm_dtype = temperature, block_elements, mm_dtype
+                p_logp = logp.mul_(p)
+                ent_n[blk] = -(_zero_where_impossible(p, p_logp) if guard else p_logp).sum(-1)
+                lse_n[blk] = lse
+        ctx.save_for_backward(hidden_nh, weight_vh, bias_v, labels_n, lse_n, ent_n)
+        ctx.temperature, ctx.block_elements, ctx.mm_dtype, ctx.guard = temperature, block_elements, mm_dtype, guard
         ctx.set_materialize_grads(False)  # an unused output (e.g. a detached entropy) costs nothing backward
-        return logp_bt, ent_bt
+        return logp_n, ent_n
 
     @staticmethod
-    def backward(ctx, g_logp_bt: Tensor | None, g_ent_bt: Tensor | None):
-        hidden_bth, weight_vh, bias_v, labels_bt, lse_bt, ent_bt = ctx.saved_tensors
+    def backward(ctx, g_logp_n: Tensor | None, g_ent_n: Tensor | None):
+        hidden_nh, weight_vh, bias_v, labels_n, lse_n, ent_n = ctx.saved_tensors
         need_h, need_w, need_b = ctx.needs_input_grad[:3]
-        if (g_logp_bt is None and g_ent_bt is None) or not (need_h or need_w or need_b):
+        if (g_logp_n is None and g_ent_n is None) or not (need_h or need_w or need_b):
             return None, None, None, None, None, None, None
-        b, t, _ = hidden_bth.shape
-        v = weight_vh.shape[0]
-        mm, cdt, tau = ctx.mm_dtype, lse_bt.dtype, ctx.temperature
+        n, v = hidden_nh.shape[0], weight_vh.shape[0]
+        mm, cdt, tau = ctx.mm_dtype, lse_n.dtype, ctx.temperature
         w = weight_vh.to(mm)
         bias = None if bias_v is None else bias_v.to(mm)
-        grad_h = torch.empty(hidden_bth.shape, dtype=hidden_bth.dtype, device=hidden_bth.device) if need_h else None
+        # dL/d logits = dL/dz / tau: folded into the [N] incoming gradients rather than a pass over [n, V]
+        g_logp_n = None if g_logp_n is None else g_logp_n.to(cdt) / tau
+        g_ent_n = None if g_ent_n is None else g_ent_n.to(cdt) / tau
+        grad_h = torch.empty(hidden_nh.shape, dtype=hidden_nh.dtype, device=hidden_nh.device) if need_h else None
         grad_w = torch.zeros_like(weight_vh) if need_w else None  # accumulated in the weight's own dtype
         grad_b = torch.zeros(v, dtype=cdt, device=bias_v.device) if need_b else None
-        with torch.autocast(hidden_bth.device.type, enabled=False):
-            for bs, ts in _blocks(b, t, v, ctx.block_elements):
-                h = hidden_bth[bs, ts].to(mm)
-                logp, _ = _log_softmax_block(h, w, bias, cdt, tau)
-                g_logp = None if g_logp_bt is None else g_logp_bt[bs, ts].to(cdt)
-                g_ent = None if g_ent_bt is None else g_ent_bt[bs, ts].to(cdt)
-                dz = _logits_grad_block(logp, labels_bt[bs, ts], g_logp, g_ent, ent_bt[bs, ts], tau)
+        with torch.autocast(hidden_nh.device.type, enabled=False):
+            for blk in _token_blocks(n, v, ctx.block_elements):
+                h = hidden_nh[blk].to(mm)
+                logp = _logits_block(h, w, bias, cdt, tau).sub_(lse_n[blk].unsqueeze(-1))  # the saved lse
+                dz = _logits_grad_block(logp, labels_n[blk], None if g_logp_n is None else g_logp_n[blk],
+                                        None if g_ent_n is None else g_ent_n[blk], ent_n[blk], ctx.guard)
                 if need_b:
-                    grad_b += dz.sum((0, 1))
+                    grad_b += dz.sum(0)
                 dz = dz.to(mm)  # the logits' gradient in the logits' dtype, as nn.Linear's backward sees it
                 if need_h:
-                    grad_h[bs, ts] = dz @ w
+                    grad_h[blk] = dz @ w
                 if need_w:
-                    grad_w += dz.flatten(0, 1).T @ h.flatten(0, 1)
+                    if grad_w.dtype == mm:
+                        grad_w.addmm_(dz.T, h)  # no [V, H] temporary
+                    else:
+                        grad_w += dz.T @ h
         grad_b = None if grad_b is None else grad_b.to(bias_v.dtype)
         return grad_h, grad_w, grad_b, None, None, None, None
 
@@ -154,7 +171,7 @@ def _check(hidden_bth: Tensor, weight_vh: Tensor, bias_v: Tensor | None, labels_
 
 def logprobs_entropy_from_hidden(
     hidden_bth: Tensor, weight_vh: Tensor, labels_bt: Tensor, temperature: float = 1.0, bias_v: Tensor | None = None,
-    *, block_elements: int = HEAD_BLOCK_ELEMENTS
+    *, block_elements: int | None = None
 ) -> tuple[Tensor, Tensor]:
     """Log-probability of each label and entropy at each position under softmax(z), with the LM head fused in.
 
@@ -180,5 +197,9 @@ def logprobs_entropy_from_hidden(
     weight that does not require grad (a frozen base under LoRA) gets none computed.
     """
     mm_dtype = _check(hidden_bth, weight_vh, bias_v, labels_bt, temperature)
-    return _HeadLogProbEntropy.apply(hidden_bth, weight_vh, bias_v, labels_bt.long(), float(temperature),
-                                     int(block_elements), mm_dtype)
+    b, t, h = hidden_bth.shape
+    block_elements = HEAD_BLOCK_ELEMENTS if block_elements is None else int(block_elements)
+    logp_n, ent_n = _HeadLogProbEntropy.apply(hidden_bth.reshape(b * t, h), weight_vh, bias_v,
+                                              labels_bt.reshape(b * t).long(), float(temperature), block_elements,
+                                              mm_dtype)
+    return logp_n.view(b, t), ent_n.view(b, t)
