@@ -12,10 +12,11 @@ thread, after a one-row warm-up update (which allocates AdamW's state). Per row 
 
 - logits: the [B, T, V] tensor the logits path materialises (the fused path never does), in the autocast
   dtype or float32; its gradient is as large again;
-- peak RSS: the process's high-water mark (ru_maxrss: Python, torch, model, AdamW state, the update);
-  above base: that minus the resident size just before the timed update;
+- peak RSS: the process's resident high-water mark during the timed update (VmHWM, reset just before it:
+  Python, torch, the model, AdamW's state and what the update allocates); above base: that minus the
+  resident size just before the update;
 - update: wall seconds of the timed `Actor.update`; ratios are fused / logits path;
-- loss: the update's loss, the same up to float rounding for both paths.
+- loss, entropy: the update's loss and mean token entropy, the same up to float rounding for both paths.
 
 `--block` sets the fused head's block size (logits per block): larger blocks hold more memory and re-read
 and re-accumulate the [V, H] head weight and its gradient fewer times.
@@ -35,6 +36,17 @@ import time
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize()
+
+
+def _reset_peak_rss() -> None:
+    """Start the high-water mark (VmHWM) afresh (Linux >= 4.0), so it covers only what follows."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _peak_rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
 
 
 def measure(vocab: int, fused: bool, args) -> dict:
@@ -73,17 +85,21 @@ def measure(vocab: int, fused: bool, args) -> dict:
     with torch.no_grad():
         exp.old_logprobs_bt = policy_forward(model, exp, 1.0, args.autocast, fuse_head=True)[0]
     algo = AlgorithmConfig(micro_batch_size=rows, fused_head=fused)
-    actor = Actor(model, algo, OptimConfig(lr=1e-6), temperature=1.0, norm_len=args.response_len,
+    # lr so small that the warm-up step leaves the model as it was: both paths then update the same weights
+    actor = Actor(model, algo, OptimConfig(lr=1e-12), temperature=1.0, norm_len=args.response_len,
                   total_optimizer_steps=2, autocast=args.autocast)
     actor.update(exp.select([0]))  # warm-up; allocates AdamW's state
+    _reset_peak_rss()
     base = _rss_bytes()
     start = time.perf_counter()
     stats = actor.update(exp)
     seconds = time.perf_counter() - start
+    peak = _peak_rss_bytes()
     logits_bytes = rows * args.response_len * vocab * (2 if args.autocast else 4)
     return {"vocab": vocab, "mode": "fused" if fused else "logits", "tokens": rows * args.response_len,
-            "logits_bytes": logits_bytes, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            "base_rss_bytes": base, "update_s": seconds, "loss": stats["train/loss"]}
+            "logits_bytes": logits_bytes, "peak_rss_bytes": peak,
+            "base_rss_bytes": base, "update_s": seconds, "loss": stats["train/loss"],
+            "entropy": stats["actor/entropy"]}
 
 
 def _gib(n_bytes: float) -> str:
@@ -125,13 +141,13 @@ def main() -> None:
           f"{'bf16 autocast' if args.autocast else 'float32'}; fused blocks of {args.block or HEAD_BLOCK_ELEMENTS} "
           "logits; 1 thread, one process per row")
     print(f"{'vocab':>7} {'mode':6} {'logits':>10} {'peak RSS':>10} {'above base':>11} {'update':>8} "
-          f"{'RSS ratio':>9} {'time ratio':>10} {'loss':>12}")
+          f"{'RSS ratio':>9} {'time ratio':>10} {'loss':>12} {'entropy':>9}")
     for row in rows:
         ref = next(r for r in rows if r["vocab"] == row["vocab"] and r["mode"] == "logits")
         above = row["peak_rss_bytes"] - row["base_rss_bytes"]
         print(f"{row['vocab']:>7} {row['mode']:6} {_gib(row['logits_bytes']):>10} {_gib(row['peak_rss_bytes']):>10} "
               f"{_gib(above):>11} {row['update_s']:>7.2f}s {row['peak_rss_bytes'] / ref['peak_rss_bytes']:>9.2f} "
-              f"{row['update_s'] / ref['update_s']:>10.2f} {row['loss']:>12.8f}")
+              f"{row['update_s'] / ref['update_s']:>10.2f} {row['loss']:>12.4e} {row['entropy']:>9.6f}")
 
 
 if __name__ == "__main__":

@@ -9,11 +9,13 @@ import torch.nn.functional as F
 
 import _algo_ref as ref
 from srpo.algo import entropy_from_logits, logprobs_entropy_from_hidden, logprobs_from_logits
+from srpo.algo.fused_head import _token_blocks
 
 B, T, H, V = 3, 5, 4, 11
-# Block sizes (logits per block) over the B x T = 15 flattened tokens: one block; 2 tokens (boundaries inside
-# rows and across them); 3 tokens (a boundary at every row end); 10 tokens (10 + 5, across rows).
-BLOCKS = [2**25, 2 * V, 3 * V, 10 * V]
+# Block sizes (logits per block) over the B x T = 15 flattened tokens (a block holds at least H = 4 tokens):
+# one block; 4 tokens (4 + 4 + 4 + 3, boundaries inside rows and across them); 5 tokens (a boundary at every
+# row end); 7 tokens (7 + 7 + 1); 10 tokens (10 + 5).
+BLOCKS = [2**25, 4 * V, 5 * V, 7 * V, 10 * V]
 
 
 def _inputs(seed, b=B, t=T, h=H, v=V, dtype=torch.float64, bias=True):
@@ -57,6 +59,12 @@ def test_values_and_gradients_match_the_logits_path_in_float64(block, temperatur
     torch.testing.assert_close(ent, ent_want, rtol=1e-12, atol=1e-12)
     for name, g, w in zip(("hidden", "weight", "bias"), got, want):
         torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12, msg=name)
+
+
+def test_blocks_cover_the_tokens_with_at_least_h_tokens_each():
+    assert _token_blocks(15, 11, 4, 7 * 11) == [slice(0, 7), slice(7, 14), slice(14, 15)]
+    assert _token_blocks(15, 11, 4, 2 * 11) == [slice(0, 4), slice(4, 8), slice(8, 12), slice(12, 15)]  # >= H
+    assert _token_blocks(3, 11, 4, 2**25) == [slice(0, 3)] and _token_blocks(0, 11, 4, 1) == []
 
 
 def test_values_match_the_loop_reference():
@@ -123,7 +131,7 @@ def test_no_logits_sized_tensor_is_saved_for_backward():
 # ------------------------------------------------------------------ bf16 autocast
 def _autocast_case(seed=6, v=300):
     """float32 master weights and hidden states, as under the trainer's bf16 autocast."""
-    hidden, weight, bias_v, labels, w_lp, w_ent = _inputs(seed, b=2, t=6, h=16, v=v)
+    hidden, weight, bias_v, labels, w_lp, w_ent = _inputs(seed, b=2, t=6, h=8, v=v)  # blocks of 8 tokens
     return hidden.float(), (weight / 3).float(), bias_v.float(), labels, w_lp, w_ent
 
 
@@ -138,7 +146,7 @@ def test_bf16_autocast_matches_nn_linear_under_autocast_and_float64():
     hidden, weight, bias_v, labels, w_lp, w_ent = _autocast_case()
     a, b = _leaves(hidden, weight, bias_v), _leaves(hidden, weight, bias_v)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        fused = logprobs_entropy_from_hidden(a[0], a[1], labels, 0.8, a[2], block_elements=300 * 5)
+        fused = logprobs_entropy_from_hidden(a[0], a[1], labels, 0.8, a[2], block_elements=300 * 8)
         unfused = _unfused(b[0], b[1], b[2], labels, 0.8)
     assert fused[0].dtype == fused[1].dtype == torch.float32
     lp, ent, got = _grads(fused, a, w_lp, w_ent)
