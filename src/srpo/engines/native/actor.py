@@ -62,8 +62,8 @@ def policy_forward(model, exp: Experience, temperature: float, autocast: bool = 
         if parts is None:
             parts = _full_parts(model, head, exp, device)
         if head is not None:  # the head's matmul runs under autocast, as the nn.Linear it stands for would
-            scored = [logprobs_entropy_from_hidden(x, head.head.weight, labels[rows, cols], temperature,
-                                                   head.head.bias) for x, rows, cols in parts]
+            scored = [logprobs_entropy_from_hidden(x, head.lm_head.weight, labels[rows, cols], temperature,
+                                                   head.lm_head.bias) for x, rows, cols in parts]
     if head is None:
         scored = [(logprobs_from_logits(x, labels[rows, cols], temperature),
                    entropy_from_logits(x if with_entropy else x.detach(), temperature)) for x, rows, cols in parts]

@@ -38,10 +38,10 @@ _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logits_soft_cap", "logit_scale"
 
 @dataclass(frozen=True)
 class FusedHead:
-    """A model split at its LM head: `decoder` gives the head's input, `head` is the plain linear layer."""
+    """A model split at its LM head: `decoder` gives the input of `lm_head`, a plain linear layer."""
 
     decoder: torch.nn.Module
-    head: torch.nn.Linear
+    lm_head: torch.nn.Linear
     cache_kwarg: str  # the decoder forward's cache keyword (``cache`` in transformers 5.2x, else past_key_values)
 
 
