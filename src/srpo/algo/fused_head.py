@@ -75,8 +75,8 @@ def _token_blocks(n: int, v: int, h: int, block_elements: int) -> list[slice]:
     A block may start or end inside a sequence. At least H tokens, because every block re-reads the weight
     [V, H] (and backward adds a [V, H] product into its gradient): with >= H tokens a block has at least as
     many logits as the weight has entries, so that traffic stays below the block's own. Measured on CPU
-    (V = 152k, H = 256): blocks of 55 tokens made the fused update ~2x the logits path's time, 256-440
-    tokens ~1.3-1.6x.
+    under bf16 autocast (V = 152k, H = 256, bench/head_memory.py): blocks of 55 tokens made the update ~1.9x
+    the logits path's time, blocks of 220-440 tokens 1.3-1.6x.
     """
     step = max(1, block_elements // max(v, 1), h)
     return [slice(lo, min(lo + step, n)) for lo in range(0, n, step)]
