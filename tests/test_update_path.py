@@ -1,11 +1,12 @@
 """The update path's speed-ups change no number: length-sorted and token-budget micro-batches, prompts shared
-by their responses, activation checkpointing. Compared in float64 against the plain forward.
+by their responses, activation checkpointing, the LM head fused into the log-probs. Compared in float64 against the plain forward.
 
 The float64 comparisons use conftest's `exact_norm` (see there why); `test_shared_prompts_in_float32`
 states the tolerance without it.
 """
 
 import copy
+import re
 import warnings
 
 import pytest
@@ -15,7 +16,10 @@ from test_actor import make_experience, run_update
 from srpo.config import load_config
 from srpo.config.algorithm import AlgorithmConfig, OptimConfig
 from srpo.core.configlib import ConfigError
+from srpo.algo import logprobs_entropy_from_hidden, logprobs_from_logits
 from srpo.engines.native.actor import Actor, _drops_cache, length_buckets, policy_forward
+from srpo.engines.native.head import fused_head
+from srpo.engines.native.head import refusal as head_refusal
 from srpo.engines.native.experience import micro_batches
 from srpo.engines.native.model import enable_activation_checkpointing
 
@@ -180,6 +184,141 @@ def test_activation_checkpointing_gives_the_same_gradients(policy64):
         b, _ = policy_forward(model, exp, 0.9, share_prompts=False)
     mask = exp.response_mask_bt.bool()
     torch.testing.assert_close(a[mask], b[mask], rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------------------------ fused LM head
+def _no_logits(model):
+    """`model` whose LM head raises when called: the fused path must never compute [B, T, V] logits."""
+    def boom(*args, **kwargs):
+        raise AssertionError("the LM head was called: logits were materialised")
+
+    model.get_output_embeddings().forward = boom  # an instance attribute, not a hook: fusing stays allowed
+    return model
+
+
+@pytest.mark.parametrize("share", [False, True], ids=["full-pass", "shared-prompts"])
+def test_fused_head_gives_the_logits_path_values_and_gradients(policy64, share):
+    model, exp = policy64
+    exp = exp.trimmed()
+    w = _weights(exp)
+    model.train()
+    assert fused_head(model) is not None
+    lp_a, ent_a, grad_a = _grads(model, exp, w, share_prompts=share, fuse_head=False)
+    lp_b, ent_b, grad_b = _grads(_no_logits(model), exp, w, share_prompts=share, fuse_head=True)
+    mask = exp.response_mask_bt.bool()
+    torch.testing.assert_close(lp_a[mask], lp_b[mask], rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(ent_a[mask], ent_b[mask], rtol=1e-10, atol=1e-10)
+    for name in grad_a:  # the tied embedding/head weight included: both of its uses are summed
+        torch.testing.assert_close(grad_a[name], grad_b[name], rtol=1e-10, atol=1e-12, msg=name)
+
+
+def test_fused_head_under_bf16_autocast(tiny_policy):
+    """float32 model, bf16 autocast as in training: the head's matmul in bf16 either way, so the two paths
+    agree to float32 rounding of the same bf16 logits (1e-5; measured: log-probs equal, entropies 2e-6)."""
+    model, tokenizer = tiny_policy
+    exp = make_experience(model, tokenizer).trimmed()
+    with torch.no_grad():
+        a, ent_a = policy_forward(model, exp, 1.0, autocast=True, fuse_head=False)
+        b, ent_b = policy_forward(model, exp, 1.0, autocast=True, fuse_head=True)
+    mask = exp.response_mask_bt.bool()
+    assert b.dtype == torch.float32
+    torch.testing.assert_close(a[mask], b[mask], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ent_a[mask], ent_b[mask], rtol=1e-5, atol=1e-5)
+
+
+def test_fused_head_on_a_plain_llama(policy64):
+    """LlamaForCausalLM (the toy's class), untied head: fused == logits path."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    _, exp = policy64
+    exp = exp.trimmed()
+    torch.manual_seed(1)
+    vocab = int(exp.response_ids_bt.max()) + 10
+    llama = LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2,
+                                         tie_word_embeddings=False)).double().train()
+    assert fused_head(llama) is not None
+    w = _weights(exp)
+    lp_a, ent_a, grad_a = _grads(llama, exp, w, fuse_head=False)
+    lp_b, ent_b, grad_b = _grads(_no_logits(llama), exp, w, fuse_head=True)
+    torch.testing.assert_close(lp_a, lp_b, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(ent_a, ent_b, rtol=1e-10, atol=1e-10)
+    for name in grad_a:
+        torch.testing.assert_close(grad_a[name], grad_b[name], rtol=1e-10, atol=1e-12, msg=name)
+
+
+class _MyQwen2(__import__("transformers").Qwen2ForCausalLM):
+    """A subclass outside transformers: its forward could do anything."""
+
+
+def _refusing(tiny_policy, how):
+    model = copy.deepcopy(tiny_policy[0])
+    if how == "softcap-config":
+        model.config.final_logit_softcapping = 30.0
+    elif how == "head-hook":
+        model.lm_head.register_forward_hook(lambda module, args, out: out)
+    elif how == "model-pre-hook":
+        model.register_forward_pre_hook(lambda module, args: None)
+    elif how == "head-not-linear":
+        model.lm_head = torch.nn.utils.parametrizations.weight_norm(model.lm_head)
+    elif how == "subclass":
+        model.__class__ = _MyQwen2
+    return model
+
+
+@pytest.mark.parametrize("how, reason", [
+    ("softcap-config", r"config\.final_logit_softcapping = 30\.0 transforms the logits"),
+    ("head-hook", "the LM head has forward hooks"),
+    ("model-pre-hook", "the model has forward hooks"),
+    ("head-not-linear", "not a plain torch.nn.Linear"),
+    ("subclass", "_MyQwen2 is not transformers' own class"),
+])
+def test_head_fusion_is_refused_where_it_may_not_be_exact(tiny_policy, how, reason):
+    model = _refusing(tiny_policy, how)
+    assert fused_head(model) is None
+    assert re.search(reason, head_refusal(model))
+
+
+def test_a_soft_capping_model_falls_back_to_its_logits(policy64):
+    """Gemma 2 soft-caps its logits in the model's forward: policy_forward must use them, bit for bit."""
+    from transformers import Gemma2Config, Gemma2ForCausalLM
+
+    _, exp = policy64
+    exp = exp.select([i for i in range(len(exp)) if exp.prompt_mask_bp[i].all()]).trimmed()  # Gemma 2's eager
+    assert len(exp) > 1  # attention gives NaN on left-padded rows, with or without fusing
+    torch.manual_seed(2)
+    gemma = Gemma2ForCausalLM(Gemma2Config(vocab_size=int(exp.response_ids_bt.max()) + 10, hidden_size=32,
+                                           intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                           num_key_value_heads=2, head_dim=8, final_logit_softcapping=0.5,
+                                           attn_implementation="eager")).double()
+    assert "model type 'gemma2'" in head_refusal(gemma)
+    with torch.no_grad():
+        fused, _ = policy_forward(gemma, exp, 1.0, fuse_head=True)
+        plain, _ = policy_forward(gemma, exp, 1.0, fuse_head=False)
+        hidden = gemma.model(input_ids=exp.response_ids_bt).last_hidden_state  # what naive fusing would do
+        naive, _ = logprobs_entropy_from_hidden(hidden, gemma.lm_head.weight, exp.response_ids_bt)
+        capped = logprobs_from_logits(gemma(input_ids=exp.response_ids_bt).logits, exp.response_ids_bt)
+    assert torch.equal(fused, plain)
+    assert (naive - capped).abs().max() > 1e-2  # the cap matters: fusing it away would change the numbers
+
+
+@pytest.mark.parametrize("extra", [dict(), dict(entropy_coef=0.01, kl_coef=0.1, old_logprobs="recompute"),
+                                   dict(micro_batch_size=5, share_prompts=False, ppo_epochs=2, mini_batch_size=6)],
+                         ids=["default", "entropy+kl+recompute", "split-unshared"])
+def test_fused_head_gives_the_update_of_the_logits_path(policy64, extra):
+    model, exp = policy64
+    a, s1 = run_update(model, copy.deepcopy(exp), fused_head=False, **extra)
+    b, s2 = run_update(model, copy.deepcopy(exp), fused_head=True, **extra)
+    for (name, x), y in zip(a.named_parameters(), b.parameters()):
+        torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-11, msg=name)
+    for key in s1:
+        if not key.startswith("timing/"):
+            assert s1[key] == pytest.approx(s2[key], rel=1e-9, abs=1e-12), key
+
+
+def test_fused_head_switch_in_the_config():
+    assert load_config("grpo").algorithm.fused_head is True
+    assert load_config("grpo", ["algorithm.fused_head=false"]).algorithm.fused_head is False
 
 
 # ------------------------------------------------------------------ config

@@ -18,6 +18,8 @@ from srpo.data import Problem
 from srpo.engines.native.actor import Actor, policy_forward
 from srpo.engines.native.experience import Experience
 from srpo.engines.native.export import export_model
+from srpo.engines.native.head import fused_head
+from srpo.engines.native.head import refusal as head_refusal
 from srpo.engines.native.lora import is_adapter_dir, parameter_counts, wrap
 from srpo.engines.native.model import load_model, load_policy
 from srpo.engines.native.trainer import Trainer
@@ -111,6 +113,70 @@ def test_update_moves_adapters_and_never_the_base_weights(tiny_policy):
     for name, p in model.named_parameters():
         moved = not torch.equal(p, before[name])
         assert moved == ("lora_" in name), name  # every adapter moves (A and B), nothing else does
+
+
+# ---------------------------------------------------------------- the fused LM head under LoRA
+def _lora64(tiny_policy, exact_norm, lora=LORA):
+    base, tokenizer = tiny_policy
+    base = base.double()
+    exp = make_experience(base, tokenizer).trimmed()
+    exp.old_logprobs_bt = exp.old_logprobs_bt.double()
+    return _perturbed(wrap(base, lora, base="unused")), exp
+
+
+def _forward_grads(model, exp, **kwargs):
+    model.zero_grad(set_to_none=True)
+    logp, ent = policy_forward(model, exp, 0.9, with_entropy=True, **kwargs)
+    w = torch.randn(exp.response_ids_bt.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    ((logp + 0.3 * ent) * w * exp.response_mask_bt).sum().backward()
+    return logp.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("share", [False, True], ids=["full-pass", "shared-prompts"])
+def test_fused_head_with_adapters_on_and_off_gives_the_logits_path(tiny_policy, exact_norm, share):
+    """Through peft: the decoder runs the adapters (and skips them under disable_adapter, the KL reference);
+    the frozen head gets no gradient, the adapters the logits path's to 1e-10."""
+    model, exp = _lora64(tiny_policy, exact_norm)
+    assert fused_head(model) is not None
+    model.train()
+    lp_a, grad_a = _forward_grads(model, exp, share_prompts=share, fuse_head=False)
+    lp_b, grad_b = _forward_grads(model, exp, share_prompts=share, fuse_head=True)
+    mask = exp.response_mask_bt.bool()
+    torch.testing.assert_close(lp_a[mask], lp_b[mask], rtol=1e-10, atol=1e-10)
+    assert grad_a.keys() == grad_b.keys() and grad_a and all("lora_" in n for n in grad_a)
+    for name in grad_a:
+        torch.testing.assert_close(grad_a[name], grad_b[name], rtol=1e-10, atol=1e-12, msg=name)
+    with torch.no_grad(), model.disable_adapter():
+        ref_a, _ = policy_forward(model, exp, 0.9, share_prompts=share, fuse_head=False)
+        ref_b, _ = policy_forward(model, exp, 0.9, share_prompts=share, fuse_head=True)
+    torch.testing.assert_close(ref_a[mask], ref_b[mask], rtol=1e-10, atol=1e-10)
+    assert (ref_b[mask] - lp_b[mask]).abs().max() > 1e-4  # the adapters were really off
+
+
+def test_lora_on_the_lm_head_falls_back_to_the_logits(tiny_policy, exact_norm):
+    """An adapted lm_head is no plain nn.Linear: policy_forward uses the model's logits (bit for bit)."""
+    lora = LoraConfig(enabled=True, r=4, alpha=8.0, target_modules=[*LORA_TARGETS, "lm_head"])
+    model, exp = _lora64(tiny_policy, exact_norm, lora)
+    assert fused_head(model) is None and "not a plain torch.nn.Linear" in head_refusal(model)
+    with torch.no_grad():
+        fused, _ = policy_forward(model, exp, 0.9, fuse_head=True)
+        plain, _ = policy_forward(model, exp, 0.9, fuse_head=False)
+    assert torch.equal(fused, plain)
+
+
+def test_fused_head_gives_the_lora_update_of_the_logits_path(tiny_policy, exact_norm):
+    model, exp = _lora64(tiny_policy, exact_norm)
+    updated = []
+    for fused in (False, True):
+        m = copy.deepcopy(model)
+        stats = _actor(m, kl_coef=0.1, entropy_coef=0.01, micro_batch_size=5, fused_head=fused).update(
+            copy.deepcopy(exp))
+        updated.append((m, stats))
+    (a, s1), (b, s2) = updated
+    for (name, x), y in zip(a.named_parameters(), b.parameters()):
+        torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-11, msg=name)
+    assert s1["train/loss"] == pytest.approx(s2["train/loss"], rel=1e-9, abs=1e-12)
+    assert s1["actor/kl_ref"] == pytest.approx(s2["actor/kl_ref"], rel=1e-9, abs=1e-12)
 
 
 # ---------------------------------------------------------------- end to end, checkpoints, merge, resume

@@ -6,6 +6,8 @@ Variants are picked by name from registries with one signature per kind:
   LOSS_AGGREGATIONS     token_mean, seq_mean_token_mean, seq_mean_token_sum, seq_mean_token_sum_norm
                                                      (loss_bt, mask_bt, *, num_tokens, num_seqs, norm_len) -> scalar
   KL_ESTIMATORS         k1, k2, k3                   (logp_bt, ref_logp_bt, *, clamp) -> [B, T]
+Log-probs/entropies: logprobs_from_logits, entropy_from_logits ([B, T, V] logits, block-wise float32) and
+logprobs_entropy_from_hidden (hidden [B, T, H] + LM head weight: the head fused in, no [B, T, V] tensor).
 Reward shaping: soft_overlong_penalty (DAPO's soft overlong punishment), [B] lengths -> [B] penalties.
 Numeric choices (std, epsilon, clamps) are documented per module and compared with TRL/verl in docs/algo.md.
 """
@@ -25,6 +27,7 @@ from srpo.algo.aggregation import (
     seq_mean_token_sum_norm,
     token_mean,
 )
+from srpo.algo.fused_head import logprobs_entropy_from_hidden
 from srpo.algo.kl import KL_ESTIMATORS, kl_k1, kl_k2, kl_k3
 from srpo.algo.logprobs import entropy_from_logits, logprobs_from_logits
 from srpo.algo.masked import masked_count, masked_mean, masked_sum
@@ -47,6 +50,7 @@ __all__ = [
     "kl_k1",
     "kl_k2",
     "kl_k3",
+    "logprobs_entropy_from_hidden",
     "logprobs_from_logits",
     "masked_count",
     "masked_mean",

@@ -52,6 +52,13 @@ class AlgorithmConfig:
               "from its keys/values (same loss and gradients up to float rounding, G times fewer prompt tokens). "
               "Skipped automatically under model.gradient_checkpointing and for models without a plain "
               "key/value cache.")
+    fused_head: bool = option(
+        True, "native engine: compute log-probs and entropies from the decoder's last hidden states and the LM "
+              "head's weight, block by block, so the [tokens, vocabulary] logits and their gradient never exist "
+              "(same loss and gradients up to float rounding; see docs/algo.md). Used only where it is exact: "
+              "transformers' own Llama/Qwen/Mistral/Gemma(1)/Phi-3-style models with a plain linear head; models "
+              "that soft-cap or scale logits, a LoRA-adapted lm_head and unknown model types use the logits. "
+              "false: always the logits.")
     old_logprobs: Literal["rollout", "recompute"] = option(
         "rollout", "where pi_old comes from. ``rollout``: the engine's behaviour log-probs (no extra forward pass); "
                    "``recompute``: one no-grad forward pass before the update (needed when the rollout and training "

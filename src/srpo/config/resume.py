@@ -22,7 +22,7 @@ RESUMABLE = (
     "run.name", "run.output_dir", "run.resume", "run.total_steps", "run.save_every", "run.keep_checkpoints",
     "run.eval_every", "run.progress", "run.max_rollouts", "run.stop_at_step",
     "model.gradient_checkpointing", "algorithm.micro_batch_size", "algorithm.micro_batch_tokens",
-    "algorithm.share_prompts", "sandbox.workers",
+    "algorithm.share_prompts", "algorithm.fused_head", "sandbox.workers",
     "eval", "logging", "analysis", "difficulty", "curate",
     "trl.state_check_every", "trl.report_to",
     "verl.reward_workers", "verl.project_name", "verl.gpu_memory_utilization", "verl.param_offload",

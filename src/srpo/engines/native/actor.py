@@ -18,9 +18,10 @@ from collections import defaultdict
 import torch
 
 from srpo.algo import (KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES, aggregation_totals,
-                       entropy_from_logits, logprobs_from_logits, masked_mean)
+                       entropy_from_logits, logprobs_entropy_from_hidden, logprobs_from_logits, masked_mean)
 from srpo.config.algorithm import AlgorithmConfig, OptimConfig
 from srpo.engines.native.experience import Experience, micro_batches
+from srpo.engines.native.head import FusedHead, fused_head
 from srpo.engines.native.model import cache_kwarg
 from srpo.engines.native.rollout.base import distinct_rows, positions_from_mask
 
@@ -34,52 +35,81 @@ def _chunks(n: int, size: int) -> list[list[int]]:
 SPLIT_SAVING = 1 / 16
 SPLIT_DEPTH = 2  # at most 2**SPLIT_DEPTH response passes per micro-batch
 
-# One piece of the [B, T] result: logits [b, t, V], the rows (index or slice) and columns they predict.
+# One piece of the [B, T] result: outputs [b, t, X] (logits, X = V; or with a fused head the hidden states
+# that enter the head, X = H), the rows (index or slice) and the columns they predict.
 Part = tuple[torch.Tensor, "torch.Tensor | slice", slice]
 
 
 def policy_forward(model, exp: Experience, temperature: float, autocast: bool = False,
-                   with_entropy: bool = False, share_prompts: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                   with_entropy: bool = False, share_prompts: bool = True,
+                   fuse_head: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probs [B, T] of the response tokens under `model`, and their entropies [B, T].
 
     The entropy is differentiable only `with_entropy` (otherwise it is a statistic). With `share_prompts`,
     each distinct prompt runs once and every response to it continues from its keys and values (see
-    `_shared_prompt_logits`); the result equals the one-row-per-response forward up to float rounding at
+    `_shared_prompt_parts`); the result equals the one-row-per-response forward up to float rounding at
     every response token (positions past a response's end may hold 0 instead: mask them, as the loss does).
+    With `fuse_head`, where `srpo.engines.native.head` finds it exact, the decoder's hidden states go through
+    the LM head block by block inside `logprobs_entropy_from_hidden`, so no [B, T, V] logits (nor their
+    gradient) exist; otherwise the model's logits go to `logprobs_from_logits` / `entropy_from_logits`.
     """
     device = next(model.parameters()).device
+    head = fused_head(model) if fuse_head else None
     ctx = torch.autocast(device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
-    with ctx:
-        parts = _shared_prompt_logits(model, exp, device) if share_prompts else None
-        if parts is None:
-            parts = _full_logits(model, exp, device)
     labels = exp.response_ids_bt.to(device)
+    with ctx:
+        parts = _shared_prompt_parts(model, head, exp, device) if share_prompts else None
+        if parts is None:
+            parts = _full_parts(model, head, exp, device)
+        if head is not None:  # the head's matmul runs under autocast, as the nn.Linear it stands for would
+            scored = [logprobs_entropy_from_hidden(x, head.lm_head.weight, labels[rows, cols], temperature,
+                                                   head.lm_head.bias) for x, rows, cols in parts]
+    if head is None:
+        scored = [(logprobs_from_logits(x, labels[rows, cols], temperature),
+                   entropy_from_logits(x if with_entropy else x.detach(), temperature)) for x, rows, cols in parts]
     logprobs = entropy = None
-    for logits, rows, cols in parts:
-        logp = logprobs_from_logits(logits, labels[rows, cols], temperature)
-        ent = entropy_from_logits(logits if with_entropy else logits.detach(), temperature)
+    for (logp, ent), (_, rows, cols) in zip(scored, parts):
         if logprobs is None:
             logprobs, entropy = logp.new_zeros(labels.shape), ent.new_zeros(labels.shape)
-        logprobs[rows, cols], entropy[rows, cols] = logp, ent
+        logprobs[rows, cols] = logp
+        entropy[rows, cols] = ent if with_entropy else ent.detach()
     return logprobs, entropy
 
 
-def _full_logits(model, exp: Experience, device) -> list[Part]:
-    """[(logits [B, T, V] predicting every response token, all rows, all columns)] from one pass.
+def _run(model, head: FusedHead | None, keep: int | None = None, cache=None, **inputs) -> tuple[torch.Tensor, object]:
+    """One forward: (outputs [B, S or keep, X] of the last `keep` positions (all when None), the cache or
+    None without use_cache).
+
+    Without a fused head, `model`'s logits (only the kept positions go through its LM head); with one, the
+    decoder's last hidden states, which are the head's input."""
+    if head is None:
+        out = model(**inputs, **({} if keep is None else {"logits_to_keep": keep}),
+                    **({} if cache is None else {cache_kwarg(model): cache}))
+        x = out.logits
+    else:
+        out = head.decoder(**inputs, **({} if cache is None else {head.cache_kwarg: cache}))
+        x = out.last_hidden_state if keep is None else out.last_hidden_state[:, -keep:]
+    if not inputs.get("use_cache"):
+        return x, None
+    return x, (out["cache"] if "cache" in out else out.get("past_key_values"))
+
+
+def _full_parts(model, head: FusedHead | None, exp: Experience, device) -> list[Part]:
+    """[(outputs [B, T, X] predicting every response token, all rows, all columns)] from one pass.
 
     Prompts are left-padded and responses right-padded, so position ids come from the attention mask;
-    only the last T+1 positions go through the LM head (the prompt's logits are never needed).
+    only the last T+1 positions are kept (the prompt's logits are never needed).
     """
     ids = torch.cat([exp.prompt_ids_bp, exp.response_ids_bt], 1).to(device)
     mask = torch.cat([exp.prompt_mask_bp, exp.response_mask_bt], 1).to(device)
     width = exp.response_ids_bt.shape[1]
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions_from_mask(mask), use_cache=False,
-                   logits_to_keep=width + 1).logits[:, :-1]
-    return [(logits, slice(None), slice(0, width))]
+    x, _ = _run(model, head, keep=width + 1, input_ids=ids, attention_mask=mask,
+                position_ids=positions_from_mask(mask), use_cache=False)
+    return [(x[:, :-1], slice(None), slice(0, width))]
 
 
-def _shared_prompt_logits(model, exp: Experience, device) -> list[Part] | None:
-    """The logits of `_full_logits`, each distinct prompt computed once (None: not applicable).
+def _shared_prompt_parts(model, head: FusedHead | None, exp: Experience, device) -> list[Part] | None:
+    """The outputs of `_full_parts`, each distinct prompt computed once (None: not applicable).
 
     GRPO's G responses to a prompt share it, so the forward runs the U distinct prompts (keeping their
     keys/values), gathers each row's prompt cache (indexing, differentiable: the prompt's gradient is the
@@ -96,12 +126,11 @@ def _shared_prompt_logits(model, exp: Experience, device) -> list[Part] | None:
     if len(first) == len(exp):
         return None
     p_ids, p_mask = exp.prompt_ids_bp[first].to(device), exp.prompt_mask_bp[first].to(device)
-    out = model(input_ids=p_ids, attention_mask=p_mask, position_ids=positions_from_mask(p_mask), use_cache=True,
-                logits_to_keep=1)
-    cache = out["cache"] if "cache" in out else out.get("past_key_values")
+    last, cache = _run(model, head, keep=1, input_ids=p_ids, attention_mask=p_mask,
+                       position_ids=positions_from_mask(p_mask), use_cache=True)
     if not _plain_kv_cache(cache):
         return None
-    parts: list[Part] = [(out.logits[inverse.to(device)], slice(None), slice(0, 1))]
+    parts: list[Part] = [(last[inverse.to(device)], slice(None), slice(0, 1))]
     prompt_kv = [(layer.keys, layer.values) for layer in cache.layers]
     lengths = exp.response_lengths_b.tolist()
     for rows in length_buckets(lengths):
@@ -114,10 +143,9 @@ def _shared_prompt_logits(model, exp: Experience, device) -> list[Part] | None:
         cache.batch_select_indices(inverse[rows_t].to(device))
         mask = torch.cat([p_mask[inverse[rows_t].to(device)], exp.response_mask_bt[rows_t, :width].to(device)], 1)
         mask = mask[:, :-1]
-        logits = model(input_ids=exp.response_ids_bt[rows_t, :width - 1].to(device), attention_mask=mask,
-                       position_ids=positions_from_mask(mask)[:, p_mask.shape[1]:], use_cache=True,
-                       **{cache_kwarg(model): cache}).logits
-        parts.append((logits, rows_t.to(device), slice(1, width)))
+        x, _ = _run(model, head, cache=cache, input_ids=exp.response_ids_bt[rows_t, :width - 1].to(device),
+                    attention_mask=mask, position_ids=positions_from_mask(mask)[:, p_mask.shape[1]:], use_cache=True)
+        parts.append((x, rows_t.to(device), slice(1, width)))
     return parts
 
 
@@ -246,7 +274,7 @@ class Actor:
 
     def _forward(self, model, micro: Experience, with_entropy: bool = False):
         return policy_forward(model, micro, self.temperature, self.autocast, with_entropy=with_entropy,
-                              share_prompts=self.algo.share_prompts)
+                              share_prompts=self.algo.share_prompts, fuse_head=self.algo.fused_head)
 
     def _no_grad_logprobs(self, model, exp: Experience) -> torch.Tensor:
         out = None
