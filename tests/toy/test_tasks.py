@@ -84,8 +84,8 @@ def test_code_reference_solutions_pass_their_cases(level, passes):
 
 
 def test_code_cases_are_computed_not_copied():
-    """Cases agree with an independent reading of the prompt (level 2: f(0)=b, f(1)=a+b; level 3: the same
-    line through f(1) and f(2), mapped over a list)."""
+    """Cases agree with an independent reading of the prompt (level 2: f(0)=b, f(1)=a+b; level 3: the
+    same line through f(0) and f(1), mapped over a list)."""
     for p in tasks.code_problems(100, 2, seed=1):
         b, ab = map(int, re.fullmatch(r"Write f\(x\)=a\*x\+b in Python with f\(0\)=(-?\d+) and f\(1\)=(-?\d+)\.",
                                       p.prompt).groups())
@@ -93,10 +93,10 @@ def test_code_cases_are_computed_not_copied():
             (x,) = case["input"]
             assert case["output"] == (ab - b) * x + b
     for p in tasks.code_problems(100, 3, seed=1):
-        y1, y2 = map(int, re.search(r"f\(\[1, 2\]\)=\[(-?\d+), (-?\d+)\]", p.prompt).groups())
+        y0, y1 = map(int, re.search(r"f\(\[0, 1\]\)=\[(-?\d+), (-?\d+)\]", p.prompt).groups())
         for case in p.tests["cases"]:
             (xs,) = case["input"]
-            assert case["output"] == [y1 + (y2 - y1) * (x - 1) for x in xs]
+            assert case["output"] == [y0 + (y1 - y0) * x for x in xs]
 
 
 @pytest.mark.parametrize("domain", ["math", "code"])
@@ -127,7 +127,7 @@ def test_code_levels_differ():
     prompts = {lv: [p.prompt for p in tasks.code_problems(30, lv, 0)] for lv in range(1, 5)}
     assert all(re.search(r"f\(x\)=x[+-]c ", s) for s in prompts[1])
     assert all("f(1)=" in s and "f(2)=" not in s for s in prompts[2])
-    assert all("f(xs)" in s and "f([1, 2])" in s for s in prompts[3])
+    assert all("f(xs)" in s and "f([0, 1])" in s for s in prompts[3])
     assert all("f(2)=" in s for s in prompts[4])
     codes = [p.metadata["code"] for p in tasks.code_problems(30, 4, 0)]
     assert all("x*x" in c for c in codes)

@@ -197,11 +197,12 @@ def _code_l2(rng: random.Random) -> CodeItem:
 
 
 def _code_l3(rng: random.Random) -> CodeItem:
-    """a*x+b mapped over a list, from f([1, 2]): two subtractions (a = f(2)-f(1), then b = f(1)-a)."""
+    """a*x+b mapped over a list, from f([0, 1]): b is given, a is one subtraction away (level 2's
+    arithmetic, with the list comprehension to write)."""
     a, b = _slope(rng), rng.randrange(0, 61)
-    y1, y2 = a + b, 2 * a + b
-    prompt = f"Write f(xs) in Python mapping each x to a*x+b, with f([1, 2])=[{y1}, {y2}]."
-    think, terse = f"a={y2}-{_paren(y1)}={a} b={y1}-{_paren(a)}={b}", f"a={a} b={b}"
+    y0, y1 = b, a + b
+    prompt = f"Write f(xs) in Python mapping each x to a*x+b, with f([0, 1])=[{y0}, {y1}]."
+    think, terse = f"b={y0} a={y1}-{y0}={a}", f"b={b} a={a}"
     code = f"def f(xs):\n    return [{_affine_src(a, b)} for x in xs]\n"
     return prompt, code, think, terse, _list_cases(lambda xs: [a * x + b for x in xs], rng)
 
@@ -272,7 +273,7 @@ def math_problems(n: int, difficulty: int, seed: int) -> list[Problem]:
 def code_problems(n: int, difficulty: int, seed: int) -> list[Problem]:
     """`n` distinct training CODE problems at `difficulty` (1..4), never held-out ones.
 
-    1: x±c from one example; 2: a*x+b from f(0), f(1); 3: a*x+b mapped over a list, from f([1, 2]);
+    1: x±c from one example; 2: a*x+b from f(0), f(1); 3: a*x+b mapped over a list, from f([0, 1]);
     4: quadratic from f(0), f(1), f(2). Hidden tests: 5 numeric inputs or 4 lists (one empty).
     """
     return _generate("code", n, difficulty, seed, heldout=False)
