@@ -125,11 +125,11 @@ def test_algo_imports_only_torch_and_the_registry():
                     or name.startswith(("srpo.algo", "srpo.core.registry")), f"{path.name} imports {name}"
 
 
-# engine -> the modules of a sibling engine it may import. native's model and LoRA loading and its generate
-# function are native code through and through (they reach native's checkpoints and rollout engines), so they
-# stay there and are named here instead of being moved to a shared module.
+# engine -> the modules of a sibling engine it may import. native's model loading and its generate function
+# are native code through and through (they reach native's checkpoints and rollout engines), so they stay there
+# and are named here instead of being moved to a shared module.
 ENGINE_REUSE: dict[str, set[str]] = {
-    "trl": {"srpo.engines.native.lora", "srpo.engines.native.model", "srpo.engines.native.generation"},
+    "trl": {"srpo.engines.native.model", "srpo.engines.native.generation"},
 }
 
 

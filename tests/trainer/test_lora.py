@@ -15,12 +15,12 @@ from srpo.config.algorithm import AlgorithmConfig, OptimConfig
 from srpo.config.model import LORA_TARGETS, LoraConfig, ModelConfig
 from srpo.core.configlib import ConfigError
 from srpo.data import Problem
+from srpo.engines.lora import is_adapter_dir, parameter_counts, wrap
 from srpo.engines.native.actor import Actor, policy_forward
 from srpo.engines.native.experience import Experience
 from srpo.engines.native.export import export_model
 from srpo.engines.native.head import fused_head
 from srpo.engines.native.head import refusal as head_refusal
-from srpo.engines.native.lora import is_adapter_dir, parameter_counts, wrap
 from srpo.engines.native.model import load_model, load_policy
 from srpo.engines.native.trainer import Trainer
 from srpo.tracking import read_jsonl

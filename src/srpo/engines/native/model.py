@@ -12,7 +12,7 @@ import torch
 
 from srpo.config.model import ModelConfig
 from srpo.core.configlib import ConfigError
-from srpo.engines.native.lora import adapter_base, is_adapter_dir
+from srpo.engines.lora import adapter_base, is_adapter_dir
 
 
 def resolve_model_path(path: str) -> Path:
@@ -73,7 +73,7 @@ def load_model(cfg: ModelConfig):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     path = resolve_model_path(cfg.path)
     if is_adapter_dir(path):
-        from srpo.engines.native.lora import load_adapters, merge
+        from srpo.engines.lora import load_adapters, merge
 
         return merge(load_adapters(load_model(dataclasses.replace(cfg, path=adapter_base(path))), path, False))
     with _loading(path):
@@ -87,7 +87,7 @@ def load_policy(cfg: ModelConfig):
     resume), its adapters on its base."""
     if not cfg.lora.enabled:
         return load_model(cfg)
-    from srpo.engines.native.lora import check_matches, load_adapters, wrap
+    from srpo.engines.lora import check_matches, load_adapters, wrap
 
     path = resolve_model_path(cfg.path)
     if is_adapter_dir(path):
