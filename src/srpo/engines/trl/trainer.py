@@ -212,8 +212,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     from srpo.curriculum import Curriculum
     from srpo.engines.data import data_fingerprint, load_run_data
+    from srpo.engines.hf_model import PromptFormatter, resolve_model_path
     from srpo.engines.lora import is_adapter_dir
-    from srpo.engines.native.model import PromptFormatter, resolve_model_path
     from srpo.engines.trl.rewards import StepScorer
     from srpo.rewards import RewardScorer
     from srpo.sampling import DomainMixture

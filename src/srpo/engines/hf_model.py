@@ -1,4 +1,8 @@
-"""Loading a policy (any local Hugging Face causal LM directory, or the embedded toy) and formatting prompts."""
+"""Loading a policy (any local Hugging Face causal LM directory, or the embedded toy) and formatting prompts.
+
+Engine-neutral: every engine and command resolves ``model.path`` and formats prompts here, so they all read
+the same model and show it the same prompts; the native engine also loads its policy with it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import torch
 
 from srpo.config.model import ModelConfig
 from srpo.core.configlib import ConfigError
+from srpo.engines.checkpoint_layout import checkpoint_root, latest_checkpoint
 from srpo.engines.lora import adapter_base, is_adapter_dir
 
 
@@ -33,8 +38,6 @@ def resolve_model_path(path: str) -> Path:
 
 def _checkpoint_named_by(path: Path) -> Path | None:
     """The latest checkpoint of the run that `path` (the run, its checkpoints/ or checkpoints/latest) names."""
-    from srpo.engines.native.checkpoint import checkpoint_root, latest_checkpoint
-
     if path.is_file() and path.name == "latest":
         run_dir = path.parent.parent
     elif (path / "latest").is_file():
