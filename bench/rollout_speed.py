@@ -21,7 +21,7 @@ import torch
 
 from srpo.core.generation import SamplingParams
 from srpo.engines.native.rollout import KVCacheEngine
-from srpo.engines.native.model import cache_kwarg
+from srpo.engines.hf_model import cache_kwarg
 from srpo.engines.native.rollout.decode import top_p_filter
 
 
@@ -61,7 +61,7 @@ class OldLoopEngine(KVCacheEngine):
 
 def toy_model():
     from srpo.config.model import ModelConfig
-    from srpo.engines.native.model import load_model_and_tokenizer
+    from srpo.engines.hf_model import load_model_and_tokenizer
 
     model, tokenizer = load_model_and_tokenizer(ModelConfig())
     return model.eval(), tokenizer
@@ -79,7 +79,7 @@ def random_llama(tokenizer, layers=8, hidden=512, heads=8):
 
 
 def prompts(tokenizer, count: int) -> list[list[int]]:
-    from srpo.engines.native.model import PromptFormatter
+    from srpo.engines.hf_model import PromptFormatter
     from srpo.toy.tasks import math_problems
 
     formatter = PromptFormatter(tokenizer, "chat", None)

@@ -125,11 +125,11 @@ def test_algo_imports_only_torch_and_the_registry():
                     or name.startswith(("srpo.algo", "srpo.core.registry")), f"{path.name} imports {name}"
 
 
-# engine -> the modules of a sibling engine it may import. native's model and LoRA loading and its generate
-# function are native code through and through (they reach native's checkpoints and rollout engines), so they
-# stay there and are named here instead of being moved to a shared module.
+# engine -> the modules of a sibling engine it may import. native's generate function is native code through
+# and through (it samples with native's rollout engines), so it stays there and is named here instead of being
+# moved to a shared module.
 ENGINE_REUSE: dict[str, set[str]] = {
-    "trl": {"srpo.engines.native.lora", "srpo.engines.native.model", "srpo.engines.native.generation"},
+    "trl": {"srpo.engines.native.generation"},
 }
 
 
@@ -207,11 +207,12 @@ def test_the_checker_sees_an_engine_importing_a_sibling():
     assert _sibling_breaches("srpo.engines.verl.metrics", {"srpo.engines.trl.feedback", "srpo.engines.records",
                                                            "srpo.engines.verl.stream", "srpo.analysis"}) \
         == ["srpo.engines.trl.feedback"]
-    assert _sibling_breaches("srpo.engines.records", {"srpo.engines.native.model", "srpo.engines.data"}) \
-        == ["srpo.engines.native.model"]
+    assert _sibling_breaches("srpo.engines.records", {"srpo.engines.native.generation", "srpo.engines.data"}) \
+        == ["srpo.engines.native.generation"]
     assert _sibling_breaches("srpo.engines.native.trainer", {"srpo.engines.verl", "srpo.engines.run_dir"}) \
         == ["srpo.engines.verl"]
-    assert _sibling_breaches("srpo.engines.trl.trainer", {"srpo.engines.native.model"}) == []
-    assert _sibling_breaches("srpo.engines.verl.setup", {"srpo.engines.native.model"}) == ["srpo.engines.native.model"]
-    assert _sibling_breaches("srpo.engines.trl.trainer", {"srpo.engines.native.model"}, reuse={}) \
-        == ["srpo.engines.native.model"]
+    assert _sibling_breaches("srpo.engines.trl.trainer", {"srpo.engines.native.generation"}) == []
+    assert _sibling_breaches("srpo.engines.verl.setup", {"srpo.engines.native.generation"}) \
+        == ["srpo.engines.native.generation"]
+    assert _sibling_breaches("srpo.engines.trl.trainer", {"srpo.engines.native.generation"}, reuse={}) \
+        == ["srpo.engines.native.generation"]

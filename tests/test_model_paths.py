@@ -8,8 +8,8 @@ import pytest
 from srpo.cli import main
 from srpo.config import load_config
 from srpo.core.configlib import ConfigError
-from srpo.engines.native.checkpoint import STATE_FILE
-from srpo.engines.native.model import resolve_model_path
+from srpo.engines.checkpoint_layout import STATE_FILE
+from srpo.engines.hf_model import resolve_model_path
 
 
 @pytest.fixture

@@ -17,11 +17,11 @@ from srpo.config import load_config
 from srpo.config.algorithm import AlgorithmConfig, OptimConfig
 from srpo.core.configlib import ConfigError
 from srpo.algo import logprobs_entropy_from_hidden, logprobs_from_logits
+from srpo.engines.hf_model import enable_activation_checkpointing
 from srpo.engines.native.actor import Actor, _drops_cache, length_buckets, policy_forward
 from srpo.engines.native.head import fused_head
 from srpo.engines.native.head import refusal as head_refusal
 from srpo.engines.native.experience import micro_batches
-from srpo.engines.native.model import enable_activation_checkpointing
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import pytest
 
 from srpo.core import files
 from srpo.core.errors import UserError
+from srpo.engines.checkpoint_layout import latest_checkpoint
 from srpo.engines.native import checkpoint as ckpt
 from srpo.tracking import JsonlWriter
 
@@ -56,7 +57,7 @@ def test_a_failed_checkpoint_leaves_no_temp_directory_and_latest_as_it_was(tmp_p
         assert str(info.value).startswith(f"{tmp_path / 'checkpoints' / 'step_000002'}: cannot write the checkpoint: "
                                           "no space left on the device")
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["latest", "step_000001"]
-    assert ckpt.latest_checkpoint(tmp_path) == first
+    assert latest_checkpoint(tmp_path) == first
 
 
 def test_temp_directories_of_a_killed_process_are_removed_at_the_next_save(tmp_path, tiny_policy):

@@ -42,8 +42,8 @@ def test_trl_run_with_lora_trains_and_checkpoints_adapters_only(tmp_path):
 def test_lora_adapters_as_model_path_are_refused_with_the_way_out(tmp_path, tiny_model_dir):
     from srpo.config.model import LoraConfig, ModelConfig
     from srpo.core.configlib import ConfigError
-    from srpo.engines.native.lora import wrap
-    from srpo.engines.native.model import load_model
+    from srpo.engines.hf_model import load_model
+    from srpo.engines.lora import wrap
     from srpo.engines.trl.trainer import train
 
     base = load_model(ModelConfig(path=str(tiny_model_dir)))

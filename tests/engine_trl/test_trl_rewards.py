@@ -64,7 +64,7 @@ def test_one_function_per_domain_component_and_one_scoring_per_batch():
 
 
 def test_trl_prompt_ids_equal_the_native_engines():
-    from srpo.engines.native.model import PromptFormatter, resolve_model_path
+    from srpo.engines.hf_model import PromptFormatter, resolve_model_path
     from srpo.engines.trl.trainer import dataset_prompt, load_tokenizer
 
     tok = load_tokenizer(str(resolve_model_path("toy")))

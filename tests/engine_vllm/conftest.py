@@ -58,7 +58,7 @@ def toy_policy():
     import torch
 
     from srpo.config import load_config
-    from srpo.engines.native.model import load_model_and_tokenizer
+    from srpo.engines.hf_model import load_model_and_tokenizer
 
     torch.set_num_threads(1)
     # Eager (no torch.compile) builds in ~11 s instead of ~30 s here; test_vllm_train covers the compiled path.
@@ -78,7 +78,7 @@ def engine(toy_policy):
 
 @pytest.fixture(scope="session")
 def prompts(toy_policy):
-    from srpo.engines.native.model import PromptFormatter
+    from srpo.engines.hf_model import PromptFormatter
 
     cfg, _, tokenizer = toy_policy
     formatter = PromptFormatter(tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)

@@ -8,7 +8,7 @@ import pytest
 from srpo.cli import main
 from srpo.config import load_config
 from srpo.data import load_problems
-from srpo.engines.native.model import load_model_and_tokenizer
+from srpo.engines.hf_model import load_model_and_tokenizer
 from srpo.engines.native.rollout import KVCacheEngine
 from srpo.engines.native.setup import make_evaluator
 from srpo.engines.native.trainer import Trainer

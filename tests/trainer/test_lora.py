@@ -15,13 +15,13 @@ from srpo.config.algorithm import AlgorithmConfig, OptimConfig
 from srpo.config.model import LORA_TARGETS, LoraConfig, ModelConfig
 from srpo.core.configlib import ConfigError
 from srpo.data import Problem
+from srpo.engines.hf_model import load_model, load_policy
+from srpo.engines.lora import is_adapter_dir, parameter_counts, wrap
 from srpo.engines.native.actor import Actor, policy_forward
 from srpo.engines.native.experience import Experience
 from srpo.engines.native.export import export_model
 from srpo.engines.native.head import fused_head
 from srpo.engines.native.head import refusal as head_refusal
-from srpo.engines.native.lora import is_adapter_dir, parameter_counts, wrap
-from srpo.engines.native.model import load_model, load_policy
 from srpo.engines.native.trainer import Trainer
 from srpo.tracking import read_jsonl
 
@@ -283,7 +283,7 @@ def test_continuing_adapters_under_other_settings_is_refused(tmp_path, tiny_mode
 def test_gradient_checkpointing_with_lora_still_trains_the_adapters(tmp_path, tiny_model_dir, tiny_policy):
     """Frozen embeddings give checkpointed blocks inputs without grad (reentrant checkpointing, transformers 4.x,
     would then train nothing); load_model_and_tokenizer asks for input grads."""
-    from srpo.engines.native.model import load_model_and_tokenizer
+    from srpo.engines.hf_model import load_model_and_tokenizer
 
     cfg = ModelConfig(path=str(tiny_model_dir), lora=LORA, gradient_checkpointing=True)
     model, tokenizer = load_model_and_tokenizer(cfg)
@@ -364,7 +364,7 @@ def test_without_lora_peft_is_never_imported():
     import sys
 
     code = ("import sys; import srpo.cli, srpo.engines.native.trainer; from srpo.config import load_config; "
-            "from srpo.engines.native.model import load_model_and_tokenizer; "
+            "from srpo.engines.hf_model import load_model_and_tokenizer; "
             "load_model_and_tokenizer(load_config('demo').model); srpo.cli.build_parser(); "
             "sys.exit(1 if 'peft' in sys.modules else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -85,8 +85,8 @@ def command_config(args: argparse.Namespace) -> tuple[TrainConfig, str]:
 def resolve_model(model: str) -> tuple[str, Path | None]:
     """(the model directory to load, its run's config.yaml or None) for a --model argument: a run directory,
     its checkpoints/ or checkpoints/latest (the latest checkpoint), or one of its checkpoints."""
-    from srpo.engines.native.checkpoint import checkpoint_root
-    from srpo.engines.native.model import resolve_model_path
+    from srpo.engines.checkpoint_layout import checkpoint_root
+    from srpo.engines.hf_model import resolve_model_path
 
     if model == "toy":
         return model, None

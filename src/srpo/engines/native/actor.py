@@ -20,9 +20,9 @@ import torch
 from srpo.algo import (KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES, aggregation_totals,
                        entropy_from_logits, logprobs_entropy_from_hidden, logprobs_from_logits, masked_mean)
 from srpo.config.algorithm import AlgorithmConfig, OptimConfig
+from srpo.engines.hf_model import cache_kwarg
 from srpo.engines.native.experience import Experience, micro_batches
 from srpo.engines.native.head import FusedHead, fused_head
-from srpo.engines.native.model import cache_kwarg
 from srpo.engines.native.rollout.base import distinct_rows, positions_from_mask
 
 

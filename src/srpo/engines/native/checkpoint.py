@@ -4,7 +4,8 @@ Layout: ``RUN_DIR/checkpoints/step_000050/`` holds the model (``save_pretrained`
 tokenizer, which transformers loads back as is, plus ``trainer_state.pt`` (optimizer, scheduler, RNG
 states, sampler and curriculum state, step). A checkpoint is written to a ``.tmp`` directory and renamed
 into place, and ``RUN_DIR/checkpoints/latest`` names the newest complete one, so a crash mid-write never
-leaves a half checkpoint that resume would pick up.
+leaves a half checkpoint that resume would pick up. The layout's names and `latest_checkpoint` are in
+`srpo.engines.checkpoint_layout`, which model paths are resolved with.
 
 With ``model.lora.enabled`` the model part is peft's adapter directory (``adapter_config.json`` and
 ``adapter_model.safetensors``: the A and B matrices only); `srpo.engines.native.export` (``srpo export
@@ -23,12 +24,7 @@ import numpy as np
 import torch
 
 from srpo.core.files import write_atomic, writing
-
-STATE_FILE = "trainer_state.pt"
-
-
-def checkpoint_root(run_dir: Path) -> Path:
-    return Path(run_dir) / "checkpoints"
+from srpo.engines.checkpoint_layout import STATE_FILE, checkpoint_root
 
 
 def save_checkpoint(run_dir: Path, step: int, model, tokenizer, state: dict[str, Any], keep: int) -> Path:
@@ -51,15 +47,6 @@ def save_checkpoint(run_dir: Path, step: int, model, tokenizer, state: dict[str,
     for old in sorted(root.glob("step_*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint of a run, or None."""
-    pointer = checkpoint_root(run_dir) / "latest"
-    if not pointer.exists():
-        return None
-    path = pointer.parent / pointer.read_text().strip()
-    return path if (path / STATE_FILE).exists() else None
 
 
 def load_state(path: Path) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from srpo.config.model import ModelConfig
 from srpo.core.files import writing
-from srpo.engines.native.lora import ADAPTER_FILES, is_adapter_dir
-from srpo.engines.native.model import load_model, load_tokenizer, resolve_model_path
+from srpo.engines.hf_model import load_model, load_tokenizer, resolve_model_path
+from srpo.engines.lora import ADAPTER_FILES, is_adapter_dir
 
 
 def export_model(source: str, out: Path, merge: bool = False) -> Path:

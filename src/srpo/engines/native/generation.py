@@ -4,7 +4,7 @@ loaded model (`generate_fn_for`, what the trainer uses for held-out evaluation) 
 format prompts (``model.prompt_template``, ``model.system_prompt``) and sample (`TrainConfig.resolved_eval`)
 the same way.
 
-It loads the model offline through `srpo.engines.native.model` (``"toy"`` = the embedded default) and samples
+It loads the model offline through `srpo.engines.hf_model` (``"toy"`` = the embedded default) and samples
 with the KV-cache engine of `srpo.engines.native.rollout`, ``eval.batch_size`` problems of one domain per
 engine call.
 """
@@ -25,7 +25,7 @@ def generate_fn_for(model, tokenizer, cfg: TrainConfig, *, seed: int) -> Generat
     hand over `srpo.eval.evaluate.domain_batches` one by one get the same samples as one call with all.
     """
     from srpo.core.generation import SamplingParams
-    from srpo.engines.native.model import PromptFormatter
+    from srpo.engines.hf_model import PromptFormatter
     from srpo.engines.native.rollout import KVCacheEngine
     from srpo.eval.evaluate import domain_batches
     from srpo.sampling.mixture import domain_seed
@@ -52,7 +52,7 @@ def generate_fn_for(model, tokenizer, cfg: TrainConfig, *, seed: int) -> Generat
 
 def make_generate_fn(cfg: TrainConfig) -> GenerateFn:
     """Load ``cfg.model`` once and return a sampling function over it, seeded with ``eval.seed``."""
-    from srpo.engines.native.model import load_model_and_tokenizer
+    from srpo.engines.hf_model import load_model_and_tokenizer
 
     model, tokenizer = load_model_and_tokenizer(cfg.model, train=False)  # LoRA adapters merged: faster sampling
     model.eval()

@@ -13,7 +13,7 @@ from srpo.core.problem import Problem
 from srpo.engines.native.experience import Experience
 from srpo.engines.native.rollout import ROLLOUT_ENGINES
 from srpo.engines.data import data_fingerprint, load_run_data
-from srpo.engines.native.model import load_model
+from srpo.engines.hf_model import load_model
 from srpo.tracking import require_backends
 
 

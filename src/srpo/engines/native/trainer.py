@@ -36,8 +36,9 @@ from srpo.config import TrainConfig
 from srpo.core.configlib import to_dict
 from srpo.core.errors import Interrupted
 from srpo.core.problem import Problem
+from srpo.engines.checkpoint_layout import STATE_FILE, latest_checkpoint
+from srpo.engines.hf_model import PromptFormatter, load_model_and_tokenizer
 from srpo.engines.native.experience import Experience, concat
-from srpo.engines.native.model import PromptFormatter, load_model_and_tokenizer
 from srpo.engines.native.rollout import build_rollout_engine, updating
 from srpo.engines.native.step_metrics import domain_metrics, group_metrics
 from srpo.engines.run_dir import Resume, check_data, pick_resume, record_start, resume_changes
@@ -250,9 +251,9 @@ class Trainer:
                                     self.cfg.run.keep_checkpoints)
 
     def _resume_path(self) -> Path | None:
-        return pick_resume(self.cfg.run.resume, self.run_dir, ckpt.latest_checkpoint(self.run_dir),
-                           lambda p: (p / ckpt.STATE_FILE).is_file(),
-                           f"a complete srpo checkpoint (a RUN/checkpoints/step_N directory with {ckpt.STATE_FILE})")
+        return pick_resume(self.cfg.run.resume, self.run_dir, latest_checkpoint(self.run_dir),
+                           lambda p: (p / STATE_FILE).is_file(),
+                           f"a complete srpo checkpoint (a RUN/checkpoints/step_N directory with {STATE_FILE})")
 
     def _restore(self, path: Path, changes: list, fingerprint: dict[str, dict]) -> Resume:
         """Continue from checkpoint `path`, after checking the run's data is the one it started on."""

@@ -113,7 +113,7 @@ def peft_config(cfg: TrainConfig):
     disabled instead of loading a reference copy, as the native engine does."""
     if not cfg.model.lora.enabled:
         return None
-    from srpo.engines.native.lora import peft_lora_config
+    from srpo.engines.lora import peft_lora_config
 
     return peft_lora_config(cfg.model.lora)
 

@@ -211,9 +211,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     from datasets import Dataset
 
     from srpo.curriculum import Curriculum
-    from srpo.engines.native.lora import is_adapter_dir
-    from srpo.engines.native.model import PromptFormatter, resolve_model_path
     from srpo.engines.data import data_fingerprint, load_run_data
+    from srpo.engines.hf_model import PromptFormatter, resolve_model_path
+    from srpo.engines.lora import is_adapter_dir
     from srpo.engines.trl.rewards import StepScorer
     from srpo.rewards import RewardScorer
     from srpo.sampling import DomainMixture

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
 
-from srpo.engines.native.model import cache_kwarg
+from srpo.engines.hf_model import cache_kwarg
 from srpo.engines.native.rollout.base import distinct_rows, positions_from_mask
 
 # Drop finished rows once they are at least this fraction of the live batch: each drop costs about one step's

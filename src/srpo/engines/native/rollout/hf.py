@@ -8,7 +8,7 @@ import torch
 
 from srpo.core.configlib import ConfigError
 from srpo.core.generation import SamplingParams
-from srpo.engines.native.model import cache_kwarg
+from srpo.engines.hf_model import cache_kwarg
 from srpo.engines.native.rollout.base import (ROLLOUT_ENGINES, RolloutBatch, eos_ids, left_pad,
                                               response_mask_from_eos)
 from srpo.engines.native.rollout.decode import DecodeSpec, decode, static_cache_length

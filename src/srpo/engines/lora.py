@@ -3,7 +3,8 @@
 peft is imported only here and only when LoRA is used, so srpo runs without it. A LoRA checkpoint is a
 peft adapter directory (``adapter_config.json`` + ``adapter_model.safetensors``, only the A and B matrices);
 its ``base_model_name_or_path`` names the base model the adapters were trained on: ``"toy"`` or an absolute
-directory, so the checkpoint loads from anywhere.
+directory, so the checkpoint loads from anywhere. Engine-neutral: the native engine wraps and loads its
+policy with it, the TRL engine hands `peft_lora_config` to GRPOTrainer.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Loading a policy (any local Hugging Face causal LM directory, or the embedded toy) and formatting prompts."""
+"""Loading a policy (any local Hugging Face causal LM directory, or the embedded toy) and formatting prompts.
+
+Engine-neutral: every engine and command resolves ``model.path`` and formats prompts here, so they all read
+the same model and show it the same prompts; the native engine also loads its policy with it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ import torch
 
 from srpo.config.model import ModelConfig
 from srpo.core.configlib import ConfigError
-from srpo.engines.native.lora import adapter_base, is_adapter_dir
+from srpo.engines.checkpoint_layout import checkpoint_root, latest_checkpoint
+from srpo.engines.lora import adapter_base, is_adapter_dir
 
 
 def resolve_model_path(path: str) -> Path:
@@ -33,8 +38,6 @@ def resolve_model_path(path: str) -> Path:
 
 def _checkpoint_named_by(path: Path) -> Path | None:
     """The latest checkpoint of the run that `path` (the run, its checkpoints/ or checkpoints/latest) names."""
-    from srpo.engines.native.checkpoint import checkpoint_root, latest_checkpoint
-
     if path.is_file() and path.name == "latest":
         run_dir = path.parent.parent
     elif (path / "latest").is_file():
@@ -73,7 +76,7 @@ def load_model(cfg: ModelConfig):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     path = resolve_model_path(cfg.path)
     if is_adapter_dir(path):
-        from srpo.engines.native.lora import load_adapters, merge
+        from srpo.engines.lora import load_adapters, merge
 
         return merge(load_adapters(load_model(dataclasses.replace(cfg, path=adapter_base(path))), path, False))
     with _loading(path):
@@ -87,7 +90,7 @@ def load_policy(cfg: ModelConfig):
     resume), its adapters on its base."""
     if not cfg.lora.enabled:
         return load_model(cfg)
-    from srpo.engines.native.lora import check_matches, load_adapters, wrap
+    from srpo.engines.lora import check_matches, load_adapters, wrap
 
     path = resolve_model_path(cfg.path)
     if is_adapter_dir(path):
