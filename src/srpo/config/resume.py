@@ -67,7 +67,7 @@ def config_changes(saved: dict[str, Any], cfg: TrainConfig) -> list[Change]:
 
 
 def refuse_changes(changes: list[Change], run_dir: str) -> None:
-    """Raise `ConfigError` listing the changes a resume may not make (old -> new) and how to go on."""
+    """Raise `RunMismatch` listing the changes a resume may not make (old -> new) and how to go on."""
     refused = [c for c in changes if not is_resumable(c.key)]
     if refused:
         raise RunMismatch(

@@ -53,7 +53,7 @@ def pick_resume(mode: str, run_dir: Path, latest: Path | None, is_checkpoint: Ca
 
 
 def resume_changes(cfg: TrainConfig, run_dir: Path) -> list[Change]:
-    """The settings this invocation changes in the run at `run_dir`; `ConfigError` if any may not change."""
+    """The settings this invocation changes in the run at `run_dir`; `RunMismatch` if any may not change."""
     path = Path(run_dir) / CONFIG
     if not path.is_file():  # checkpoints without a config (copied by hand): nothing to compare with
         return []
