@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from srpo.core.configlib import ConfigError, option
+from srpo.core.extras import install_hint
 from srpo.core.generation import SamplingParams, check_sampling
 
 
@@ -23,7 +24,7 @@ class LoraConfig:
     trainable and W frozen; B starts at zero, so the adapted model starts as the base model.
     """
 
-    enabled: bool = option(False, "train LoRA adapters instead of every weight (needs ``pip install srpo[lora]``). "
+    enabled: bool = option(False, "train LoRA adapters instead of every weight (needs peft: srpo's ``lora`` extra). "
                                   "Only the adapters are trainable and optimized; the KL reference is the same "
                                   "model with its adapters disabled (no second copy in memory); checkpoints hold "
                                   "the adapters in peft's format (``srpo export --merge`` writes a plain model). "
@@ -46,8 +47,8 @@ class LoraConfig:
         if not self.target_modules or not all(self.target_modules):
             raise ConfigError(f"target_modules: give at least one module name, got {self.target_modules}")
         if self.enabled and importlib.util.find_spec("peft") is None:
-            raise ConfigError("enabled: LoRA needs peft, which is not installed (pip install 'srpo[lora]' or "
-                              "'peft>=0.17'), or set model.lora.enabled=false")
+            raise ConfigError(f"enabled: LoRA needs peft, which is not installed ({install_hint('lora')}), "
+                              "or set model.lora.enabled=false")
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,9 @@ class ModelConfig:
                                         "and on GPUs; off for bit-exact tests. Rollouts run without it, so a step "
                                         "with several optimizer steps (ppo_epochs > 1 or several mini-batches) "
                                         "requires algorithm.old_logprobs=recompute.")
-    device: Literal["cpu", "cuda", "auto"] = option("cpu", "``\"cpu\"``, ``\"cuda\"`` or ``\"auto\"`` (cuda when "
-                                                           "available).")
+    device: Literal["cpu", "cuda", "auto"] = option("auto", "where the policy trains and samples: ``\"auto\"`` "
+                                                            "(cuda when CUDA is available, else cpu), ``\"cuda\"`` "
+                                                            "or ``\"cpu\"`` (warns when CUDA is available).")
     prompt_template: str = option("chat", "how a prompt becomes the model's input text. ``chat`` applies the "
                                           "tokenizer's chat template (``plain`` when the tokenizer has none), "
                                           "``plain`` uses the prompt text as is, any other string is a format string "

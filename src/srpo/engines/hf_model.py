@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import inspect
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -63,8 +64,13 @@ def _loading(path: Path):
 
 
 def resolve_device(device: str) -> torch.device:
+    """``model.device`` as a torch device: ``auto`` (the default) is cuda when CUDA is available, else cpu.
+    An explicit ``cpu`` on a machine with CUDA is honoured, with a warning: it is rarely what a GPU user meant."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cpu" and torch.cuda.is_available():
+        warnings.warn("model.device=cpu: training and sampling on the CPU although CUDA is available; "
+                      "model.device=auto (the default) or cuda uses the GPU", UserWarning, stacklevel=2)
     return torch.device(device)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError
 from srpo.engines.batching import split_step
+from srpo.engines.hf_model import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def grpo_args(cfg: TrainConfig, plan: BatchPlan) -> dict[str, Any]:
         "weight_decay": opt.weight_decay, "max_grad_norm": opt.max_grad_norm, "warmup_steps": opt.warmup_steps,
         "lr_scheduler_type": schedule,
         "lr_scheduler_kwargs": {"min_lr_rate": opt.min_lr_ratio} if opt.schedule == "cosine" else None,
-        "use_cpu": model.device == "cpu", "bf16": model.autocast_bf16 or model.dtype == "bfloat16",
+        "use_cpu": resolve_device(model.device).type == "cpu", "bf16": model.autocast_bf16 or model.dtype == "bfloat16",
         "gradient_checkpointing": model.gradient_checkpointing,
         "use_vllm": trl.use_vllm, "vllm_mode": trl.vllm_mode, "vllm_server_base_url": trl.vllm_server_base_url,
         "vllm_gpu_memory_utilization": trl.vllm_gpu_memory_utilization,
