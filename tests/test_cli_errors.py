@@ -40,8 +40,8 @@ def test_a_missing_optional_logger_is_one_line(tmp_path, monkeypatch, capsys):
     args = ["train", "grpo", "logging.backends=[wandb]", f"run.output_dir={tmp_path / 'run'}",
             "data.train=[toy:math]", "run.progress=false"]
     assert main(args) == 2
-    assert _one_line(capsys) == ("srpo: logging.backends: 'wandb' needs the wandb package: pip install "
-                                 "'srpo[wandb]', or remove it from logging.backends")
+    assert _one_line(capsys) == ("srpo: logging.backends: 'wandb' needs the wandb package (pip install "
+                                 "'wandb>=0.17' (srpo's wandb extra)), or remove it from logging.backends")
     assert not (tmp_path / "run").exists()
 
 

@@ -3,6 +3,7 @@
 Layers, lowest first; a module may import its own component and any component of a lower layer, never
 one of the same layer or a higher one:
 
+    __main__                ``python -m srpo``: runs the command line
     cli                     every command-line entry point
     engines                 native/ (the loop, actor, rollout, checkpoints), one subpackage per engine
     config                  the one config tree and its presets
@@ -43,6 +44,7 @@ LAYERS: list[set[str]] = [
     {"config"},
     {"engines"},
     {"cli"},
+    {"__main__"},  # srpo/__main__.py: ``python -m srpo`` runs the command line
 ]
 LAYER_OF = {component: level for level, group in enumerate(LAYERS) for component in group}
 

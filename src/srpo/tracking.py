@@ -23,6 +23,7 @@ from typing import Any, Iterator, Protocol
 from srpo.analysis.samples import SampleLogConfig, select_samples
 from srpo.core.configlib import ConfigError, option
 from srpo.core.errors import UserError
+from srpo.core.extras import install_hint
 from srpo.core.files import writing
 from srpo.core.registry import Registry
 
@@ -43,7 +44,7 @@ class MissingExtra(UserError, ImportError):
     """A logging backend whose optional package is not installed."""
 
     def __init__(self, name: str):
-        super().__init__(f"logging.backends: {name!r} needs the {name} package: pip install 'srpo[{name}]', or "
+        super().__init__(f"logging.backends: {name!r} needs the {name} package ({install_hint(name)}), or "
                          f"remove it from logging.backends")
 
 
@@ -100,7 +101,7 @@ def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 @LOGGING_BACKENDS.register("tensorboard")
 class TensorBoardBackend:
-    """Scalars to a TensorBoard event file in `log_dir` (optional extra: ``pip install 'srpo[tensorboard]'``)."""
+    """Scalars to a TensorBoard event file in `log_dir` (srpo's optional ``tensorboard`` extra)."""
 
     def __init__(self, log_dir: str | Path, start_step: int | None = None):
         try:
@@ -127,7 +128,7 @@ class TensorBoardBackend:
 
 @LOGGING_BACKENDS.register("wandb")
 class WandbBackend:
-    """Scalars to a Weights & Biases run (optional extra: ``pip install 'srpo[wandb]'``).
+    """Scalars to a Weights & Biases run (srpo's optional ``wandb`` extra).
 
     `mode="offline"` (the default) needs no account or network: the run is written under
     ``<run_dir>/wandb`` and can be uploaded later with ``wandb sync``.
@@ -180,8 +181,8 @@ class LoggingConfig:
     backends: list[str] = option(factory=list,
                                  doc="extra metric sinks that receive the same dict as metrics.jsonl: "
                                      "``tensorboard`` (event files in ``RUN_DIR/tensorboard``; needs the "
-                                     "``srpo[tensorboard]`` extra) and/or ``wandb`` (Weights & Biases; needs the "
-                                     "``srpo[wandb]`` extra).")
+                                     "srpo's ``tensorboard`` extra) and/or ``wandb`` (Weights & Biases; needs the "
+                                     "srpo's ``wandb`` extra).")
     wandb_project: str = option("srpo", "W&B project the run is logged under.")
     wandb_mode: str = option("offline", "W&B mode: ``offline`` (files in ``RUN_DIR/wandb``, upload later with "
                                         "``wandb sync``), ``online`` or ``disabled``.")

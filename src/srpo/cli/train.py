@@ -9,9 +9,11 @@ from typing import Any
 
 def add_cli(subparsers: Any) -> None:
     """Add the commands that load a training config."""
-    train = subparsers.add_parser("train", help="train a policy from a config")
+    train = subparsers.add_parser("train", help="train a policy from a config", epilog=knobs_epilog(),
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("config", help="preset name (see `srpo presets`) or YAML file")
-    train.add_argument("overrides", nargs="*", help="key=value overrides, e.g. run.total_steps=50")
+    train.add_argument("overrides", nargs="*", help="key=value overrides of any config field, e.g. "
+                                                    "run.total_steps=50 model.path=/models/Qwen2.5-1.5B")
     train.set_defaults(func=run_train)
     demo = subparsers.add_parser("demo", help="SRPO on the embedded tiny model, offline, on CPU")
     demo.add_argument("--seed", type=int, default=0)
@@ -23,11 +25,42 @@ def add_cli(subparsers: Any) -> None:
     show = subparsers.add_parser("config", help="print a resolved config with every field's doc",
                                  description="Print the config a preset or YAML file resolves to, after "
                                              "overrides, as YAML that `srpo train` reads back; each field "
-                                             "carries its one-line doc as a comment.")
+                                             "carries its whole doc (choices, caveats) as comments. The config "
+                                             "is checked as `srpo train` checks it, the engine's refusals included.")
     show.add_argument("config", help="preset name (see `srpo presets`) or YAML file")
     show.add_argument("overrides", nargs="*", help="key=value overrides, e.g. rollout.group_size=16")
     show.add_argument("--diff", action="store_true", help="only the fields that differ from the defaults")
+    show.add_argument("--brief", action="store_true", help="each field's doc cut to its first sentence")
     show.set_defaults(func=show_config)
+
+
+def knobs_epilog() -> str:
+    """Where `srpo train`'s knobs are: the config tree's sections, each with its doc."""
+    import dataclasses
+
+    from srpo.config import TrainConfig
+
+    sections = [f"  {f.name:<12} {f.metadata['doc']}" for f in dataclasses.fields(TrainConfig)
+                if dataclasses.is_dataclass(f.default_factory) if f.default_factory is not dataclasses.MISSING]
+    return ("Every setting is a field of one config tree, set in a YAML file or as section.field=value on the "
+            "command line.\n`srpo config PRESET` prints every field with its doc and default, `srpo config PRESET "
+            "--diff` what a preset changes,\n`srpo presets` the presets. The sections:\n" + "\n".join(sections))
+
+
+def check_engine_options(cfg) -> None:
+    """The refusals at load of the engine `cfg.engine` names: what `srpo train` would refuse before training."""
+    if cfg.engine == "trl":
+        from srpo.engines.trl.setup import check_config
+
+        check_config(cfg, processes=int(os.environ.get("WORLD_SIZE", "1")))
+    elif cfg.engine == "verl":
+        from srpo.engines.verl.setup import check_config
+
+        check_config(cfg)
+    else:
+        from srpo.engines.native.setup import check_config
+
+        check_config(cfg)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -50,11 +83,12 @@ def run_train(args: argparse.Namespace) -> int:
 def run_trl(cfg) -> int:
     """``engine=trl``: the same config on TRL's GRPOTrainer; under torchrun every process runs this."""
     from srpo.core.configlib import ConfigError
+    from srpo.core.extras import install_hint
 
     try:
         from srpo.engines.trl import trainer as trl_trainer
     except ImportError as err:
-        raise ConfigError(f"engine: trl needs the optional extra (pip install 'srpo[trl]'): {err}") from None
+        raise ConfigError(f"engine: trl needs the optional extra ({install_hint('trl')}): {err}") from None
     try:
         result = trl_trainer.train(cfg)
     finally:
@@ -83,5 +117,6 @@ def show_config(args: argparse.Namespace) -> int:
     from srpo.core.configlib import render
 
     cfg = load_config(args.config, args.overrides)
-    print(render(cfg, TrainConfig() if args.diff else None), end="")
+    print(render(cfg, TrainConfig() if args.diff else None, brief=args.brief), end="", flush=True)
+    check_engine_options(cfg)  # after printing: a preset that still needs e.g. model.path can be read
     return 0

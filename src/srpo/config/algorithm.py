@@ -20,8 +20,8 @@ class AlgorithmConfig:
     adv_eps: float = option(1e-6, "added to the group std before dividing.")
     policy_loss: str = option("ppo_clip", "surrogate in ``srpo.algo.POLICY_LOSSES``.")
     clip_low: float = option(0.2, "the ratio is clipped below at 1 - clip_low.")
-    clip_high: float = option(0.28, "the ratio is clipped above at 1 + clip_high; clip_high > clip_low is DAPO's "
-                                    "clip-higher.")
+    clip_high: float = option(0.28, "the ratio is clipped above at 1 + clip_high; must be >= clip_low "
+                                    "(clip_high > clip_low is DAPO's clip-higher).")
     dual_clip: float | None = option(None, "lower bound c > 1 on the loss for negative advantages (dual-clip PPO); "
                                            "None disables it.")
     log_ratio_clamp: float = option(20.0, "|log pi/pi_old| is clamped to this before exp() so one token cannot "
@@ -90,8 +90,9 @@ class AlgorithmConfig:
             registry.check(getattr(self, name), name)
         if not 0 <= self.clip_low < 1:
             raise ConfigError(f"clip_low: must be in [0, 1), got {self.clip_low}")
-        if self.clip_high < 0:
-            raise ConfigError(f"clip_high: must be >= 0, got {self.clip_high}")
+        if self.clip_high < self.clip_low:
+            raise ConfigError(f"clip_high: must be >= clip_low ({self.clip_low}), got {self.clip_high}; the ratio's "
+                              f"range is [1 - clip_low, 1 + clip_high] and clip-higher widens only its top")
         if self.dual_clip is not None and self.dual_clip <= 1:
             raise ConfigError(f"dual_clip: must be > 1 or null, got {self.dual_clip}")
         if self.kl_coef < 0:

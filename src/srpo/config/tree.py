@@ -41,7 +41,7 @@ class TrainConfig:
     engine: Literal["native", "trl", "verl"] = option(
         "native", "the training engine: ``native`` (srpo's own loop, one process), ``trl`` (TRL's GRPOTrainer "
                   "with srpo's sampler, curriculum and rewards inside; scales with accelerate/torchrun to many "
-                  "GPUs; needs ``pip install srpo[trl]``; see docs/trl.md) or ``verl`` (a recipe for verl's own "
+                  "GPUs; needs srpo's ``trl`` extra; see docs/trl.md) or ``verl`` (a recipe for verl's own "
                   "launcher: ``srpo verl-recipe CONFIG`` writes the data and the command; see docs/verl.md).")
     run: RunConfig = option(factory=RunConfig, doc="where the run lives, how long it goes, checkpoints and resume.")
     model: ModelConfig = option(factory=ModelConfig, doc="the policy model and how prompts are formatted for it.")
@@ -109,14 +109,24 @@ def preset_names() -> list[str]:
 
 def _resolve(name_or_path: str) -> dict[str, Any]:
     """Load a preset by name or a YAML file by path, following ``base:`` chains."""
+    merged: dict[str, Any] = {}
+    for _, data in _layers(name_or_path):
+        merged = _merge(merged, data)
+    return merged
+
+
+def _layers(name_or_path: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(where, data)`` for a preset or YAML file and each ``base:`` under it, the deepest base first; `where`
+    is the file as the user named it, or ``preset NAME``."""
     path = Path(name_or_path)
+    where = str(path)
     if not path.exists():
         if name_or_path not in preset_names():
             raise ConfigError(f"{name_or_path}: no such config file or preset (presets: {', '.join(preset_names())})")
-        path = Path(str(resources.files("srpo.config.presets") / f"{name_or_path}.yaml"))
+        path, where = Path(str(resources.files("srpo.config.presets") / f"{name_or_path}.yaml")), f"preset {name_or_path}"
     data = load_yaml(path)
     base = data.pop("base", None)
-    return _merge(_resolve(str(base)), data) if base else data
+    return (_layers(str(base)) if base else []) + [(where, data)]
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -127,9 +137,38 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_config(name_or_path: str | None = None, overrides: list[str] | None = None) -> TrainConfig:
-    """Build a validated `TrainConfig` from a preset/file and ``key=value`` overrides."""
-    data = _resolve(name_or_path) if name_or_path else {}
-    return build(TrainConfig, apply_overrides(data, overrides or []))
+    """Build a validated `TrainConfig` from a preset/file and ``key=value`` overrides. An error in a value
+    that a file set names that file: ``my_run.yaml: algorithm.clip_high: ...``."""
+    layers = _layers(name_or_path) if name_or_path else []
+    data: dict[str, Any] = {}
+    for _, layer in layers:
+        data = _merge(data, layer)
+    try:
+        return build(TrainConfig, apply_overrides(data, overrides or []))
+    except ConfigError as err:
+        where = _origin(str(err).split(":", 1)[0].split("."), layers, overrides or [])
+        if where is None:
+            raise
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def _origin(keys: list[str], layers: list[tuple[str, dict[str, Any]]], overrides: list[str]) -> str | None:
+    """The layer that set the field at dotted `keys` (None when an override or nothing set it)."""
+    for text in overrides:
+        given = text.split("=", 1)[0].strip().split(".")
+        if given[:len(keys)] == keys[:len(given)]:
+            return None
+    for where, data in reversed(layers):
+        node: Any = data
+        for key in keys:
+            if not isinstance(node, dict) or key not in node:
+                break
+            node = node[key]
+        else:
+            return where
+        if node is not data and not isinstance(node, dict):  # a prefix holds a value where a section belongs
+            return where
+    return None
 
 
 def save_config(cfg: TrainConfig, path: Path) -> None:

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import re
+import textwrap
 import types
 import typing
 from pathlib import Path
@@ -209,23 +210,44 @@ def one_line(doc: str, width: int = 100) -> str:
 
 
 COMMENT_COLUMN = 44  # comments line up here; longer values push theirs right
+DOC_WIDTH = 110  # a rendered line's width, past which a field's doc continues on comment lines below it
 
 
-def render(cfg: Any, defaults: Any = None) -> str:
-    """`cfg` as YAML that `build` reads back, each field followed by its one-line doc as a comment.
+def render(cfg: Any, defaults: Any = None, brief: bool = False) -> str:
+    """`cfg` as YAML that `build` reads back, each field followed by its doc as a comment: the whole doc,
+    wrapped onto comment lines under the field (so choice lists and caveats stay visible), or with `brief`
+    its first sentence only (`one_line`).
 
     With `defaults` (an instance of the same class), only the fields whose values differ are shown, with
     the sections that hold them.
     """
     lines = _render_fields(cfg, defaults, indent="")
     width = min(COMMENT_COLUMN, max((len(code) for code, _ in lines), default=0))
-    return "\n".join(f"{code.ljust(width)}  # {doc}" if doc else code for code, doc in lines) + "\n"
+    out = []
+    for code, doc in lines:
+        if not doc:
+            out.append(code)
+            continue
+        if len(code) > width and not brief:  # a long value: its doc goes above it, at its indentation
+            indent = code[:len(code) - len(code.lstrip())]
+            out += [f"{indent}# {part}" for part in _wrap(doc, DOC_WIDTH - len(indent) - 2)]
+            out.append(code)
+            continue
+        head = code.ljust(width) + "  # "
+        parts = [one_line(doc)] if brief else _wrap(doc, DOC_WIDTH - len(head))
+        out.append(head + parts[0])
+        out += [" " * (len(head) - 2) + "# " + part for part in parts[1:]]
+    return "\n".join(out) + "\n"
+
+
+def _wrap(doc: str, width: int) -> list[str]:
+    return textwrap.wrap(doc, max(width, 40), break_on_hyphens=False) or [""]
 
 
 def _render_fields(obj: Any, defaults: Any, indent: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for f in dataclasses.fields(obj):
-        value, doc = getattr(obj, f.name), one_line(f.metadata.get(_DOC, ""))
+        value, doc = getattr(obj, f.name), f.metadata.get(_DOC, "")
         default = getattr(defaults, f.name) if defaults is not None else None
         if defaults is not None and value == default:
             continue

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from srpo.data.formats import humaneval_problem
 from srpo.core.problem import Problem
+from srpo.core.extras import install_hint
 from srpo.core.registry import Registry
 from srpo.data.rows import DataError
 
@@ -75,7 +76,7 @@ def gym_source(name: str, params: dict[str, Any]) -> list[Problem]:
     try:
         import reasoning_gym
     except ImportError:
-        raise DataError("gym: sources need reasoning-gym (pip install 'srpo[gym]')") from None
+        raise DataError(f"gym: sources need reasoning-gym ({install_hint('gym')})") from None
     if not name:
         raise DataError("gym: name a dataset, e.g. gym:chain_sum")
     size, seed = _count(f"gym:{name}", params, "size", GYM_DEFAULT_SIZE), _count(f"gym:{name}", params, "seed", 0)

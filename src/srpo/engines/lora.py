@@ -14,6 +14,7 @@ from pathlib import Path
 
 from srpo.config.model import LoraConfig
 from srpo.core.configlib import ConfigError
+from srpo.core.extras import install_hint
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_FILES = (ADAPTER_CONFIG, "adapter_model.safetensors")
@@ -24,8 +25,8 @@ def require_peft():
     try:
         import peft
     except ImportError as err:
-        raise ConfigError("model.lora.enabled: LoRA needs peft, which is not installed (pip install 'srpo[lora]' "
-                          f"or 'peft>=0.17'): {err}") from None
+        raise ConfigError(f"model.lora.enabled: LoRA needs peft, which is not installed ({install_hint('lora')}): "
+                          f"{err}") from None
     return peft
 
 

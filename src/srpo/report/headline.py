@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from statistics import mean
 
+from srpo.report.summary import TAIL
 from srpo.tracking import read_jsonl
 
 
@@ -12,11 +13,11 @@ def _series(rows: list[dict], key: str) -> list[tuple[int, float]]:
     return [(r["step"], r[key]) for r in rows if r.get(key) is not None]
 
 
-def _window_mean(values: list[float], first: bool, frac: float = 0.1) -> float | None:
+def _window_mean(values: list[float], first: bool) -> float | None:
+    """Mean of the first or last `TAIL` logged values: the same window as the report's "final reward"."""
     if not values:
         return None
-    k = max(1, int(len(values) * frac))
-    return mean(values[:k] if first else values[-k:])
+    return mean(values[:TAIL] if first else values[-TAIL:])
 
 
 def summarize_run(run_dir: str | Path) -> dict:
@@ -75,6 +76,11 @@ def _fmt(value) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _count(value: float | None) -> int | None:
+    """A count that metrics.jsonl holds as a float (every metric is one), shown as the integer it is."""
+    return None if value is None else int(value)
+
+
 def format_summary(summary: dict) -> str:
     """The summary as an aligned plain-text table."""
     lines = [f"{'':<22}{'before/start':>14}{'after/end':>12}"]
@@ -84,6 +90,7 @@ def format_summary(summary: dict) -> str:
                          f"{_fmt(summary[domain + '/pass@1_after']):>12}")
         lines.append(f"{domain + ' train reward':<22}{_fmt(summary[domain + '/reward_start']):>14}"
                      f"{_fmt(summary[domain + '/reward_end']):>12}")
+    lines.append(f"(train reward: mean over the first / last {TAIL} steps, as the report's final reward)")
     lines.append("")
     lines.append(f"{'stage':<8}{'steps':>7}{'zero-adv':>10}{'all-correct':>13}{'all-wrong':>11}")
     for s in summary["stages"]:
@@ -92,5 +99,5 @@ def format_summary(summary: dict) -> str:
     for domain, sizes in summary["active_set"].items():
         lines.append(f"active set per epoch ({domain}): {' -> '.join(map(str, sizes))}")
     lines.append(f"steps: {summary['steps']}   steps/s: {_fmt(summary['steps_per_s'])}   "
-                 f"rollouts: {_fmt(summary['rollouts_total'])}")
+                 f"rollouts: {_fmt(_count(summary['rollouts_total']))}")
     return "\n".join(lines)
