@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.srpo-installed
 PIP_QUIET := 2>&1 | { grep -v -e 'is ignored: it is neither' || true; }
 
-.PHONY: demo test test-verl test-vllm bench clean
+.PHONY: demo test test-fast test-verl test-vllm bench clean
 
 $(STAMP): pyproject.toml constraints-cpu.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,7 +25,13 @@ demo: $(STAMP)
 
 test: $(STAMP) $(TRL_STAMP)
 	bash scripts/ensure-chromium.sh || test -z "$$CI"  # CI must have it; elsewhere the browser test skips
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=20
+
+# The inner loop while working: unit tests without training subprocesses, TRL/verl/vLLM imports or sandbox
+# soaks (those are marked `slow` or live in tests/engine_*). `make test` stays the whole suite.
+FAST_IGNORE := --ignore=tests/engine_trl --ignore=tests/engine_verl --ignore=tests/engine_vllm
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" $(FAST_IGNORE) --durations=10
 
 # The verl recipe's tests, in their own venv: verl 0.9 pins transformers <5.11, so it cannot share .venv.
 # From scratch (install + tests) this takes ~4-6 min on 2 cores; see docs/verl.md. Not part of `make test`.
