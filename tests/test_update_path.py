@@ -115,7 +115,7 @@ def test_shared_prompts_give_the_plain_forward_and_gradients(policy64):
 def test_shared_prompts_in_float64_with_transformers_own_norm(tiny_policy):
     """The real bound in a float64 model left as transformers builds it: its RMSNorm computes in float32
     whatever the model dtype, so the gradients agree to float32 rounding of the norm (~1e-7 relative;
-    measured 5e-8-1e-7), not to float64's. The README states this bound."""
+    measured 3e-8-1e-7), not to float64's. The README states this bound."""
     model, tokenizer = tiny_policy
     model = copy.deepcopy(model).double()
     exp = make_experience(model, tokenizer).trimmed()
