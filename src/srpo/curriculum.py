@@ -225,6 +225,23 @@ class Curriculum:
         """One ``{"stage", "name", "step", "reason"}`` per switch so far (step = first step of the new stage)."""
         return [dict(s) for s in self._switches]
 
+    def describe_switch(self, switch: dict[str, Any]) -> str:
+        """One console line for a record of `switches`: which stage starts at which step, and why.
+
+        >>> c = Curriculum(CurriculumConfig(preset="staged", switch_step=3, code_share=0.5))
+        >>> c.describe_switch({"stage": 1, "name": "math+code", "step": 3, "reason": "until_step"})
+        'curriculum: stage 2 (math+code) starts at step 3: curriculum.switch_step=3'
+        """
+        index, left = switch["stage"], self.stages[switch["stage"] - 1]
+        if switch["reason"] == "plateau":
+            why = (f"the reward plateaued (mean of the last {left.plateau_window} steps less than "
+                   f"{left.plateau_min_delta} above the {left.plateau_window} before)")
+        elif self.cfg.preset == "custom":
+            why = f"curriculum.stages[{index - 1}].until_step={left.until_step}"
+        else:
+            why = f"curriculum.switch_step={left.until_step}"
+        return f"curriculum: stage {index + 1} ({switch['name']}) starts at step {switch['step']}: {why}"
+
     def _after_until(self, step: int) -> tuple[int, int]:
         """(stage index, stage start) at `step` once the until_step rules are applied; no mutation."""
         i, start = self._index, self._start

@@ -1,11 +1,15 @@
 """TRL on 2 CPU processes (torchrun, gloo) on the toy model: HR state identical on both ranks; N steps
-straight equal N/2, checkpoint, resume, N/2; the stage switch fires at the configured step."""
+straight equal N/2, checkpoint, resume, N/2; the stage switch fires at the configured step and is announced
+once; a SIGTERM to one rank stops both after the same step with a complete checkpoint, and the resume is exact."""
 
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -38,13 +42,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(out: Path, *extra: str) -> None:
+def command(out: Path, *extra: str) -> tuple[list[str], dict[str, str]]:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(free_port()), "-m", "srpo.cli", "train", "srpo", *CONFIG,
            f"run.output_dir={out}", *extra]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return cmd, {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def launch(out: Path, *extra: str) -> None:
+    cmd, env = command(out, *extra)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    (out / "stdout.txt").write_text(proc.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +106,45 @@ def test_stage_switch_fires_at_the_configured_step(runs):
     assert state["curriculum"]["switches"] == [{"stage": 1, "name": "math+code", "step": SWITCH,
                                                 "reason": "until_step"}]
     assert "eval/math/pass@1" in rows[STEPS]
+    line = f"srpo: curriculum: stage 2 (math+code) starts at step {SWITCH}: curriculum.switch_step={SWITCH}\n"
+    assert (runs / "straight" / "stdout.txt").read_text().count(line) == 1  # rank 0 alone says it
+
+
+def worker_pid(agent: int, rank: int) -> int:
+    """The pid of torchrun worker `rank` under the agent process `agent`."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            environ = (stat.parent / "environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == agent and f"RANK={rank}".encode() in environ:
+            return int(stat.parent.name)
+    raise AssertionError(f"no rank {rank} under torchrun {agent}")
+
+
+def test_a_sigterm_to_one_rank_stops_both_after_the_same_step_and_the_resume_is_exact(runs):
+    out = runs / "signalled"
+    cmd, env = command(out)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 240
+    while not ((out / "metrics.jsonl").exists() and any(r["step"] >= 1 for r in read_jsonl(out / "metrics.jsonl"))):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1][-6000:]
+        time.sleep(0.2)
+    os.kill(worker_pid(proc.pid, 1), signal.SIGTERM)  # rank 1 alone: rank 0 must learn of it at the step end
+    _, err = proc.communicate(timeout=240)
+    states = {int(json.loads((c / "srpo_state.json").read_text())["step"]): c for c in out.glob("checkpoint-*")
+              if (c / "srpo_state.json").is_file()}
+    step = max(states)
+    assert step < STEPS and [r["step"] for r in read_jsonl(out / "metrics.jsonl")][-1] == step, err[-6000:]
+    assert len(re.findall(r"exitcode\s*:\s*143", err)) == 2, err[-6000:]  # both ranks stopped on the signal
+    assert "srpo (rank 1): SIGTERM: stopping after this step" in err
+    assert err.count(f"srpo: interrupted by SIGTERM at step {step}; checkpoint {states[step]}; resume with: the same "
+                     f"launch command (srpo arguments: train srpo ") == 1, err[-6000:]
+    launch(out)
+    assert json.loads((out / "ranks" / "rank0.json").read_text()) == \
+        json.loads((runs / "straight" / "ranks" / "rank0.json").read_text())
+    a = load_file(runs / "straight" / f"checkpoint-{STEPS}" / "model.safetensors")
+    b = load_file(out / f"checkpoint-{STEPS}" / "model.safetensors")
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-6

@@ -1,5 +1,6 @@
 """Ctrl-C during `srpo train`: the first finishes the step, saves a checkpoint and says how to resume (exit 130);
-a second stops at once. Both without a traceback, and without a half-written checkpoint."""
+a second stops at once. Both without a traceback, and without a half-written checkpoint. SIGTERM and SIGUSR1,
+the schedulers' signals, are in test_signals.py."""
 
 import os
 import re
@@ -15,7 +16,8 @@ import pytest
 import srpo
 from srpo.cli import main
 from srpo.core.errors import Interrupted
-from srpo.engines.native.trainer import StopRequest
+from srpo.engines import stop as stop_module
+from srpo.engines.stop import StopRequest
 from srpo.tracking import read_jsonl
 from test_trainer_smoke import write_data
 
@@ -48,7 +50,7 @@ def _wait_for_step(proc, metrics: Path, step: int) -> None:
 def _stop(proc, signals: int) -> tuple[int, str]:
     for _ in range(signals):
         os.killpg(proc.pid, signal.SIGINT)  # to the whole process group, as a terminal's Ctrl-C
-        time.sleep(0.1)
+        time.sleep(stop_module.REPEAT_AFTER_S + 0.5)  # sooner, a repeat is the same request delivered twice
     try:
         _, err = proc.communicate(timeout=STOP_S)
     except subprocess.TimeoutExpired:
@@ -67,7 +69,8 @@ def test_ctrl_c_finishes_the_step_saves_and_says_how_to_resume(tmp_path, tiny_mo
     last = err.strip().splitlines()[-1]
     step = read_jsonl(tmp_path / "run" / "metrics.jsonl")[-1]["step"]
     checkpoint = tmp_path / "run" / "checkpoints" / f"step_{step:06d}"
-    assert last == f"srpo: interrupted at step {step}; checkpoint {checkpoint}; resume with: srpo {shlex.join(args)}"
+    assert last == (f"srpo: interrupted by Ctrl-C at step {step}; checkpoint {checkpoint}; resume with: "
+                    f"srpo {shlex.join(args)}")
     assert sorted(p.name for p in checkpoint.parent.iterdir()) == ["latest", checkpoint.name]
 
     capsys.readouterr()
@@ -78,15 +81,15 @@ def test_ctrl_c_finishes_the_step_saves_and_says_how_to_resume(tmp_path, tiny_mo
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path, tiny_model_dir):
     write_data(tmp_path)
-    args = _args(tmp_path, tiny_model_dir, "run.save_every=1", "rollout.prompts_per_step=8",
-                 "rollout.max_new_tokens=256")  # steps long enough for the second Ctrl-C to land inside one
+    args = _args(tmp_path, tiny_model_dir, "run.save_every=1", "rollout.prompts_per_step=16", "rollout.group_size=16",
+                 "rollout.max_new_tokens=256")  # steps of 3-5 s: the second Ctrl-C, 1.5 s later, lands inside one
     proc = _start(args)
     _wait_for_step(proc, tmp_path / "run" / "metrics.jsonl", 1)
     code, err = _stop(proc, 2)
     assert code in (130, -signal.SIGINT) and "Traceback" not in err, err  # -SIGINT: the second came while exiting
     # usually mid-step; on a fast machine the first Ctrl-C's step and checkpoint may finish before the second
-    assert re.fullmatch(r"srpo: (stopped by Ctrl-C; resume from the last checkpoint|interrupted at step \d+; "
-                        r"checkpoint \S+; resume) with: srpo train grpo .*", err.strip().splitlines()[-1])
+    assert re.fullmatch(r"srpo: (stopped by Ctrl-C; resume from the last checkpoint|interrupted by Ctrl-C at "
+                        r"step \d+; checkpoint \S+; resume) with: srpo train grpo .*", err.strip().splitlines()[-1])
     assert not list((tmp_path / "run" / "checkpoints").glob(".*.tmp"))
 
 
@@ -99,11 +102,13 @@ def python_sigint_handler():
     signal.signal(signal.SIGINT, previous)
 
 
-def test_the_first_sigint_asks_and_the_second_interrupts(python_sigint_handler):
+def test_the_first_sigint_asks_and_the_second_interrupts(python_sigint_handler, monkeypatch):
+    monkeypatch.setattr(stop_module, "REPEAT_AFTER_S", 0.3)
     with StopRequest() as stop:
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.01)  # the handler runs between bytecodes of the main thread
         assert stop.requested
+        time.sleep(0.3)
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(1)

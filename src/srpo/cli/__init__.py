@@ -20,7 +20,8 @@ import shlex
 import signal
 import sys
 
-from srpo.core.errors import Interrupted, UserError
+from srpo.core.errors import Interrupted, UserError, signal_name
+from srpo.engines.stop import STOP_SIGNALS
 from srpo.sandbox import SandboxUnavailable
 
 # Modules that contribute sub-commands through an ``add_cli(subparsers)`` function.
@@ -28,7 +29,7 @@ _COMMAND_MODULES = ("srpo.cli.train", "srpo.cli.eval", "srpo.cli.data", "srpo.cl
                     "srpo.cli.sandbox", "srpo.cli.toy", "srpo.cli.verl", "srpo.cli.export")
 # Commands that continue where they stopped when run again with the same arguments.
 _RESUMABLE = {"train", "demo", "label-difficulty", "compare"}
-EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 130
+EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 128 + signal.SIGINT  # a signal N exits 128 + N
 # Failures reported as one line (OSError: a file or directory named on the command line or in the config).
 _CLEAR_FAILURES = (UserError, OSError, SandboxUnavailable, KeyboardInterrupt)
 DEBUG_HELP = "on an error, show the full traceback instead of one line"
@@ -60,17 +61,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(err: BaseException, command: str, argv: list[str]) -> int:
-    """Print one line for a failure the user can act on; returns the exit status."""
-    again = f"srpo {shlex.join(argv)}"
-    if isinstance(err, KeyboardInterrupt):  # a further Ctrl-C while exiting ends the process at once
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-    if isinstance(err, Interrupted):
-        saved = f"checkpoint {err.checkpoint}; " if err.checkpoint else ""
-        line, status = f"interrupted at step {err.step}; {saved}resume with: {again}", EXIT_INTERRUPTED
-    elif isinstance(err, KeyboardInterrupt):
-        hint = f"; resume from the last checkpoint with: {again}" if command in _RESUMABLE else ""
-        line, status = f"stopped by Ctrl-C{hint}", EXIT_INTERRUPTED
-    elif isinstance(err, OSError) and err.filename:
+    """Print one line for a failure the user can act on; returns the exit status (128 + N for signal N)."""
+    if isinstance(err, KeyboardInterrupt):
+        return _stopped(err, command, argv)
+    if isinstance(err, OSError) and err.filename:
         line, status = f"{err.filename}: {err.strerror or err}", EXIT_USER_ERROR
     elif isinstance(err, SandboxUnavailable):
         line, status = f"sandbox: {err}", EXIT_USER_ERROR
@@ -78,6 +72,26 @@ def _fail(err: BaseException, command: str, argv: list[str]) -> int:
         line, status = str(err), EXIT_USER_ERROR
     print(f"srpo: {line}", file=sys.stderr)
     return status
+
+
+def _stopped(err: KeyboardInterrupt, command: str, argv: list[str]) -> int:
+    """The line for a stop on a signal (`Interrupted`: after a step, with a checkpoint; `Stopped` or a plain
+    KeyboardInterrupt: at once) and its status, 128 + the signal's number. Under torchrun only rank 0 says it."""
+    for s in STOP_SIGNALS:  # a further signal while exiting ends the process at once
+        signal.signal(s, signal.SIG_DFL)
+    signum = getattr(err, "signum", signal.SIGINT)
+    again = f"srpo {shlex.join(argv)}"
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        again = f"the same launch command (srpo arguments: {shlex.join(argv)})"
+    if isinstance(err, Interrupted):
+        saved = f"checkpoint {err.checkpoint}; " if err.checkpoint else ""
+        line = f"interrupted by {signal_name(signum)} at step {err.step}; {saved}resume with: {again}"
+    else:
+        hint = f"; resume from the last checkpoint with: {again}" if command in _RESUMABLE else ""
+        line = f"stopped by {signal_name(signum)}{hint}"
+    if os.environ.get("RANK", "0") == "0":
+        print(f"srpo: {line}", file=sys.stderr)
+    return 128 + int(signum)
 
 
 if __name__ == "__main__":

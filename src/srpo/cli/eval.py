@@ -75,7 +75,10 @@ def response_log(path: Path) -> Iterator[Record]:
 
 
 def eval_settings(cfg: TrainConfig, source: str, overrides: list[str]) -> dict[str, Any]:
-    """What an evaluation ran with (model, prompt format, resolved sampling, config), so a result is traceable."""
-    return {"model": cfg.model.path, "prompt_template": cfg.model.prompt_template,
+    """What an evaluation ran with (model, prompt format as used, resolved sampling, config), so a result is
+    traceable."""
+    from srpo.engines.hf_model import prompt_template_used
+
+    return {"model": cfg.model.path, "prompt_template": prompt_template_used(cfg.model),
             "system_prompt": cfg.model.system_prompt, **asdict(cfg.resolved_eval()),
             "config": source, "overrides": list(overrides)}

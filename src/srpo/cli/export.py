@@ -10,7 +10,8 @@ def add_cli(subparsers: Any) -> None:
     """Add the ``export`` sub-command."""
     parser = subparsers.add_parser(
         "export", help="write a checkpoint's model and tokenizer without trainer state (--merge: LoRA merged)",
-        description="Write the model of a checkpoint (RUN/checkpoints/step_N, or a run directory: its latest "
+        description="Write the model of a checkpoint (RUN/checkpoints/step_N, RUN/checkpoint-N of the TRL engine, "
+                    "a verl global_step_N saved with hf_model, or a run directory of any engine: its latest "
                     "checkpoint) to OUT with its tokenizer and without srpo's trainer state. A LoRA checkpoint is "
                     "written as its adapters (peft format, loaded on their base), or with --merge as a plain "
                     "Hugging Face model directory with the adapters folded into the weights.")

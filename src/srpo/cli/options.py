@@ -1,8 +1,9 @@
 """Options shared by the data and eval commands: their inputs, one `TrainConfig` from ``--config``/``--set``
 (the keys of ``srpo train``) and the model to sample from.
 
-With ``--model`` naming a run directory (its latest checkpoint) or one of its checkpoints
-(``RUN/checkpoints/step_N``), the run's ``config.yaml`` is the base config, so evaluation formats prompts,
+With ``--model`` naming a run directory of any engine (its latest checkpoint) or one of its checkpoints
+(``RUN/checkpoints/step_N``, ``RUN/checkpoint-N``, a verl ``global_step_N``), the run's ``config.yaml`` is the
+base config, so evaluation formats prompts,
 samples and scores as the run did unless ``--set`` says otherwise.
 """
 
@@ -15,8 +16,6 @@ from pathlib import Path
 from srpo.config import TrainConfig, load_config
 from srpo.core.configlib import ConfigError, expand_path
 from srpo.core.problem import Problem
-
-RUN_CONFIG = "config.yaml"  # what `srpo train` writes into its run directory
 
 
 def add_input_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -83,14 +82,13 @@ def command_config(args: argparse.Namespace) -> tuple[TrainConfig, str]:
 
 
 def resolve_model(model: str) -> tuple[str, Path | None]:
-    """(the model directory to load, its run's config.yaml or None) for a --model argument: a run directory,
-    its checkpoints/ or checkpoints/latest (the latest checkpoint), or one of its checkpoints."""
-    from srpo.engines.checkpoint_layout import checkpoint_root
+    """(the model directory to load, its run's config.yaml or None) for a --model argument: a run directory of
+    any engine, its checkpoints/ or checkpoints/latest (the latest checkpoint), or one of its checkpoints
+    (`srpo.engines.checkpoint_layout`)."""
+    from srpo.engines.checkpoint_layout import run_config
     from srpo.engines.hf_model import resolve_model_path
 
     if model == "toy":
         return model, None
     model_dir = resolve_model_path(expand_path(model))
-    run_dir = model_dir.resolve().parent.parent
-    in_run = model_dir.resolve().parent == checkpoint_root(run_dir) and (run_dir / RUN_CONFIG).is_file()
-    return str(model_dir), run_dir / RUN_CONFIG if in_run else None
+    return str(model_dir), run_config(model_dir)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -14,6 +16,8 @@ def add_cli(subparsers: Any) -> None:
     train.add_argument("config", help="preset name (see `srpo presets`) or YAML file")
     train.add_argument("overrides", nargs="*", help="key=value overrides of any config field, e.g. "
                                                     "run.total_steps=50 model.path=/models/Qwen2.5-1.5B")
+    train.add_argument("--no-report", dest="report", action="store_false",
+                       help="at the end, skip the HTML report in RUN/report/ (`srpo report RUN` makes it later)")
     train.set_defaults(func=run_train)
     demo = subparsers.add_parser("demo", help="SRPO on the embedded tiny model, offline, on CPU")
     demo.add_argument("--seed", type=int, default=0)
@@ -74,13 +78,15 @@ def run_train(args: argparse.Namespace) -> int:
         raise ConfigError("engine: verl runs under verl's own launcher; `srpo verl-recipe CONFIG ...` exports the "
                           "data and writes the command (docs/verl.md)")
     if cfg.engine == "trl":
-        return run_trl(cfg)
+        return run_trl(cfg, args.report)
+    from srpo.engines.checkpoint_layout import latest_checkpoint
+
     Trainer(cfg).train()
-    print(f"run directory: {cfg.run.output_dir}")
+    finish_run(Path(cfg.run.output_dir), latest_checkpoint(Path(cfg.run.output_dir)), args.report)
     return 0
 
 
-def run_trl(cfg) -> int:
+def run_trl(cfg, report: bool = True) -> int:
     """``engine=trl``: the same config on TRL's GRPOTrainer; under torchrun every process runs this."""
     from srpo.core.configlib import ConfigError
     from srpo.core.extras import install_hint
@@ -89,14 +95,53 @@ def run_trl(cfg) -> int:
         from srpo.engines.trl import trainer as trl_trainer
     except ImportError as err:
         raise ConfigError(f"engine: trl needs the optional extra ({install_hint('trl')}): {err}") from None
+    from srpo.core.errors import Interrupted
+
     try:
         result = trl_trainer.train(cfg)
-    finally:
+    except Interrupted:  # every rank stopped after the same step
         trl_trainer.shutdown()
+        raise
+    except BaseException:  # maybe on this rank alone (a repeated signal): no barrier that others never reach
+        trl_trainer.shutdown(barrier=False)
+        raise
+    trl_trainer.shutdown()
     if int(os.environ.get("RANK", "0")) == 0:
-        print(f"run directory: {cfg.run.output_dir} (trl engine, step {result['step']}, "
-              f"state {result['state_hash']}, {result['state_checks']} cross-rank state checks)")
+        print(f"trl engine: step {result['step']}, state {result['state_hash']}, "
+              f"{result['state_checks']} cross-rank state checks")
+        finish_run(Path(cfg.run.output_dir), result["checkpoint"], report)
     return 0
+
+
+def finish_run(run_dir: Path, checkpoint: Path | None, report: bool = True) -> None:
+    """The end of `srpo train`: the run's summary (as `srpo demo` prints it), where its checkpoint and metrics
+    are, and (`report`) its HTML report in RUN/report/. The run stands whatever happens here: a summary or
+    report that cannot be made is a warning."""
+    from srpo.report.headline import format_summary, summarize_run
+
+    print()
+    try:
+        print(format_summary(summarize_run(run_dir)))
+    except Exception as err:  # a metrics file srpo cannot summarise must not fail the run
+        print(f"srpo: warning: no summary of {run_dir / 'metrics.jsonl'} ({type(err).__name__}: {err})",
+              file=sys.stderr)
+    print(f"checkpoint: {checkpoint if checkpoint and Path(checkpoint).is_dir() else 'none written'}")
+    print(f"metrics: {run_dir / 'metrics.jsonl'}")
+    if report:
+        print(f"report: {write_report(run_dir)}")
+    print(f"run directory: {run_dir}")
+
+
+def write_report(run_dir: Path) -> str:
+    """Build RUN/report/report.html (`srpo.report.build_report`); on failure warn and say how to retry."""
+    try:
+        from srpo.report import build_report
+
+        return str(build_report([run_dir], run_dir / "report"))
+    except Exception as err:  # the training result is on disk; the report can be made later
+        print(f"srpo: warning: the report could not be written ({type(err).__name__}: {err}); the run is "
+              f"complete, `srpo report {run_dir}` tries again", file=sys.stderr)
+        return "not written (see the warning above)"
 
 
 def run_demo(args: argparse.Namespace) -> int:

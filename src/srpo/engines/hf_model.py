@@ -17,40 +17,26 @@ import torch
 
 from srpo.config.model import ModelConfig
 from srpo.core.configlib import ConfigError
-from srpo.engines.checkpoint_layout import checkpoint_root, latest_checkpoint
+from srpo.engines.checkpoint_layout import checkpoint_named_by, model_dir as checkpoint_model_dir
 from srpo.engines.lora import adapter_base, is_adapter_dir
 
 
 def resolve_model_path(path: str) -> Path:
-    """The model directory `path` names: ``"toy"`` -> the embedded default model; a run directory, its
-    ``checkpoints`` directory or its ``checkpoints/latest`` pointer -> the run's latest checkpoint; anything
-    else as is. A directory without config.json is refused (transformers would misread it)."""
+    """The model directory `path` names: ``"toy"`` -> the embedded default model; a run directory of any engine,
+    its ``checkpoints`` directory or its ``checkpoints/latest`` -> the run's latest checkpoint; a checkpoint ->
+    its model (see `srpo.engines.checkpoint_layout`); anything else as is. A directory without config.json is
+    refused (transformers would misread it)."""
     if path == "toy":
         from srpo.toy.weights import default_model_dir
 
         return Path(default_model_dir())
-    model_dir = _checkpoint_named_by(Path(path)) or Path(path)
+    checkpoint = checkpoint_named_by(Path(path))
+    model_dir = checkpoint_model_dir(checkpoint) if checkpoint else Path(path)
     if not (model_dir / "config.json").is_file() and not is_adapter_dir(model_dir):
         raise ConfigError(f"model.path: {path} is not a Hugging Face model directory (no config.json); give a "
                           "directory written by save_pretrained, LoRA adapters (adapter_config.json), a run "
                           "directory (its latest checkpoint) or one of its checkpoints")
     return model_dir
-
-
-def _checkpoint_named_by(path: Path) -> Path | None:
-    """The latest checkpoint of the run that `path` (the run, its checkpoints/ or checkpoints/latest) names."""
-    if path.is_file() and path.name == "latest":
-        run_dir = path.parent.parent
-    elif (path / "latest").is_file():
-        run_dir = path.parent
-    elif checkpoint_root(path).is_dir() or (path / "config.yaml").is_file():
-        run_dir = path
-    else:
-        return None
-    latest = latest_checkpoint(run_dir)
-    if latest is None:
-        raise ConfigError(f"model.path: {path}: run {run_dir} has no complete checkpoint yet")
-    return latest
 
 
 @contextlib.contextmanager
@@ -153,6 +139,14 @@ def enable_activation_checkpointing(model) -> None:
         model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
     else:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
+def prompt_template_used(cfg: ModelConfig) -> str:
+    """The template prompts of the model at `cfg.path` are formatted with (`PromptFormatter`): ``chat`` is
+    ``plain`` when its tokenizer has no chat template."""
+    if cfg.prompt_template != "chat":
+        return cfg.prompt_template
+    return PromptFormatter(load_tokenizer(cfg), "chat").template
 
 
 class PromptFormatter:

@@ -3,9 +3,10 @@
 Layout: ``RUN_DIR/checkpoints/step_000050/`` holds the model (``save_pretrained``, safetensors) and
 tokenizer, which transformers loads back as is, plus ``trainer_state.pt`` (optimizer, scheduler, RNG
 states, sampler and curriculum state, step). A checkpoint is written to a ``.tmp`` directory and renamed
-into place, and ``RUN_DIR/checkpoints/latest`` names the newest complete one, so a crash mid-write never
-leaves a half checkpoint that resume would pick up. The layout's names and `latest_checkpoint` are in
-`srpo.engines.checkpoint_layout`, which model paths are resolved with.
+into place, and then ``RUN_DIR/checkpoints/latest``, a relative symlink replaced in one step, points at it, so
+a crash mid-write never leaves a half checkpoint that resume would pick up, and ``from_pretrained(RUN_DIR/
+checkpoints/latest)`` loads the newest model. The layout (every engine's) and `latest_checkpoint` are in
+`srpo.engines.checkpoint_layout`, which model paths and resume are resolved with.
 
 With ``model.lora.enabled`` the model part is peft's adapter directory (``adapter_config.json`` and
 ``adapter_model.safetensors``: the A and B matrices only); `srpo.engines.native.export` (``srpo export
@@ -23,12 +24,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from srpo.core.files import write_atomic, writing
-from srpo.engines.checkpoint_layout import STATE_FILE, checkpoint_root
+from srpo.core.files import writing
+from srpo.engines.checkpoint_layout import LATEST, STATE_FILE, checkpoint_root, write_latest
 
 
 def save_checkpoint(run_dir: Path, step: int, model, tokenizer, state: dict[str, Any], keep: int) -> Path:
-    """Write checkpoint `step` atomically, point ``latest`` at it and prune all but the newest `keep`.
+    """Write checkpoint `step` atomically, point the ``latest`` symlink at it and prune all but the newest `keep`.
 
     A failed or interrupted write leaves no temporary directory behind; a full, read-only or forbidden disk
     is a one-line `UserError` naming the checkpoint."""
@@ -43,7 +44,8 @@ def save_checkpoint(run_dir: Path, step: int, model, tokenizer, state: dict[str,
         torch.save(state, tmp / STATE_FILE)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
-    write_atomic(root / "latest", final.name, "the latest-checkpoint pointer")
+    with writing(root / LATEST, "the latest-checkpoint pointer"):
+        write_latest(root, final.name)
     for old in sorted(root.glob("step_*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final

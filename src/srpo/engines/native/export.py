@@ -13,7 +13,8 @@ from srpo.engines.lora import ADAPTER_FILES, is_adapter_dir
 
 
 def export_model(source: str, out: Path, merge: bool = False) -> Path:
-    """Write the model `source` names (a checkpoint, run directory or model directory) to `out` with its
+    """Write the model `source` names (a checkpoint or run directory of any engine, see
+    `srpo.engines.checkpoint_layout`, or a model directory) to `out` with its
     tokenizer and without srpo's trainer state. A LoRA checkpoint is written as its adapters (peft's files,
     which need the base), or with `merge` as a plain transformers model (W + (alpha / r) * B A in every adapted
     layer). Written to a temporary directory and renamed into place, like checkpoints."""

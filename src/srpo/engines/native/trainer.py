@@ -18,11 +18,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
 import random
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -34,14 +31,14 @@ from srpo.engines.native import checkpoint as ckpt
 from srpo.algo import ADVANTAGE_ESTIMATORS, soft_overlong_penalty
 from srpo.config import TrainConfig
 from srpo.core.configlib import to_dict
-from srpo.core.errors import Interrupted
 from srpo.core.problem import Problem
-from srpo.engines.checkpoint_layout import STATE_FILE, latest_checkpoint
+from srpo.engines.checkpoint_layout import STATE_FILE, is_complete, latest_checkpoint
 from srpo.engines.hf_model import PromptFormatter, load_model_and_tokenizer
 from srpo.engines.native.experience import Experience, concat
 from srpo.engines.native.rollout import build_rollout_engine, updating
 from srpo.engines.native.step_metrics import domain_metrics, group_metrics
 from srpo.engines.run_dir import Resume, check_data, pick_resume, record_start, resume_changes
+from srpo.engines.stop import StopRequest
 from srpo.tracking import Tracker
 
 log = logging.getLogger("srpo.train")
@@ -91,15 +88,16 @@ class Trainer:
     def train(self) -> dict[str, float]:
         """Run until `run.total_steps` (or `run.stop_at_step`); returns the last step's metrics.
 
-        A first Ctrl-C (SIGINT) lets the current step finish, saves a checkpoint and raises `Interrupted`;
-        a second one raises KeyboardInterrupt at once (the last checkpoint stays as it was)."""
+        A first Ctrl-C (SIGINT), SIGTERM or SIGUSR1 lets the current step finish, saves a checkpoint and raises
+        `Interrupted`; a second one raises `Stopped` at once (the last checkpoint stays as it was); see
+        `srpo.engines.stop`."""
         try:
             with StopRequest() as stop:
                 return self._loop(stop)
         finally:
             self.close()
 
-    def _loop(self, stop: "StopRequest") -> dict[str, float]:
+    def _loop(self, stop: StopRequest) -> dict[str, float]:
         cfg = self.cfg.run
         last = cfg.stop_at_step or cfg.total_steps
         metrics: dict[str, float] = {}
@@ -234,9 +232,13 @@ class Trainer:
             log.warning(line)
 
     def feedback(self, step: int, exp: Experience) -> None:
-        """Tell the curriculum the step's mean reward (its plateau rule reads it)."""
-        if len(exp):
-            self.curriculum.observe(step, float(exp.rewards_b.mean()))
+        """Tell the curriculum the step's mean reward (its plateau rule reads it); say when a stage switches."""
+        if not len(exp):
+            return
+        seen = len(self.curriculum.switches)
+        if self.curriculum.observe(step, float(exp.rewards_b.mean())):
+            for switch in self.curriculum.switches[seen:]:
+                tqdm.write(f"srpo: {self.curriculum.describe_switch(switch)}")
 
     def evaluate(self, step: int) -> dict[str, float]:
         """Held-out pass@k with its own seeded engine, so evaluation never shifts the training RNG."""
@@ -251,8 +253,8 @@ class Trainer:
                                     self.cfg.run.keep_checkpoints)
 
     def _resume_path(self) -> Path | None:
-        return pick_resume(self.cfg.run.resume, self.run_dir, latest_checkpoint(self.run_dir),
-                           lambda p: (p / STATE_FILE).is_file(),
+        return pick_resume(self.cfg.run.resume, self.run_dir, latest_checkpoint(self.run_dir, "native"),
+                           lambda p: is_complete(p, "native"),
                            f"a complete srpo checkpoint (a RUN/checkpoints/step_N directory with {STATE_FILE})")
 
     def _restore(self, path: Path, changes: list, fingerprint: dict[str, dict]) -> Resume:
@@ -294,32 +296,3 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-class StopRequest:
-    """Within its block, a first SIGINT (Ctrl-C) only asks the loop to stop after the current step; the
-    handler then steps aside, so a second SIGINT raises KeyboardInterrupt at once. Outside the main thread,
-    where signal handlers cannot be set, it does nothing."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-
-    def __enter__(self) -> "StopRequest":
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-    def _on_sigint(self, signum: int, frame: object) -> None:
-        self.requested = True
-        signal.signal(signal.SIGINT, self._previous)
-        os.write(2, b"\nsrpo: Ctrl-C: stopping after this step and saving a checkpoint (Ctrl-C again stops at once, "
-                    b"losing the steps since the last checkpoint)\n")
-
-    def raise_if_requested(self, step: int, checkpoint: Path | None) -> None:
-        if self.requested:
-            raise Interrupted(step, checkpoint)

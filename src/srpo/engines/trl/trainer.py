@@ -1,11 +1,14 @@
 """TRL's GRPOTrainer with srpo's parts inside: `train(cfg)` runs a srpo config on it.
 
-The subclass touches four extension points of GRPOTrainer (TRL 1.16) and nothing of its step:
+The subclass touches six extension points of GRPOTrainer (TRL 1.16) and nothing of its step:
 ``_get_train_sampler`` (srpo's prompt stream in RepeatSampler layout), ``_save_checkpoint`` and
 ``_load_optimizer_and_scheduler`` (srpo's state in TRL's checkpoint folder, as TRL does for its own entropy
-controller), ``_generate_and_score_completions`` (only to restore the RNG once after a resume, at the
+controller; ``_issue_warnings_after_load``: a tied model resumes tied, without a spurious missing-key
+warning), ``_generate_and_score_completions`` (only to restore the RNG once after a resume, at the
 point a straight run is at) and ``log`` (srpo's step metrics into TRL's logs and metrics.jsonl).
-A callback does the held-out evaluation, the run-level stops and the cross-rank state check.
+Checkpoints are found through `srpo.engines.checkpoint_layout`, as every engine's.
+A callback does the held-out evaluation, the run-level stops (the last step, a budget, a signal: SIGINT,
+SIGTERM or SIGUSR1 stop every rank after the same step, with a checkpoint) and the cross-rank state check.
 
 One srpo step is one generation batch: TRL's ``global_step`` advances by ``updates_per_step`` optimizer steps
 per srpo step (see `srpo.engines.trl.setup`); every srpo number (step, metrics, checkpoints) counts srpo steps.
@@ -17,7 +20,6 @@ import dataclasses
 import json
 import logging
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -28,13 +30,16 @@ from transformers import TrainerCallback
 
 from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError, to_dict
+from srpo.core.errors import Interrupted
+from srpo.engines.checkpoint_layout import TRL_STATE_FILE, is_complete, latest_checkpoint
 from srpo.engines.trl.feedback import PromptSampler, PromptStream, gather
 from srpo.engines.trl.setup import BatchPlan, check_config, differences, grpo_args, peft_config
 from srpo.engines.run_dir import Resume, check_data, pick_resume, record_start, resume_changes
+from srpo.engines.stop import StopRequest
 from srpo.tracking import Tracker
 
 log = logging.getLogger(__name__)
-STATE_FILE = "srpo_state.json"
+STATE_FILE = TRL_STATE_FILE  # srpo's state in each checkpoint-N, written last (`srpo.engines.checkpoint_layout`)
 _TRL_NAMES = {"loss": "train/loss", "grad_norm": "train/grad_norm", "learning_rate": "train/lr",
               "entropy": "actor/entropy", "kl": "actor/kl_ref"}
 
@@ -67,6 +72,18 @@ class SrpoGRPOTrainer(GRPOTrainer):
         self.srpo.stream.load_state_dict(state["stream"])
         self._srpo_rng_from = checkpoint
 
+    def _issue_warnings_after_load(self, load_result):
+        """Resume loads the checkpoint's state dict into the model, where tied weights are stored once (the toy
+        model's ``lm_head.weight`` is its embedding). Loading copies into the shared parameter, so the weights stay
+        tied, but Trainer reports the tied copy missing: it compares with ``_keys_to_ignore_on_save``, empty in
+        transformers 5, which lists ties in ``all_tied_weights_keys``. Re-tie and report only keys that are
+        missing and not tied."""
+        tied = set(getattr(self.model, "all_tied_weights_keys", None) or {})
+        if tied & set(load_result.missing_keys):
+            self.model.tie_weights()
+        missing = [k for k in load_result.missing_keys if k not in tied]
+        super()._issue_warnings_after_load(load_result._replace(missing_keys=missing))
+
     def _generate_and_score_completions(self, inputs):
         if self._srpo_rng_from is not None and self.model.training:
             # The trainer restored the RNG before building the dataloader iterator, which draws from it; restore
@@ -89,7 +106,8 @@ class SrpoGRPOTrainer(GRPOTrainer):
 
 
 class SrpoCallback(TrainerCallback):
-    """Held-out evaluation, run-level stops and the cross-rank state check, in srpo steps."""
+    """Held-out evaluation, run-level stops (signals included, agreed across ranks at every step) and the
+    cross-rank state check, in srpo steps."""
 
     def __init__(self, run: "SrpoRun"):
         self.run = run
@@ -97,6 +115,7 @@ class SrpoCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if state.global_step == 0 and self.run.heldout:
             self.run.log(0, self.run.evaluate(0))
+        self.run.switches_seen = len(self.run.stream.curriculum.switches)  # a resume's were announced before
         self.run.step_seconds()  # the clock of step 1 starts here
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -107,15 +126,19 @@ class SrpoCallback(TrainerCallback):
         last = cfg.stop_at_step or cfg.total_steps
         budget = cfg.max_rollouts is not None and self.run.stream.rollouts_total >= cfg.max_rollouts
         final = step >= last or budget
+        self.run.announce_switches()
         if self.run.heldout and (step == cfg.total_steps or budget
                                  or (cfg.eval_every and step % cfg.eval_every == 0)):
             self.run.pending_eval[step] = self.run.evaluate(step)
+        stop = self.run.stop.agree(gather) if self.run.stop is not None else 0  # every rank, every step
         check = self.run.cfg.trl.state_check_every
-        if final or (check and step % check == 0):
+        if final or stop or (check and step % check == 0):
             self.run.check_state(step)
-        if final:
+        if final or stop:
             control.should_save = True
             control.should_training_stop = True
+        if stop and not final:  # as the native engine: the last step ends the run normally
+            self.run.stopped_at = step
         return control
 
 
@@ -131,7 +154,10 @@ class SrpoRun:
         self.pending_eval: dict[int, dict[str, float]] = {}
         self.tracker: Tracker | None = None
         self.trainer: SrpoGRPOTrainer | None = None
+        self.stop: StopRequest | None = None
+        self.stopped_at: int | None = None  # the step after which a signal stopped every rank
         self.state_checks = 0
+        self.switches_seen = 0  # curriculum switches already announced (set at train begin, after a resume)
         self._clock = time.perf_counter()
         self._eval_s = 0.0
 
@@ -155,6 +181,14 @@ class SrpoRun:
     def log(self, step: int, metrics: dict[str, float]) -> None:
         if self.tracker is not None:
             self.tracker.log(metrics, step=step)
+
+    def announce_switches(self) -> None:
+        """Print one line (rank 0) for each curriculum switch decided since the last call."""
+        switches = self.stream.curriculum.switches
+        if self.rank == 0:
+            for switch in switches[self.switches_seen:]:
+                print(f"srpo: {self.stream.curriculum.describe_switch(switch)}", flush=True)
+        self.switches_seen = len(switches)
 
     def check_state(self, step: int) -> None:
         """Stop if the sampler/curriculum state differs between ranks (it must evolve identically)."""
@@ -197,17 +231,18 @@ class SrpoRun:
 
 
 def resume_checkpoint(cfg: TrainConfig) -> str | None:
-    """The checkpoint to resume from as ``run.resume`` says; only complete ones (with srpo's state) count."""
+    """The checkpoint to resume from as ``run.resume`` says; only complete ones (with srpo's state) count
+    (`srpo.engines.checkpoint_layout`: the highest RUN/checkpoint-N with srpo_state.json)."""
     out = Path(cfg.run.output_dir)
-    done = sorted((p for p in out.glob("checkpoint-*") if (p / STATE_FILE).is_file()
-                   and re.fullmatch(r"checkpoint-\d+", p.name)), key=lambda p: int(p.name.split("-")[1]))
-    picked = pick_resume(cfg.run.resume, out, done[-1] if done else None, lambda p: (p / STATE_FILE).is_file(),
+    picked = pick_resume(cfg.run.resume, out, latest_checkpoint(out, "trl"), lambda p: is_complete(p, "trl"),
                          f"a complete trl-engine checkpoint (a checkpoint-N directory with {STATE_FILE})")
     return str(picked) if picked else None
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
-    """Run `cfg` on GRPOTrainer (one process, or one per device under torchrun/accelerate)."""
+    """Run `cfg` on GRPOTrainer (one process, or one per device under torchrun/accelerate); returns the final
+    step, state hash, state checks and checkpoint. A stop signal ends every rank after the same step, saved,
+    with `Interrupted` (see `srpo.engines.stop`)."""
     from datasets import Dataset
 
     from srpo.curriculum import Curriculum
@@ -267,15 +302,20 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                               peft_config=peft_config(cfg))
     run.trainer = trainer
     try:
-        trainer.train(resume_from_checkpoint=checkpoint)
+        with StopRequest() as run.stop:
+            trainer.train(resume_from_checkpoint=checkpoint)
     finally:
         scorer.close()
         if run.tracker is not None:
             run.tracker.close()
+    saved = run_dir / f"checkpoint-{trainer.state.global_step}"
+    if run.stopped_at is not None:
+        raise Interrupted(run.stopped_at, saved, run.stop.signum)
     if world > 1:
         (run_dir / "ranks").mkdir(exist_ok=True)
         (run_dir / "ranks" / f"rank{rank}.json").write_text(json.dumps(stream.state_dict(), sort_keys=True))
-    return {"step": stream.scored_through, "state_hash": stream.state_hash(), "state_checks": run.state_checks}
+    return {"step": stream.scored_through, "state_hash": stream.state_hash(), "state_checks": run.state_checks,
+            "checkpoint": saved}
 
 
 def dataset_prompt(formatter, prompt: str):
@@ -301,10 +341,13 @@ def load_tokenizer(path: str):
     return tokenizer
 
 
-def shutdown() -> None:
-    """End the process group cleanly (interpreter teardown with it still open aborted 1 run in 4 here)."""
+def shutdown(barrier: bool = True) -> None:
+    """End the process group cleanly (interpreter teardown with it still open aborted 1 run in 4 here).
+    `barrier` False after a failure some ranks may not share (a repeated signal stops one rank mid-step): a
+    barrier there would wait for ranks that never come."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        if barrier:
+            dist.barrier()
         dist.destroy_process_group()

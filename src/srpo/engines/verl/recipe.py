@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from srpo.config import TrainConfig, save_config
-from srpo.core.configlib import ConfigError
 from srpo.core.problem import Problem
+from srpo.engines import checkpoint_layout as layout
 from srpo.engines.run_dir import Resume, check_data, pick_resume, record_start, resume_changes
 from srpo.engines.verl.setup import Layout, check_config, differences, launch_command, lookahead, verl_overrides
 
@@ -76,28 +76,17 @@ def recipe_folder(cfg: TrainConfig) -> Path:
     return Path(cfg.verl.data_dir or Path(cfg.run.output_dir) / "verl").absolute()
 
 
-CHECKPOINTS, TRACKER = "checkpoints", "latest_checkpointed_iteration.txt"  # verl's trainer.default_local_dir
-
-
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint verl's ``resume_mode=auto`` loads: ``global_step_<N>`` for the N its tracker file names,
-    None without a tracker or when that folder is gone (verl then starts from scratch)."""
-    tracker = Path(run_dir) / CHECKPOINTS / TRACKER
-    if not tracker.is_file():
-        return None
-    try:
-        step = int(tracker.read_text().strip())
-    except ValueError:
-        raise ConfigError(f"run.resume: {tracker} should hold verl's last checkpointed step, found "
-                          f"{tracker.read_text()[:40]!r}") from None
-    path = tracker.parent / f"global_step_{step}"
-    return path if path.is_dir() else None
+    """The checkpoint verl's ``resume_mode=auto`` loads: ``checkpoints/global_step_<N>`` for the N its tracker file
+    names, None without a tracker or when that folder is gone (verl then starts from scratch); see
+    `srpo.engines.checkpoint_layout`."""
+    return layout.latest_checkpoint(run_dir, "verl")
 
 
 def resume_checkpoint(cfg: TrainConfig) -> Path | None:
     """The checkpoint the recipe's verl run will resume from, as ``run.resume`` says (None: from scratch)."""
     run_dir = Path(cfg.run.output_dir)
-    return pick_resume(cfg.run.resume, run_dir, latest_checkpoint(run_dir), Path.is_dir,
+    return pick_resume(cfg.run.resume, run_dir, latest_checkpoint(run_dir), lambda p: layout.is_complete(p, "verl"),
                        "a verl checkpoint folder (global_step_N)")
 
 
