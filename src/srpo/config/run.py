@@ -29,6 +29,11 @@ class RunConfig:
                                             "been generated (the step that crosses it is the last; held-out "
                                             "evaluation and a checkpoint follow). Compares samplers under one "
                                             "rollout budget.")
+    deterministic: bool = option(False, "bit-identical fresh runs of one config: one intra-op torch thread on the "
+                                        "CPU, torch's deterministic algorithms, cuBLAS's fixed workspace on CUDA "
+                                        "(as transformers' full_determinism). Off by default: on the CPU, runs with "
+                                        "2+ threads agree step for step only to float rounding (measured: the first "
+                                        "difference within 4-10 steps of the demo), and one thread is slower.")
     stop_at_step: int | None = option(None, "end this invocation early, resumably: after this step, with a "
                                             "checkpoint, as an interruption would; the schedules still span "
                                             "total_steps and a later invocation resumes exactly (time-boxed jobs).")

@@ -33,6 +33,7 @@ from srpo.config import TrainConfig
 from srpo.core.configlib import to_dict
 from srpo.core.problem import Problem
 from srpo.engines.checkpoint_layout import STATE_FILE, is_complete, latest_checkpoint
+from srpo.engines.determinism import make_deterministic
 from srpo.engines.hf_model import PromptFormatter, load_model_and_tokenizer
 from srpo.engines.native.experience import Experience, concat
 from srpo.engines.native.rollout import build_rollout_engine, updating
@@ -53,6 +54,8 @@ class Trainer:
         from srpo.engines.native.setup import check_config
 
         check_config(cfg)
+        if cfg.run.deterministic:
+            make_deterministic()
         self.cfg = cfg
         self.run_dir = Path(cfg.run.output_dir)
         resume_from = self._resume_path()

@@ -257,6 +257,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     plan = check_config(cfg, world)
     for note in differences(cfg):
         log.warning("trl engine: %s", note)
+    if cfg.run.deterministic:
+        from srpo.engines.determinism import make_deterministic
+
+        make_deterministic()
     torch.manual_seed(cfg.run.seed)
     # GRPOTrainer loads the model itself from its directory, on each process's device and, under DeepSpeed
     # ZeRO-3 with zero3_init_flag, already sharded (a model object would be materialised whole per process).
