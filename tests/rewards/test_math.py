@@ -219,3 +219,21 @@ def test_one_time_limit_covers_extraction_and_verification(monkeypatch):
                             math_verifier=v)
         assert not res.correct and "exceeded" in res.info["error"]
         assert time.monotonic() - start < 0.5 + 0.2 + 0.5
+
+
+def test_a_schedulers_stop_signal_does_not_kill_the_workers(verifier):
+    """SLURM and Kubernetes signal every process of a job: the trainer finishes its step with these verdicts."""
+    import os
+    import signal
+    import time
+
+    assert verifier.verify("$2$", "$2$")[0]
+    assert all(w.wait_ready() for w in verifier._all)  # past start-up, where the worker sets its handlers
+    pids = [w.proc.pid for w in verifier._all]
+    assert len(pids) == verifier.n_workers
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGUSR1)
+    time.sleep(0.5)
+    assert all(w.proc.poll() is None for w in verifier._all) and [w.proc.pid for w in verifier._all] == pids
+    assert verifier.verify("$3$", "$3$")[0] and not verifier.verify("$3$", "$4$")[0]

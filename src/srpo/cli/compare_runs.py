@@ -143,7 +143,7 @@ def child_command(config_path: Path, cores: list[int], threads: int) -> tuple[li
 # The child: `srpo train CONFIG` with torch's intra-op threads set first (OMP_NUM_THREADS alone does not
 # bind torch's own pool on every build).
 CHILD = ("import os, sys, torch; torch.set_num_threads(int(os.environ['SRPO_TORCH_THREADS'])); "
-         "from srpo.cli import main; sys.exit(main(['train', sys.argv[1]]))")
+         "from srpo.cli import main; sys.exit(main(['train', sys.argv[1], '--no-report']))")
 
 
 def _finish(run: PlannedRun, wall_s: float, log, tag: str) -> None:

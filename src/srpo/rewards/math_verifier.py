@@ -40,9 +40,21 @@ def _recv(stream: Any) -> Any:
     return marshal.loads(stream.read(int.from_bytes(head, "little")))
 
 
+def _outlive_stop_signals() -> None:
+    """A scheduler's stop signal (SLURM and Kubernetes signal every process of a job) is for the trainer, which
+    finishes its step with these workers' verdicts. A worker ends when its pipe closes (the trainer exited or
+    was killed) or when the trainer kills it (SIGKILL)."""
+    import signal
+
+    for name in ("SIGINT", "SIGTERM", "SIGUSR1", "SIGHUP"):
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
 def serve() -> None:
     """Worker main: receive (gold, answer, timeout_s) latex strings, reply (status, equal, gold, answer)."""
     import logging
+
+    _outlive_stop_signals()
 
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
