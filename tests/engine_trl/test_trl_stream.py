@@ -2,7 +2,6 @@
 Plain Python: no TRL import, no model."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -102,24 +101,6 @@ def test_lookahead_beyond_the_bound_and_foreign_batches_fail():
     bad = records(entry)[::-1]
     with pytest.raises(RuntimeError, match="dataloader layout"):
         t.on_scored(bad)
-
-
-V1_STATE = Path(__file__).resolve().parents[1] / "fixtures" / "stream" / "trl_v1.json"
-
-
-def test_a_checkpoint_of_the_stream_before_the_merge_still_resumes_exactly():
-    """trl_v1.json: the version-1 state `PromptStream` wrote before it became a `StepStream` adapter (commit
-    a8cbc97), after drawing 6 steps and scoring 5 of this file's setup; it replays step 6, then draws on."""
-    straight = stream()
-    full = consume(straight, 12, lookahead=1)
-    b = stream()
-    b.load_state_dict(json.loads(V1_STATE.read_text()))
-    assert b.scored_through == 5 and b.lookahead_seen == 0  # version 1 did not keep the latter
-    rest = consume(b, 7, lookahead=1)
-    assert full[:5] + rest == full
-    assert b.mixture.state_dict() == straight.mixture.state_dict()
-    assert b.curriculum.state_dict() == straight.curriculum.state_dict()
-    assert b.state_dict() == straight.state_dict()  # the lookahead seen since the resume reached the bound again
 
 
 def test_a_state_of_the_verl_stream_is_refused():

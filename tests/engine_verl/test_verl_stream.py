@@ -7,7 +7,6 @@ Pure srpo (no verl): the dataset and the trainer hook that wrap it are tested in
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -156,7 +155,6 @@ def test_step_metrics_have_the_native_names():
     assert len(rows) <= P * G
 
 
-V1_STATE = Path(__file__).resolve().parents[1] / "fixtures" / "stream" / "verl_v1.json"
 
 
 def dropping_run(stream, start, end, drawn):
@@ -167,20 +165,6 @@ def dropping_run(stream, start, end, drawn):
             rows = [v for v in verdicts(stream, s - 1, drawn[s - 2]) if v.group != "3-0"]
             stream.record_step(s, rows)
     return drawn
-
-
-def test_a_checkpoint_of_the_stream_before_the_merge_still_resumes_exactly():
-    """verl_v1.json: the version-1 state `SrpoStream` wrote before it became a `StepStream` adapter (commit
-    a8cbc97): lookahead 1, verdicts one step late, checkpoint after step 4, step 3's first group lost."""
-    straight = make_stream(lookahead=1)
-    expected = dropping_run(straight, 1, 12, [])
-    resumed = make_stream(lookahead=1)
-    resumed.load_state_dict(json.loads(V1_STATE.read_text()))
-    assert sorted(resumed.drawn) == [3, 4] and resumed.drawn[3]["waiting"] == ["m6"]
-    drawn = dropping_run(resumed, 5, 12, list(expected[:4]))
-    assert drawn == expected
-    assert resumed.state_dict() == straight.state_dict() and resumed.stats() == straight.stats()
-    assert resumed.mixture.stats()["math/forgotten_serves"] == 1  # the lost group, forgotten at its deadline
 
 
 def test_a_state_of_the_trl_stream_is_refused():

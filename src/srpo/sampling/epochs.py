@@ -317,7 +317,7 @@ class EpochSampler(PromptSampler):
         if state.get("kind") != self.kind:
             raise ValueError(f"sampler state: it belongs to a {state.get('kind')!r} sampler, "
                              f"this one is {self.kind!r} (sampling.name changed since the checkpoint?)")
-        if state.get("version") not in (1, STATE_VERSION):
+        if state.get("version") != STATE_VERSION:
             raise ValueError(f"sampler state: version {state.get('version')!r} is not {STATE_VERSION}")
         if state["fingerprint"] != fingerprint(self._uids):
             raise ValueError(f"sampler state: saved for a different problem set ({state['dataset_size']} "
@@ -331,10 +331,7 @@ class EpochSampler(PromptSampler):
         self._order = list(state["order"])
         self._dropped = [[str(u), int(e)] for u, e in state["dropped"]]
         self._set_active()
-        if state["version"] == 1:  # epochs only: a version-1 sampler decided them at its next call
-            self._undecided = [[int(e), -1] for e in state["undecided"]]
-        else:
-            self._undecided = [[int(e), int(c)] for e, c in state["undecided"]]
+        self._undecided = [[int(e), int(c)] for e, c in state["undecided"]]
         self._calls, self._last_call = int(state.get("calls", 0)), int(state.get("last_call", -1))
         self._provisional = bool(state["provisional"])
         self._serves = {u: [int(e) for e in es] for u, es in state["serves"].items()}

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from srpo.core.problem import Problem
 from srpo.sampling.mixture import DomainMixture
 
-STATE_VERSION = 2  # 1: the TRL and verl engines' own streams, each upgraded by its adapter's `_upgrade_v1`
+STATE_VERSION = 2  # 1 was the TRL and verl engines' own streams before this one, never in a release
 
 
 class CurriculumLike(Protocol):
@@ -122,8 +122,6 @@ class StepStream:
                 "lookahead_seen": self.lookahead_seen, **self._extra_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("version") == 1:
-            state = self._upgrade_v1(state)
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"{self.engine} state: version {state.get('version')!r} is not {STATE_VERSION}")
         if state.get("engine") != self.engine:
@@ -144,10 +142,6 @@ class StepStream:
 
     def _load_extra(self, state: dict[str, Any]) -> None:
         """Restore what `_extra_state` wrote."""
-
-    def _upgrade_v1(self, state: dict[str, Any]) -> dict[str, Any]:
-        """A version-1 state (an engine's own stream before the merge) as a version-2 one."""
-        raise ValueError(f"{self.engine} state: version 1 was never written by this stream")
 
     def state_hash(self) -> str:
         """A digest of everything that must be equal on every rank (the first 16 hex digits of a SHA-256)."""

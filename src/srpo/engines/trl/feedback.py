@@ -92,12 +92,6 @@ class PromptStream(StepStream):
         self.scored_through = int(state["scored_through"])
         self.replay = [dict(e) for _, e in sorted(self.pending.items())]
 
-    def _upgrade_v1(self, state: dict[str, Any]) -> dict[str, Any]:
-        """Version 1 (this engine's stream before the shared one) kept the pending steps as ``queue`` and did
-        not keep ``lookahead_seen`` (a resumed run counted it afresh, as it still does from such a state)."""
-        out = {k: v for k, v in state.items() if k != "queue"}
-        return {**out, "version": 2, "engine": self.engine, "pending": state["queue"], "lookahead_seen": 0}
-
 
 class PromptSampler:
     """A torch `Sampler` over the training dataset's row indices in TRL's RepeatSampler layout."""

@@ -143,13 +143,6 @@ class SrpoStream(StepStream):
         self.served = {str(u): int(n) for u, n in state["served"].items()}
         self.unknown_groups = int(state["unknown_groups"])
 
-    def _upgrade_v1(self, state: dict[str, Any]) -> dict[str, Any]:
-        """Version 1 (this engine's stream before the shared one) kept the pending steps as ``drawn``:
-        ``[[step, {uids, weights, open[, waiting]}], ...]``."""
-        out = {k: v for k, v in state.items() if k != "drawn"}
-        pending = [{**e, "step": int(s)} for s, e in state["drawn"]]
-        return {**out, "version": 2, "engine": self.engine, "pending": pending}
-
     def stats(self) -> dict[str, float]:
         """The stream's own counters (the mixture's and curriculum's come from their `stats`)."""
         return {**super().stats(), "sampler/unknown_groups": float(self.unknown_groups)}
