@@ -141,9 +141,16 @@ def test_gradcheck():
 
 def test_invalid_options_rejected():
     logp, old, adv, mask = _inputs(0)
-    with pytest.raises(ValueError, match="dual_clip"):
-        ppo(logp, old, adv, mask, dual_clip=1.0)
-    with pytest.raises(ValueError, match="clip_low"):
-        ppo(logp, old, adv, mask, clip_low=1.0)
     with pytest.raises(ValueError, match="advantages"):
         ppo(logp, old, adv[:3], mask)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("algorithm.clip_low=1.0", "clip_low: must be in"), ("algorithm.dual_clip=1.0", "dual_clip: must be > 1"),
+    ("algorithm.clip_high=0.1", "clip_high: must be >= clip_low")])
+def test_clip_ranges_are_checked_once_at_config_load(override, message):
+    from srpo.config import load_config
+    from srpo.core.configlib import ConfigError
+
+    with pytest.raises(ConfigError, match=f"algorithm.{message}"):
+        load_config("grpo", [override])

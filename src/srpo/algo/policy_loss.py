@@ -47,7 +47,8 @@ def ppo_clip_loss(
     loss = -min(rho * A, clip(rho, 1 - clip_low, 1 + clip_high) * A)
     dual clip (Ye et al. 2020, arXiv 1912.09729), only where A < 0:  loss = min(loss, -dual_clip * A),
     i.e. the objective max(min(...), c * A) stops a token with a huge ratio and negative advantage from
-    dominating the batch. dual_clip must be > 1.
+    dominating the batch. The ranges (0 <= clip_low < 1, clip_high >= clip_low, dual_clip > 1 or None) are
+    checked once, when the config is loaded (`srpo.config.algorithm.AlgorithmConfig`), not on every call.
 
     The log-ratio clamp (20, as verl) only guards exp() against overflow: exp(20) ~ 4.9e8. Inside the
     clamp the loss is exact; outside it the ratio is constant and the token gets no gradient.
@@ -60,10 +61,6 @@ def ppo_clip_loss(
       ratio_mean:    mean rho
       approx_kl:     k3 estimate of KL(old || new) = (rho - 1) - log rho, tokens sampled from old.
     """
-    if not (0.0 <= clip_low < 1.0 and clip_high >= 0.0):
-        raise ValueError(f"need 0 <= clip_low < 1 and clip_high >= 0, got {clip_low}, {clip_high}")
-    if dual_clip is not None and not dual_clip > 1.0:
-        raise ValueError(f"dual_clip must be > 1 (a lower bound on the loss), got {dual_clip}")
     adv_bt = _token_advantages(advantages_b.detach().to(logprobs_bt.dtype), logprobs_bt.shape)
     log_ratio_bt = torch.clamp(logprobs_bt - old_logprobs_bt.detach(), -log_ratio_clamp, log_ratio_clamp)
     ratio_bt = torch.exp(log_ratio_bt)
