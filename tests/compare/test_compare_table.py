@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from srpo.report.compare import (
-    RunData, group_split, halves, load_run_data, markdown, rollouts_to_target, summarize_run, t_interval,
+    RunData, group_split, halves, load_compared_run, markdown, rollouts_to_target, summarize_compared_run, t_interval,
     table_rows, wilson,
 )
 
@@ -94,15 +94,15 @@ def write_run(path, evals, steps=4, zero=0.5, length=20.0, marker=True):
 
 
 def test_summarize_run_and_table(tmp_path):
-    a = load_run_data("hr", write_run(tmp_path / "a", {0: 0.2, 2: 0.4, 4: 0.5}))
-    b = load_run_data("hr", write_run(tmp_path / "b", {0: 0.2, 2: 0.3, 4: 0.3}, zero=0.25))
-    sa = summarize_run(a, ["math"], ("math", 0.4))
+    a = load_compared_run("hr", write_run(tmp_path / "a", {0: 0.2, 2: 0.4, 4: 0.5}))
+    b = load_compared_run("hr", write_run(tmp_path / "b", {0: 0.2, 2: 0.3, 4: 0.3}, zero=0.25))
+    sa = summarize_compared_run(a, ["math"], ("math", 0.4))
     assert sa["math/pass@1"] == 0.5 and sa["math/pass@1_start"] == 0.2 and sa["to_target"] == 128.0
     lo, hi = wilson(200, 400)  # 100 problems x 4 samples, pass@1 0.5
     assert sa["math/wilson_half"] == pytest.approx((hi - lo) / 2)
     assert sa["math/len_early"] == pytest.approx(21.5) and sa["math/len_late"] == pytest.approx(23.5)
     assert sa["late"]["zero"] == 0.5 and sa["steps"] == 4 and sa["rollouts"] == 256.0
-    sb = summarize_run(b, ["math"], ("math", 0.4))
+    sb = summarize_compared_run(b, ["math"], ("math", 0.4))
     assert sb["to_target"] is None
     header, rows = table_rows({"hr": [sa, sb]}, ["math"], ("math", 0.4), ["math"], ["math"])
     row = dict(zip(header, rows[0]))
@@ -114,10 +114,10 @@ def test_summarize_run_and_table(tmp_path):
 
 
 def test_a_run_without_marker_has_no_binomial_interval(tmp_path):
-    run = load_run_data("u", write_run(tmp_path / "u", {0: 0.2, 4: 0.3}, marker=False))
-    assert "math/wilson_half" not in summarize_run(run, ["math"], None)
+    run = load_compared_run("u", write_run(tmp_path / "u", {0: 0.2, 4: 0.3}, marker=False))
+    assert "math/wilson_half" not in summarize_compared_run(run, ["math"], None)
     with pytest.raises(FileNotFoundError, match="no metrics.jsonl"):
-        load_run_data("u", tmp_path / "missing")
+        load_compared_run("u", tmp_path / "missing")
     assert isinstance(run, RunData)
 
 

@@ -41,15 +41,14 @@ from typing import Any, Callable
 import numpy as np
 
 from srpo.core.problem import DOMAINS
+from srpo.eval.metrics import Z95
 from srpo.report.runs import read_metrics
 
-Z95 = 1.959963984540054
 # Two-sided 95% Student-t quantiles t_{0.975, df}, df = 1..30 (standard tables); beyond 30 the normal 1.96
 # is within 2.2% of the true quantile.
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 DIP_KEYS = ("math/reward_mean", "all/reward_mean")  # stage 1's domain, and the whole batch
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
 # ------------------------------------------------------------------------------------------ table math
@@ -169,7 +168,7 @@ class RunData:
         return [(r.get("sampler/rollouts_total", 0.0) if r["step"] else 0.0, r[key]) for r in self.rows if key in r]
 
 
-def load_run_data(variant: str, run_dir: Path) -> RunData:
+def load_compared_run(variant: str, run_dir: Path) -> RunData:
     run_dir = Path(run_dir)
     if not (run_dir / "metrics.jsonl").is_file():
         raise FileNotFoundError(f"{run_dir}: no metrics.jsonl (has this run started?)")
@@ -190,7 +189,7 @@ def domains_of(runs: list[RunData], pattern: str) -> list[str]:
     return [d for d in DOMAINS if pattern.format(d) in keys]
 
 
-def summarize_run(run: RunData, domains: list[str], target: tuple[str, float] | None) -> dict[str, Any]:
+def summarize_compared_run(run: RunData, domains: list[str], target: tuple[str, float] | None) -> dict[str, Any]:
     """Everything the table shows for one run (see the module docstring)."""
     early, late = halves(run.rows)
     last = (early + late)[-1] if early or late else {"step": 0}
@@ -317,10 +316,12 @@ def generated_frac(part: str) -> Callable[[dict], float | None]:
     return get
 
 
-def figure_png(title: str, panels: list[tuple[str, Any, bool]], groups: dict[str, list[RunData]],
+def variant_figure_png(title: str, panels: list[tuple[str, Any, bool]], groups: dict[str, list[RunData]],
                hline: float | None = None) -> bytes:
     """One row of panels (title, key, sparse); each variant's mean line with its min-max band over seeds."""
     from matplotlib.figure import Figure
+
+    from srpo.report.plots import PALETTE
 
     fig = Figure(figsize=(max(4.2 * len(panels), 6.0), 3.4), dpi=100)
     for i, (ptitle, key, sparse) in enumerate(panels):
@@ -373,7 +374,7 @@ def figures(groups: dict[str, list[RunData]], domains: list[str], target) -> lis
         ("active_set", "Sampler active set (prompts)",
          [(f"{d} active", f"sampler/{d}/active_size", False) for d in active], None),
     ]
-    return [(name, title, figure_png(title, panels, groups, hline)) for name, title, panels, hline in specs if panels]
+    return [(name, title, variant_figure_png(title, panels, groups, hline)) for name, title, panels, hline in specs if panels]
 
 
 # ------------------------------------------------------------------------------------------ the report
@@ -382,10 +383,10 @@ def build_compare_report(groups: dict[str, list[Path]], out_dir: Path, target: t
     """Write compare.html, the PNGs, table.md and summary.json into `out_dir`; returns the HTML path."""
     if not groups or not all(groups.values()):
         raise ValueError("build_compare_report: every variant needs at least one run directory")
-    data = {v: [load_run_data(v, d) for d in dirs] for v, dirs in groups.items()}
+    data = {v: [load_compared_run(v, d) for d in dirs] for v, dirs in groups.items()}
     runs = [r for rs in data.values() for r in rs]
     domains = domains_of(runs, "eval/{}/pass@1")
-    sums = {v: [summarize_run(r, domains, target) for r in rs] for v, rs in data.items()}
+    sums = {v: [summarize_compared_run(r, domains, target) for r in rs] for v, rs in data.items()}
     header, rows = table_rows(sums, domains, target, domains_of(runs, "{}/response_len_mean"),
                               domains_of(runs, "reflect/{}/any_frac"))
     out_dir = Path(out_dir)
