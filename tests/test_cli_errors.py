@@ -57,3 +57,21 @@ def test_debug_shows_the_traceback(where):
     argv = ["--debug", *command] if where == "before" else [*command, "--debug"]
     with pytest.raises(ConfigError, match="run.total_steps: must be >= 1"):
         main(argv)
+
+
+def test_a_code_row_whose_reference_fails_its_tests_stops_training(tmp_path, capsys):
+    import json
+
+    rows = [{"task_id": f"Mine/{i}", "prompt": f"def add{i}(a, b):\n    \"\"\"a + b\"\"\"\n", "entry_point": f"add{i}",
+             "canonical_solution": "    return a - b\n" if i == 1 else "    return a + b\n",
+             "test": "def check(candidate):\n    assert candidate(1, 2) == 3\n"} for i in range(3)]
+    data = tmp_path / "he.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["train", "grpo", f"data.train=[{data}]", "curriculum.preset=code_only",
+            f"run.output_dir={tmp_path / 'run'}", "run.progress=false", "run.total_steps=1",
+            "rollout.group_size=2", "rollout.prompts_per_step=2", "rollout.max_new_tokens=4"]
+    assert main(args) == 2
+    line = _one_line(capsys)
+    assert line.startswith(f"srpo: {data}:line 2: reference solution fails its tests: 0/1 tests pass; test_code: fail")
+    assert "(reference_fails); 1 of 3 rows" in line and "data.on_unusable=drop" in line
+    assert not (tmp_path / "run").exists()

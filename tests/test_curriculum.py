@@ -175,3 +175,12 @@ def test_plateau_switch_waits_for_the_first_batch_not_yet_drawn():
     cur.observe(11, 0.0, drawn_through=13)
     cur.observe(12, 0.0, drawn_through=14)  # stage a's batches: no second switch from their rewards
     assert cur.stage_index == 1
+
+
+def test_math_only_data_under_a_staged_curriculum_names_the_preset_that_fits():
+    from srpo.config import load_config
+    from srpo.core.configlib import ConfigError
+
+    cfg = load_config("srpo", ["data.train=[toy:math]"])
+    with pytest.raises(ConfigError, match=r"no code problems .*set curriculum\.preset=math_only"):
+        Curriculum(cfg.curriculum, domain_sizes={"math": 10}).require_domains(["math"])

@@ -207,10 +207,13 @@ class Curriculum:
         return sorted({d for stage in self.stages for d, w in stage.weights.items() if w > 0})
 
     def require_domains(self, domains: list[str]) -> None:
-        """Refuse a curriculum that samples a domain the training data does not have."""
+        """Refuse a curriculum that samples a domain the training data does not have; with data of one
+        domain, say which preset trains on it alone."""
+        alone = {"math": "math_only", "code": "code_only"}.get(domains[0]) if len(set(domains)) == 1 else None
+        hint = f"; to train on {domains[0]} alone set curriculum.preset={alone}" if alone else ""
         for domain in sorted(set(self.domains) - set(domains)):
             raise ConfigError(f"curriculum: a stage samples domain {domain!r} but data.train has no "
-                              f"{domain} problems (domains found: {sorted(domains)})")
+                              f"{domain} problems (domains found: {sorted(domains)}){hint}")
 
     @property
     def stage_index(self) -> int:

@@ -4,7 +4,7 @@ import re
 import pytest
 
 from srpo.core.configlib import ConfigError, build
-from srpo.data import iter_problems, load_problems
+from srpo.data import Problem, iter_problems, load_problems
 from srpo.data.curate import CurateConfig, curate, format_report, write_outputs
 from srpo.data.dedup import NearDuplicateIndex
 from srpo.rewards import RewardResult
@@ -141,3 +141,88 @@ def test_near_duplicate_index_is_exact_about_the_threshold():
     assert index.add("b", "completely different sentence about cats") is None
     hit = index.add("c", "the quick brown fox jumps over the lazy cat")
     assert hit is not None and hit[0] == "a" and 0.5 <= hit[1] < 1.0
+
+
+# ------------------------------------------------------------------- dedup keeps the best usable copy
+
+def _code_row(uid, prompt, solution, *, entry="add"):
+    return Problem(uid, "code", prompt, None, {"kind": "function", "entry_point": entry,
+                                               "cases": [{"input": [1, 2], "output": 3}]},
+                   source="dups", metadata={"solution": solution})
+
+
+BROKEN, GOOD = "def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a + b\n"
+PROMPT = "Write a function add(a, b) returning the sum of a and b."
+
+
+def counting(score_fn):
+    calls = []
+
+    def run(responses, problems):
+        calls.extend(p.uid for p in problems)
+        return score_fn(responses, problems)
+
+    return run, calls
+
+
+def test_a_good_duplicate_of_a_broken_row_is_kept():
+    rows = [_code_row("broken", PROMPT, BROKEN), _code_row("good", PROMPT, GOOD),
+            _code_row("again", PROMPT.upper(), GOOD)]
+    result = curate(rows, CurateConfig(), fake_score_fn)
+    assert [p.uid for p in result.kept] == ["good"]
+    assert [(d.problem.uid, d.reason) for d in result.dropped] == [("broken", "reference_fails"),
+                                                                   ("again", "exact_duplicate")]
+    assert result.dropped[1].detail == "same prompt as good"
+    assert result.notes == {"code_reference_verified": 1}
+
+
+def test_a_good_near_duplicate_of_a_broken_row_is_kept():
+    rows = [_code_row("broken", PROMPT, BROKEN), _code_row("good", PROMPT + " Use Python.", GOOD)]
+    result = curate(rows, CurateConfig(near_dup_threshold=0.8), fake_score_fn)
+    assert [p.uid for p in result.kept] == ["good"]
+    assert [(d.problem.uid, d.reason) for d in result.dropped] == [("broken", "reference_fails")]
+
+
+def test_duplicates_of_a_passing_row_never_run_their_reference():
+    rows = [_code_row("good", PROMPT, GOOD), _code_row("dup1", PROMPT, BROKEN), _code_row("dup2", PROMPT, GOOD)]
+    score_fn, calls = counting(fake_score_fn)
+    result = curate(rows, CurateConfig(), score_fn)
+    assert calls == ["good"] and [p.uid for p in result.kept] == ["good"]
+    assert [d.reason for d in result.dropped] == ["exact_duplicate", "exact_duplicate"]
+
+
+def test_a_chain_of_broken_copies_ends_at_the_first_good_one_and_is_deterministic():
+    rows = [_code_row("b1", PROMPT, BROKEN), _code_row("b2", PROMPT, BROKEN), _code_row("g", PROMPT, GOOD),
+            _code_row("d", PROMPT, GOOD)]
+    first, second = curate(rows, CurateConfig(), fake_score_fn), curate(rows, CurateConfig(), fake_score_fn)
+    assert [p.uid for p in first.kept] == ["g"]
+    assert [(d.problem.uid, d.reason) for d in first.dropped] == [
+        ("b1", "reference_fails"), ("b2", "reference_fails"), ("d", "exact_duplicate")]
+    assert [d.to_dict() for d in first.dropped] == [d.to_dict() for d in second.dropped]
+
+
+def test_require_reference_runs_before_dedup():
+    rows = [Problem("bare", "code", PROMPT, None, _code_row("x", PROMPT, GOOD).tests, source="dups"),
+            _code_row("good", PROMPT, GOOD)]
+    result = curate(rows, CurateConfig(require_reference=True), fake_score_fn)
+    assert [p.uid for p in result.kept] == ["good"]
+    assert [(d.problem.uid, d.reason) for d in result.dropped] == [("bare", "no_reference")]
+
+
+def test_reference_failure_detail_names_the_failing_test():
+    from srpo.rewards import RewardScorer
+
+    with RewardScorer() as scorer:
+        result = curate([_code_row("broken", PROMPT, BROKEN)], CurateConfig(), scorer.score)
+    assert result.dropped[0].detail == ("reference solution fails its tests: 0/1 tests pass; case 0: fail "
+                                        "(expected 3, got -1)")
+
+
+def test_toy_references_are_responses_and_pass_in_the_real_scorer():
+    from srpo.rewards import RewardScorer
+
+    problems = load_problems("toy:code?n=6&levels=1-3")
+    with RewardScorer() as scorer:
+        result = curate(problems, CurateConfig(), scorer.score)
+    assert len(result.kept) == 6, [d.detail for d in result.dropped]
+    assert result.notes == {"code_reference_verified": 6}

@@ -129,3 +129,109 @@ def test_data_config_takes_a_single_source_and_checks_format_choices(tmp_path):
         load_config("grpo", ["data.format=apps", "data.column_mapping={prompt: question}"])
     with pytest.raises(ConfigError, match="data.on_unusable"):
         load_config("grpo", ["data.on_unusable=skip"])
+
+
+# ------------------------------------------------------------------ reference solutions at load
+
+def _humaneval_rows(broken: int | None = None):
+    rows = []
+    for i in range(3):
+        body = "    return a - b\n" if i == broken else f"    return a + b + {i}\n"
+        rows.append({"task_id": f"Mine/{i}", "prompt": f"def add{i}(a, b):\n    \"\"\"a + b + {i}\"\"\"\n",
+                     "canonical_solution": body, "entry_point": f"add{i}",
+                     "test": f"def check(candidate):\n    assert candidate(1, 2) == {3 + i}\n"})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def references():
+    from srpo.data.references import ReferenceRunner
+
+    with ReferenceRunner() as runner:
+        yield runner
+
+
+def test_a_failing_reference_solution_is_an_error_naming_file_row_and_reason(tmp_path, references):
+    path = _write_jsonl(tmp_path / "he.jsonl", _humaneval_rows(broken=1))
+    with pytest.raises(DataError) as err:
+        load_pool([str(path)], references=references)
+    message = str(err.value)
+    assert message.startswith(f"{path}:line 2: reference solution fails its tests: 0/1 tests pass; test_code: "
+                              "fail (")
+    assert "(reference_fails); 1 of 3 rows" in message and "data.on_unusable=drop" in message
+
+
+def test_a_failing_reference_solution_is_dropped_and_counted(tmp_path, references):
+    path = _write_jsonl(tmp_path / "he.jsonl", _humaneval_rows(broken=0))
+    problems, [counts] = load_pool([str(path)], on_unusable="drop", references=references)
+    assert [p.uid for p in problems] == ["Mine/1", "Mine/2"]
+    assert (counts.kept, dict(counts.dropped)) == (2, {"reference_fails": 1})
+    assert format_sources([counts]).splitlines()[1].split()[-2:] == ["reference_fails", "1"]
+
+
+def test_rows_without_a_reference_and_builtin_sources_run_nothing(tmp_path):
+    rows = [{k: v for k, v in row.items() if k != "canonical_solution"} for row in _humaneval_rows(broken=0)]
+    path = _write_jsonl(tmp_path / "he.jsonl", rows)
+    seen = []
+
+    def check(problems):
+        seen.extend(problems)
+        return [None] * len(problems)
+
+    problems, _ = load_pool([str(path), "toy:code?n=3", "humaneval?size=2"], references=check)
+    assert len(problems) == 8 and [p.uid for p in seen] == [f"Mine/{i}" for i in range(3)]
+    assert load_pool([str(path)], references=None)[0] == problems[:3]
+
+
+def test_training_load_checks_references(tmp_path, capsys):
+    from srpo.engines.data import load_run_data
+
+    path = _write_jsonl(tmp_path / "he.jsonl", _humaneval_rows(broken=2))
+    cfg = load_config("grpo", [f"data.train=[{path}]", "curriculum.preset=code_only"])
+    with pytest.raises(DataError, match=r"he.jsonl:line 3: reference solution fails its tests: .*\(reference_fails\)"):
+        load_run_data(cfg)
+    cfg = load_config("grpo", [f"data.train=[{path}]", "curriculum.preset=code_only", "data.on_unusable=drop"])
+    train, _ = load_run_data(cfg)
+    out = capsys.readouterr().out
+    assert len(train) == 2 and "reference solutions: 3 run against their tests in" in out
+    assert "reference_fails 1" in out
+
+
+# ------------------------------------------------------------------ messages that point at the format
+
+def test_a_forced_format_that_fails_every_row_says_the_format_looks_wrong(tmp_path):
+    path = _write_jsonl(tmp_path / "he.jsonl", _humaneval_rows())
+    for on_unusable in ("error", "drop"):
+        with pytest.raises(DataError) as err:
+            load_pool([str(path)], format="gsm8k", on_unusable=on_unusable)
+        message = str(err.value)
+        assert message.startswith(f"{path}:line 1: format 'gsm8k' needs a non-empty string in column 'question' "
+                                  f"(malformed); all 3 rows of {path} fail the same way, so its format looks wrong")
+        assert "read as format 'gsm8k' (forced with data.format" in message
+        assert "look like format 'humaneval': set data.format=humaneval or auto" in message
+        assert "Fix the row" not in message
+
+
+def test_a_detected_format_that_fails_every_row_lists_the_choices(tmp_path):
+    path = _write_jsonl(tmp_path / "q.jsonl", [{"question": "What is 2 + 2?", "meta": "4"},
+                                              {"question": "What is 3 + 3?", "meta": "6"}])
+    with pytest.raises(DataError) as err:
+        load_pool([str(path)])
+    message = str(err.value)
+    assert "all 2 rows of" in message and "read as format 'srpo' (detected; columns: meta, question)" in message
+    assert "one of apps, codecontests, gsm8k" in message and "data.column_mapping.<field>=<column>" in message
+
+
+def test_the_no_tests_hint_maps_a_column_only_where_the_format_takes_a_mapping(tmp_path):
+    apps = {"question": "Print the sum of two numbers.", "input_output": "", "solutions": "[]"}
+    path = _write_jsonl(tmp_path / "apps.jsonl", [apps, {**apps, "input_output": json.dumps(
+        {"inputs": ["1 2\n"], "outputs": ["3\n"]})}])
+    with pytest.raises(DataError) as err:
+        load_pool([str(path)])
+    message = str(err.value)
+    assert "(no_tests)" in message and "column_mapping" not in message
+    assert "Format 'apps' reads the tests from its own columns (APPS / TACO: question, input_output" in message
+    srpo_rows = _write_jsonl(tmp_path / "srpo.jsonl", [{"domain": "code", "prompt": "Write f."},
+                                                       {"prompt": "What is 1 + 1?", "answer": "2"}])
+    with pytest.raises(DataError, match="data.column_mapping.tests=<column>"):
+        load_pool([str(srpo_rows)])

@@ -21,6 +21,7 @@ from srpo.core.configlib import ConfigError, build, to_dict
 RESUMABLE = (
     "run.name", "run.output_dir", "run.resume", "run.total_steps", "run.save_every", "run.keep_checkpoints",
     "run.eval_every", "run.progress", "run.max_rollouts", "run.stop_at_step", "run.deterministic",
+    "data.check_references",
     "model.gradient_checkpointing", "algorithm.micro_batch_size", "algorithm.micro_batch_tokens",
     "algorithm.share_prompts", "algorithm.fused_head", "sandbox.workers",
     "eval", "logging", "analysis", "difficulty", "curate",

@@ -75,6 +75,11 @@ class DataConfig:
                  "reward can read, no tests the code reward can run, a row that does not load): ``error`` stops "
                  "naming the file, row and reason; ``drop`` drops it and counts it in the table printed before "
                  "step 1.")
+    check_references: bool = option(True, "run each code row's reference solution (metadata.solution, e.g. "
+                                          "HumanEval's canonical_solution) against its tests in the sandbox when "
+                                          "the data loads; a failure is unusable (reason reference_fails, see "
+                                          "on_unusable). Built-in sources skip it; off for large sets already "
+                                          "checked by srpo curate.")
 
     def __post_init__(self) -> None:
         for name in ("train", "heldout"):  # one source may be given as a plain string

@@ -1,9 +1,10 @@
 """`srpo curate`: filter a problem set, keeping every dropped row with its reason.
 
 Order (the first failing check names the reason): rows that do not load (``malformed``); per-problem
-checks in `CHECKS` order; math-verify gold parse; exact then near duplicates (after the content checks, so
-a clean copy wins over a noisy one); code reference solutions run against their own tests (last: it is the
-only expensive step and only survivors pay for it).
+checks in `CHECKS` order, then ``no_reference`` (``require_reference``); then exact and near duplicates
+together with the reference run (`_dedup_verified`): duplicates are judged only against problems that
+passed every check, their reference included, so neither a noisy nor a broken copy takes a good one with
+it, and only the problems dedup keeps pay for the reference run (the only expensive step).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from srpo.data import filters as F
 from srpo.data.curate_config import CurateConfig
 from srpo.data.dedup import NearDuplicateIndex, normalise
 from srpo.data.loaders import LoadIssue
+from srpo.data.references import ReferenceCheck, reference_failures, reference_solution
 from srpo.data.rows import DataError
 from srpo.core.problem import Problem
 from srpo.core.results import ScoreFn
@@ -76,28 +78,40 @@ class CurateResult:
 
 
 def curate(items: Iterable[Problem | LoadIssue], cfg: CurateConfig, score_fn: ScoreFn | None = None) -> CurateResult:
-    """Run every switched-on filter; each input ends up in exactly one of `kept` or `dropped`."""
-    kept: list[Problem] = []
+    """Run every switched-on filter; each input ends up in exactly one of `kept` or `dropped`.
+
+    A duplicate is judged only against problems that pass every check, the reference run included, so a
+    broken copy never takes a good one with it (see `_dedup_verified`).
+    """
     dropped: list[Dropped] = []
-    for item in items:
-        if isinstance(item, LoadIssue):
-            if not cfg.malformed:
-                raise DataError(f"{item.where}: {item.message} (malformed rows are errors with curate.malformed=false; "
-                                "fix the row or set curate.malformed=true to drop and count it)")
-            dropped.append(Dropped("malformed", f"{item.where}: {item.message}", item.source, issue=item))
-            continue
-        drop = first_drop(item, cfg)
-        if drop:
-            dropped.append(Dropped(drop.reason, drop.detail, item.source, item))
-        else:
-            kept.append(item)
-    kept = _dedup(kept, cfg, dropped)
     notes: dict[str, int] = {}
-    kept = _reference_check(kept, cfg, score_fn, dropped, notes)
+    screened = [p for p in (_screen(item, cfg, dropped) for item in items) if p is not None]
+    check = _reference_check(cfg, score_fn, notes)
+    kept = _dedup_verified(screened, cfg, check, dropped)
+    _count_references(kept, cfg, notes)
     return CurateResult(kept, dropped, notes)
 
 
+def _screen(item: Problem | LoadIssue, cfg: CurateConfig, dropped: list[Dropped]) -> Problem | None:
+    """The problem if it passes the per-problem checks (`CHECKS`, then `require_reference`), else None
+    with its `Dropped` appended."""
+    if isinstance(item, LoadIssue):
+        if not cfg.malformed:
+            raise DataError(f"{item.where}: {item.message} (malformed rows are errors with curate.malformed=false; "
+                            "fix the row or set curate.malformed=true to drop and count it)")
+        dropped.append(Dropped("malformed", f"{item.where}: {item.message}", item.source, issue=item))
+        return None
+    drop = first_drop(item, cfg)
+    if drop is None and cfg.require_reference and item.domain == "code" and not reference_solution(item):
+        drop = F.Drop("no_reference", "code problem without a reference solution")
+    if drop:
+        dropped.append(Dropped(drop.reason, drop.detail, item.source, item))
+        return None
+    return item
+
+
 def first_drop(problem: Problem, cfg: CurateConfig) -> F.Drop | None:
+    """The first `CHECKS` entry that drops `problem` (switched on and for its domain), or None."""
     for switch, domains, check in CHECKS:
         if getattr(cfg, switch) and problem.domain in domains:
             drop = check(problem, cfg)
@@ -106,14 +120,61 @@ def first_drop(problem: Problem, cfg: CurateConfig) -> F.Drop | None:
     return None
 
 
-def _dedup(problems: list[Problem], cfg: CurateConfig, dropped: list[Dropped]) -> list[Problem]:
+def _reference_check(cfg: CurateConfig, score_fn: ScoreFn | None, notes: dict[str, int]) -> ReferenceCheck:
+    """Per problem None or why its reference fails; counts the verified ones in `notes`."""
+    def check(problems: list[Problem]) -> list[str | None]:
+        with_ref = [p for p in problems if reference_solution(p)]
+        if not cfg.reference_check or not with_ref:
+            return [None] * len(problems)
+        if score_fn is None:
+            raise ValueError("reference_check is on but no score_fn was given (set reference_check=false to skip)")
+        failures = reference_failures(problems, score_fn, cfg.reference_template)
+        verified = len(with_ref) - sum(1 for f in failures if f)
+        notes["code_reference_verified"] = notes.get("code_reference_verified", 0) + verified
+        return failures
+
+    return check
+
+
+def _dedup_verified(problems: list[Problem], cfg: CurateConfig, check: ReferenceCheck,
+                    dropped: list[Dropped]) -> list[Problem]:
+    """Deduplicate over the problems whose references pass.
+
+    Dedup picks representatives (earliest first) and only their references run; a representative that
+    fails is dropped (``reference_fails``) and dedup runs again without it, so its duplicates are judged
+    against what is left, until every representative passes. References of problems that stay duplicates
+    never run. Output order: input order, reference failures before duplicates.
+    """
+    failed: dict[int, str] = {}
+    checked: set[int] = set()
+    while True:
+        live = [i for i in range(len(problems)) if i not in failed]
+        keep, dups = _dedup([problems[i] for i in live], cfg)
+        todo = [live[j] for j in keep if live[j] not in checked]
+        checked.update(todo)
+        new = {i: why for i, why in zip(todo, check([problems[i] for i in todo])) if why}
+        if not new:
+            break
+        failed.update(new)
+    for i in sorted(failed):
+        dropped.append(Dropped("reference_fails", failed[i], problems[i].source, problems[i]))
+    for j in sorted(dups):
+        p = problems[live[j]]
+        dropped.append(Dropped(dups[j].reason, dups[j].detail, p.source, p))
+    return [problems[live[j]] for j in keep]
+
+
+def _dedup(problems: list[Problem], cfg: CurateConfig) -> tuple[list[int], dict[int, F.Drop]]:
+    """Indices of the problems kept (earliest of each duplicate set) and, for the others, the `Drop`
+    naming the kept one they duplicate."""
     seen: dict[tuple[str, str], str] = {}
     index: dict[str, NearDuplicateIndex] = {}
-    kept = []
-    for p in problems:
+    keep: list[int] = []
+    dups: dict[int, F.Drop] = {}
+    for i, p in enumerate(problems):
         key = (p.domain, normalise(p.prompt))
         if cfg.exact_dedup and key in seen:
-            dropped.append(Dropped("exact_duplicate", f"same prompt as {seen[key]}", p.source, p))
+            dups[i] = F.Drop("exact_duplicate", f"same prompt as {seen[key]}")
             continue
         seen.setdefault(key, p.uid)
         if cfg.near_dedup:
@@ -121,58 +182,20 @@ def _dedup(problems: list[Problem], cfg: CurateConfig, dropped: list[Dropped]) -
                                                                 cfg.near_dup_num_perm, cfg.near_dup_bands))
             hit = idx.add(p.uid, p.prompt)
             if hit:
-                dropped.append(Dropped("near_duplicate", f"Jaccard {hit[1]:.3f} with {hit[0]}", p.source, p))
+                dups[i] = F.Drop("near_duplicate", f"Jaccard {hit[1]:.3f} with {hit[0]}")
                 continue
-        kept.append(p)
-    return kept
+        keep.append(i)
+    return keep, dups
 
 
-def reference_solution(problem: Problem) -> str | None:
-    for key in ("solution", "reference_solution"):
-        value = problem.metadata.get(key)
-        if isinstance(value, str) and value.strip():
-            return value
-    return None
-
-
-def _reference_check(problems: list[Problem], cfg: CurateConfig, score_fn: ScoreFn | None,
-                     dropped: list[Dropped], notes: dict[str, int]) -> list[Problem]:
-    code = [p for p in problems if p.domain == "code"]
-    with_ref = [p for p in code if reference_solution(p)]
-    without = {p.uid for p in code if not reference_solution(p)}
-    if cfg.require_reference:
-        for p in problems:
-            if p.uid in without:
-                dropped.append(Dropped("no_reference", "code problem without a reference solution", p.source, p))
-        problems = [p for p in problems if p.uid not in without]
-    elif without:
-        notes["code_kept_without_reference"] = len(without)
-    if not cfg.reference_check or not with_ref:
-        if with_ref:
-            notes["code_reference_not_checked"] = len(with_ref)
-        return problems
-    if score_fn is None:
-        raise ValueError("reference_check is on but no score_fn was given (set reference_check=false to skip)")
-    responses = [cfg.reference_template.replace("{solution}", reference_solution(p) or "") for p in with_ref]
-    results = score_fn(responses, with_ref)
-    failed = {}
-    for p, r in zip(with_ref, results, strict=True):
-        if not r.correct:
-            failed[p.uid] = _short(r.info)
-    notes["code_reference_verified"] = len(with_ref) - len(failed)
-    out = []
-    for p in problems:
-        if p.uid in failed:
-            dropped.append(Dropped("reference_fails", f"reference solution fails its tests: {failed[p.uid]}",
-                                   p.source, p))
-        else:
-            out.append(p)
-    return out
-
-
-def _short(info: dict[str, Any], limit: int = 200) -> str:
-    text = json.dumps(info, default=str, ensure_ascii=False)
-    return text if len(text) <= limit else text[:limit] + "..."
+def _count_references(kept: list[Problem], cfg: CurateConfig, notes: dict[str, int]) -> None:
+    """Notes on the kept code problems: without a reference, and (check off) with an unchecked one."""
+    code = [p for p in kept if p.domain == "code"]
+    without = sum(1 for p in code if not reference_solution(p))
+    if without:
+        notes["code_kept_without_reference"] = without
+    if not cfg.reference_check and len(code) > without:
+        notes["code_reference_not_checked"] = len(code) - without
 
 
 # ----------------------------------------------------------------------------------------------- output

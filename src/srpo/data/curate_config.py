@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from srpo.core.configlib import ConfigError, option
 
+REFERENCE_TEMPLATE = "```python\n{solution}\n```"
+
 
 @dataclass(frozen=True)
 class CurateConfig:
@@ -44,11 +46,14 @@ class CurateConfig:
     allowed_imports: list[str] = option(factory=list,
                                         doc="top-level modules that `runtime` accepts besides the standard library.")
     reference_check: bool = option(True, "(code) run each reference solution (``metadata[\"solution\"]``) through "
-                                         "the scorer and drop the problem if it fails its own tests. Needs a "
-                                         "score_fn (the CLI builds the real one).")
+                                         "the scorer and drop the problem if it fails its own tests (duplicates are "
+                                         "judged against the problems that pass). Needs a score_fn (the CLI "
+                                         "builds the real one).")
     reference_template: str = option(
-        "```python\n{solution}\n```", "how a reference solution is presented to the scorer as a response; "
-                                      "``{solution}`` is replaced by the code.")
+        REFERENCE_TEMPLATE, "how a reference solution is presented to the scorer as a response; "
+                                      "``{solution}`` is replaced by the code. A reference that already is a "
+                                      "response (holds a fenced code block, and is not itself Python) is sent "
+                                      "as it is. Training's load check of reference solutions uses it too.")
     require_reference: bool = option(False, "(code) drop problems without a reference solution (``no_reference``) "
                                             "instead of keeping them unverified (they are counted in the report "
                                             "either way).")

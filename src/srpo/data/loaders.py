@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from srpo.core.problem import Problem
-from srpo.data.formats import AUTO, resolve_format, row_to_problem
+from srpo.data.formats import AUTO, detect_format, resolve_format, row_to_problem
 from srpo.data.formats.generic import check_mapping
 from srpo.data.rows import DataError, RawRow, iter_object_rows, iter_raw_rows
 from srpo.data.sources import is_source, load_source, split_spec
@@ -45,7 +45,9 @@ class LoadedSource:
     """One input read: its rows as ``(where, Problem | LoadIssue)`` and the format they were read in.
 
     `format` is the format's name for tables, the source prefix (``humaneval``, ``gym``, ``toy``) for
-    built-in sources, or None for a table without one readable row; `assumed` says it was detected.
+    built-in sources (`builtin`), or None for a table without one readable row; `assumed` says it was
+    detected. `detected` is the format its first readable row's columns point to (None: none matches),
+    whether or not one was forced.
     """
 
     name: str
@@ -53,6 +55,8 @@ class LoadedSource:
     assumed: bool
     columns: tuple[str, ...]
     items: list[tuple[str, Problem | LoadIssue]]
+    builtin: bool = False
+    detected: str | None = None
 
     def note(self) -> str | None:
         """``file x.jsonl: assumed format 'apps' (columns: ...); override with ...`` for detected formats."""
@@ -74,7 +78,7 @@ def read_source(data: Any, *, domain: str | None = None, mapping: dict[str, str]
     if isinstance(data, (str, Path)) and not Path(data).exists() and is_source(str(data)):
         problems = [_with_source(p, source, domain) for p in load_source(str(data))]
         items = [(f"{data}[{i}]", p) for i, p in enumerate(problems)]
-        return LoadedSource(str(data), split_spec(str(data))[0], False, (), items)
+        return LoadedSource(str(data), split_spec(str(data))[0], False, (), items, builtin=True)
     if isinstance(data, (str, Path)):
         raws: Iterator[RawRow] = iter_raw_rows(data)
         name, default_source = str(data), Path(data).name.split(".")[0]
@@ -90,6 +94,7 @@ def read_source(data: Any, *, domain: str | None = None, mapping: dict[str, str]
         if loaded.format is None:
             loaded.format = resolve_format(format, raw.row, dict(mapping or {}), raw.where)
             loaded.columns = tuple(sorted(raw.row))
+            loaded.detected = loaded.format if format == AUTO else detect_format(raw.row, mapping)
         loaded.items.append((raw.where, _convert(raw, loaded.format, domain, mapping, source, default_source)))
     loaded.assumed = loaded.assumed and loaded.format is not None
     return loaded

@@ -2,8 +2,11 @@
 
 ``on_unusable="error"`` (the default) stops at the first unusable row of a source with an error that names
 the file, the row and the reason, and counts what else in that source is unusable; ``"drop"`` drops such
-rows and counts them. Either way a source with no usable problem is an error naming it. `format_sources`
-renders the counts as the table a run prints before its first step.
+rows and counts them. Either way a source with no usable problem is an error naming it. With `references`
+(`srpo.data.references`), the reference solutions of code rows from files and tables run against their
+tests too (``reference_fails``); built-in sources (``toy:``, ``humaneval``, ``gym:``) are srpo's own, their
+references checked by its tests, and skip it. `format_sources` renders the counts as the table a run
+prints before its first step.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from srpo.core.problem import Problem
-from srpo.data.formats import AUTO
-from srpo.data.loaders import Note, read_source
+from srpo.data.formats import AUTO, FORMATS
+from srpo.data.loaders import LoadedSource, Note, read_source
+from srpo.data.references import ReferenceCheck
 from srpo.data.rows import DataError
 from srpo.data.usable import Checked, Unusable, check_usable
 
@@ -26,7 +30,10 @@ HINTS = {
     "no_tests": "name the tests column with data.column_mapping.tests=<column> or set data.format",
     "bad_tests": "srpo's test format is described in docs/data.md",
     "malformed": "fix the row",
+    "reference_fails": "fix the row's reference solution or its tests",
 }
+# The reasons whose hint names a column to map: where the format reads fixed columns, what they are instead.
+MAPPED_FIELD = {"no_answer": "gold answer", "no_tests": "tests"}
 
 
 @dataclass
@@ -43,9 +50,10 @@ class SourceCounts:
 
 
 def load_pool(specs: list[str], *, mapping: dict[str, str] | None = None, format: str = AUTO,
-              on_unusable: str = "error", split: str = "train", note: Note | None = None
-              ) -> tuple[list[Problem], list[SourceCounts]]:
-    """The scorable problems of every source (first occurrence of each uid) and the counts per source."""
+              on_unusable: str = "error", split: str = "train", note: Note | None = None,
+              references: ReferenceCheck | None = None) -> tuple[list[Problem], list[SourceCounts]]:
+    """The scorable problems of every source (first occurrence of each uid) and the counts per source;
+    `references` checks the reference solutions of file and table sources."""
     if on_unusable not in ON_UNUSABLE:
         raise ValueError(f"on_unusable must be one of {ON_UNUSABLE}, got {on_unusable!r}")
     pool: dict[str, Problem] = {}
@@ -54,10 +62,10 @@ def load_pool(specs: list[str], *, mapping: dict[str, str] | None = None, format
         loaded = read_source(spec, mapping=mapping, format=format)
         if note and loaded.note():
             note(loaded.note())
-        checked = check_usable(loaded.items)
+        checked = check_usable(loaded.items, None if loaded.builtin else references)
         count = _count(split, loaded.name, loaded.format or "-", loaded.items, checked)
-        if checked.dropped and on_unusable == "error":
-            raise DataError(_unusable_error(checked.dropped, count))
+        if checked.dropped and (on_unusable == "error" or _format_looks_wrong(checked.dropped, loaded)):
+            raise DataError(_unusable_error(checked.dropped, count, loaded))
         for problem in checked.kept:
             if problem.uid in pool:
                 count.dropped["duplicate"] += 1
@@ -77,13 +85,44 @@ def _count(split: str, name: str, format: str, items: list[tuple[str, Any]], che
     return count
 
 
-def _unusable_error(dropped: list[Unusable], count: SourceCounts) -> str:
+def _unusable_error(dropped: list[Unusable], count: SourceCounts, loaded: LoadedSource) -> str:
     first = dropped[0]
+    head = f"{first.where}: {first.detail} ({first.reason}); "
+    if _format_looks_wrong(dropped, loaded):
+        return (head + f"all {count.rows} rows of {count.name} fail the same way, so its format looks wrong: "
+                + _format_hint(loaded))
     reasons = ", ".join(f"{reason} {n}" for reason, n in count.dropped.most_common())
-    hint = HINTS[first.reason]
-    return (f"{first.where}: {first.detail} ({first.reason}); {len(dropped)} of {count.rows} rows of {count.name} "
-            f"cannot be scored ({reasons}). {hint[:1].upper() + hint[1:]}; or set data.on_unusable=drop to "
-            f"train on the rest and count what is dropped")
+    hint = _hint(first.reason, count.format)
+    return (head + f"{len(dropped)} of {count.rows} rows of {count.name} cannot be scored ({reasons}). "
+            f"{hint[:1].upper() + hint[1:]}; or set data.on_unusable=drop to train on the rest and count what "
+            "is dropped")
+
+
+def _hint(reason: str, format: str) -> str:
+    """`HINTS[reason]`, unless it would map a column for a format that reads fixed ones: then those."""
+    fmt = FORMATS.get(format) if format in FORMATS else None
+    if reason in MAPPED_FIELD and fmt is not None and not fmt.mappable:
+        return (f"format '{format}' reads the {MAPPED_FIELD[reason]} from its own columns ({fmt.summary}), "
+                "and this row's are empty: fix the row, or set data.format if the file is in another format")
+    return HINTS[reason]
+
+
+def _format_looks_wrong(dropped: list[Unusable], loaded: LoadedSource) -> bool:
+    """Every row (two or more) of a file or table fails for the same reason (not its references': those
+    run only on rows the format read well)."""
+    reasons = {d.reason for d in dropped}
+    return (not loaded.builtin and loaded.format is not None and len(loaded.items) >= 2
+            and len(dropped) == len(loaded.items) and len(reasons) == 1 and reasons != {"reference_fails"})
+
+
+def _format_hint(loaded: LoadedSource) -> str:
+    how = "detected" if loaded.assumed else "forced with data.format"
+    said = f"it was read as format '{loaded.format}' ({how}; columns: {', '.join(loaded.columns)})"
+    if loaded.detected and loaded.detected != loaded.format:
+        return (f"{said}, but its columns look like format '{loaded.detected}': "
+                f"set data.format={loaded.detected} or auto")
+    return (f"{said}: set data.format (CLI: --format) to the format it is in (one of {', '.join(FORMATS.names())}), "
+            "or name its columns with data.column_mapping.<field>=<column> (formats srpo, trl, verl)")
 
 
 def _empty_error(split: str, count: SourceCounts) -> str:

@@ -8,6 +8,8 @@ Reasons (stable codes, counted in the load table and in `srpo curate`'s report):
 ``gold_unparseable``  the gold is not a plain number or words and math-verify finds no value in it
 ``no_tests``          code without tests, or with neither cases nor test code
 ``bad_tests``         tests the code reward rejects (unknown kind, no entry point, malformed cases, ...)
+``reference_fails``   code whose own reference solution fails its tests (only when a reference check is
+                      given: it runs the references in the sandbox, see `srpo.data.references`)
 ``duplicate``         same uid as a problem loaded before (kept once; not an error)
 """
 
@@ -21,6 +23,7 @@ from typing import Iterable
 
 from srpo.core.problem import Problem
 from srpo.data.loaders import LoadIssue
+from srpo.data.references import ReferenceCheck
 from srpo.rewards.code_reward import build_job
 from srpo.rewards.math_reward import to_latex
 
@@ -52,19 +55,36 @@ def unusable_reason(problem: Problem) -> tuple[str, str] | None:
     return code_reason(problem)
 
 
-def check_usable(rows: Iterable[tuple[str, Problem | LoadIssue]]) -> Checked:
-    """Split ``(where, Problem | LoadIssue)`` rows into scorable problems and `Unusable` rows."""
+def check_usable(rows: Iterable[tuple[str, Problem | LoadIssue]], references: ReferenceCheck | None = None
+                 ) -> Checked:
+    """Split ``(where, Problem | LoadIssue)`` rows into scorable problems and `Unusable` rows, in row order.
+
+    With `references`, a code problem that passes the other checks and carries a reference solution must
+    also pass its own tests: those references run as one batch (in parallel, each under the sandbox's
+    time limit) and a failure is ``reference_fails``.
+    """
+    rows = list(rows)
+    verdicts = [_verdict(where, item) for where, item in rows]
+    if references is not None:
+        todo = [i for i, bad in enumerate(verdicts) if bad is None]
+        for i, why in zip(todo, references([rows[i][1] for i in todo])):
+            if why:
+                item = rows[i][1]
+                verdicts[i] = Unusable(rows[i][0], item.source, "reference_fails", why, problem=item)
     checked = Checked()
-    for where, item in rows:
-        if isinstance(item, LoadIssue):
-            checked.dropped.append(Unusable(where, item.source, "malformed", item.message))
-            continue
-        why = unusable_reason(item)
-        if why:
-            checked.dropped.append(Unusable(where, item.source, *why, problem=item))
-        else:
+    for (_, item), bad in zip(rows, verdicts):
+        if bad is None:
             checked.kept.append(item)
+        else:
+            checked.dropped.append(bad)
     return checked
+
+
+def _verdict(where: str, item: Problem | LoadIssue) -> Unusable | None:
+    if isinstance(item, LoadIssue):
+        return Unusable(where, item.source, "malformed", item.message)
+    why = unusable_reason(item)
+    return Unusable(where, item.source, *why, problem=item) if why else None
 
 
 def gold_reason(answer: str | None) -> tuple[str, str] | None:

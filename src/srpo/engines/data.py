@@ -10,15 +10,21 @@ from srpo.core.problem import Problem
 
 
 def load_run_data(cfg: TrainConfig) -> tuple[list[Problem], list[Problem]]:
-    """The training and held-out pools, every problem scorable, with a table of what each source gave;
+    """The training and held-out pools, every problem scorable (code rows from files and tables: their
+    reference solutions, if any, pass their tests in the sandbox), with a table of what each source gave;
     refused when training is empty or the two overlap."""
     from srpo.data.pool import format_sources, load_pool as load_checked
+    from srpo.data.references import ReferenceRunner
 
     data = cfg.data
-    options = {"mapping": data.column_mapping or None, "format": data.format, "on_unusable": data.on_unusable,
-               "note": print}
-    train, train_counts = load_checked(data.train, split="train", **options)
-    heldout, heldout_counts = load_checked(data.heldout, split="heldout", **options)
+    with ReferenceRunner(cfg.rewards, cfg.sandbox, cfg.curate.reference_template) as runner:
+        options = {"mapping": data.column_mapping or None, "format": data.format,
+                   "on_unusable": data.on_unusable, "note": print, "references": runner if data.check_references else None}
+        train, train_counts = load_checked(data.train, split="train", **options)
+        heldout, heldout_counts = load_checked(data.heldout, split="heldout", **options)
+    if runner.checked:
+        print(f"reference solutions: {runner.checked} run against their tests in {runner.seconds:.1f}s "
+              "(data.check_references=false skips this)")
     print(format_sources(train_counts + heldout_counts))
     overlap = {p.uid for p in train} & {p.uid for p in heldout}
     if overlap:
