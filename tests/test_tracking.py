@@ -117,10 +117,10 @@ def test_wandb_real_offline(tmp_path, monkeypatch):
 
 def test_missing_extras_give_clear_errors(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "wandb", None)  # makes `import wandb` raise ImportError
-    with pytest.raises(ImportError, match=r"pip install 'srpo\[wandb\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'wandb>=0.17' \(srpo's wandb extra\)"):
         make_backends(["wandb"], tmp_path)
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
-    with pytest.raises(ImportError, match=r"pip install 'srpo\[tensorboard\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'tensorboard>=2.16' \(srpo's tensorboard extra\)"):
         TensorBoardBackend(tmp_path)
     with pytest.raises(KeyError, match="unknown logging backend 'mlflow'"):
         make_backends(["mlflow"], tmp_path)
