@@ -6,7 +6,8 @@ For every program and format: never a pass (a timeout where the program expects 
 timeout + 2 s, no process of its sandboxes alive afterwards, neither a host secret nor an expected value
 in the verdict. For the whole run: no file outside the sandboxes changed, nothing reached the host's
 listening socket, the memory a program held stayed within the sandbox's bound, and honest programs still
-pass in every format afterwards. Runs as root and as an ordinary user (docs/rewards.md).
+pass in every format afterwards. Runs as root and as an ordinary user (docs/rewards.md), with the largest
+stack limit the host may hand down.
 """
 
 from __future__ import annotations
@@ -29,11 +30,15 @@ from srpo.sandbox import SandboxConfig, SandboxPool
 pytestmark = pytest.mark.slow  # ~20 s: 750 runs, a few hundred of them burning their whole timeout
 
 HOSTILE_DIR = Path(__file__).parent / "hostile"
-# Programs that must time out get a short limit (they burn CPU until it runs out); the others a generous
-# one, so that a slow verdict on a loaded machine is not mistaken for a timeout.
-TIMEOUT_S = {"timeout": 1.0, "fail": 5.0}
 CFG = SandboxConfig(timeout_s=1.0, memory_mb=256, cpu_s=3, max_procs=8, workers=16,
                     max_output_bytes=1 << 16, file_mb=4, tmp_mb=16)
+# Programs that must time out get a short limit (they burn CPU until it runs out). The others must be stopped
+# by one of the sandbox's own limits (memory, CPU, processes, output, a crash), never by the clock, so theirs
+# is set by the sandbox's bound, not by a guess at the machine's speed: RLIMIT_CPU caps each process at
+# cpu_s of CPU, and 8 x cpu_s of wall clock lets it use all of that with an eighth of a core (16 sandboxes on
+# 2 cores). The heaviest of them need far less (a deep repr overflowing the stack ~0.6 CPU-s, filling the
+# heap ~0.3), yet took 3.2 s with eight CPU burners on 2 cores: a fixed 5 s was about the machine.
+TIMEOUT_S = {"timeout": 1.0, "fail": 8.0 * CFG.cpu_s}
 # Function cases and stdio are compared by the host; asserts and check (asserts on literal calls) are
 # asserted by the host too; check_loop and all_map need a tester sandbox.
 FORMATS = ("cases", "asserts", "check", "check_loop", "all_map", "stdio")
@@ -182,8 +187,10 @@ def host(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def suite(host):
-    """Run every program in every format at once; then the honest program in every format."""
+def suite(host, raised_stack_limit):
+    """Run every program in every format at once; then the honest program in every format. The sandboxes
+    inherit the largest stack limit this process may set (unlimited unless the hard limit forbids it): no
+    verdict may depend on the host's ``ulimit -s``."""
     before = _snapshot(host["root"])
     verdict_at: dict = {}
     with SandboxPool(CFG) as pool:

@@ -112,7 +112,12 @@ def _harden():
 def _confine(limits):
     """Limits for this process, before it runs untrusted or test code: rlimits, then the seccomp filter."""
     for name, soft, hard in limits["rlimits"]:
-        resource.setrlimit(getattr(resource, name), (soft, hard))
+        res = getattr(resource, name)
+        # An inherited hard limit stricter than ours stays (raising it would fail): never looser than asked.
+        have = resource.getrlimit(res)[1]
+        if have != resource.RLIM_INFINITY and have < hard:
+            hard = have
+        resource.setrlimit(res, (min(soft, hard), hard))
     filt = limits["seccomp"]
     if filt:
         prog = (_Byte * len(filt)).from_buffer_copy(filt)

@@ -37,12 +37,21 @@ REPLY_SLACK = 64 << 10  # frame bytes beyond a value's `max_output_bytes` (stder
 TESTER_FRAME_LIMIT = 64 << 20
 # Tasks that are not the program's, inside the sandbox's own user namespace: bwrap's init and the runner.
 RUNNER_TASKS = 2
+# The main thread's C stack (RLIMIT_STACK, soft and hard), whatever the host's `ulimit -s` is: Linux's default
+# and what CPython's C recursion limits are sized for (3.12 and 3.13 count a fixed number of C levels). An
+# inherited larger or unlimited limit would let a runaway C recursion (a deep repr, compare, or json under a
+# lifted recursion limit) grow the stack until RLIMIT_AS instead of crashing: measured with Python 3.11, the
+# deep-repr program of the hostile suite segfaults in 0.55 s at 8 MiB, 1.9 s at 16 MiB, and at 64 MiB or
+# unlimited recurses for 17-25 s of CPU (its work grows with the square of the depth), past any timeout.
+STACK_BYTES = 8 << 20
 
 
 def sandbox_limits(cfg: SandboxConfig, no_fork: bool) -> dict[str, Any]:
     """What the process that runs a program (or test code) applies to itself (see _inside._confine).
 
     RLIMIT_NPROC counts the tasks of the sandbox's user in its own user namespace, so it is per sandbox.
+    RLIMIT_STACK is `STACK_BYTES` in every role, so a C-stack overflow crashes as fast as on a default machine
+    and a program's verdict does not depend on the trainer's ``ulimit -s``.
     RLIMIT_MSGQUEUE 0 closes POSIX message queues; the seccomp filter (`srpo.sandbox.seccomp`) closes the
     other routes to memory that no rlimit counts, and with `no_fork` (no cgroup) keeps the sandbox one
     process.
@@ -52,6 +61,7 @@ def sandbox_limits(cfg: SandboxConfig, no_fork: bool) -> dict[str, Any]:
                ("RLIMIT_NPROC", cfg.max_procs + RUNNER_TASKS, cfg.max_procs + RUNNER_TASKS),
                ("RLIMIT_FSIZE", cfg.file_mb << 20, cfg.file_mb << 20),
                ("RLIMIT_NOFILE", cfg.open_files, cfg.open_files), ("RLIMIT_CORE", 0, 0),
+               ("RLIMIT_STACK", STACK_BYTES, STACK_BYTES),
                ("RLIMIT_MSGQUEUE", 0, 0)]
     return {"rlimits": rlimits, "seccomp": seccomp_program(no_fork)}
 
