@@ -7,6 +7,7 @@
     srpo verl-recipe CONFIG [key=value ...]   export data and write the verl launch command (docs/verl.md)
     srpo compare SPEC [--jobs N]           variants x seeds at one rollout budget, one report (docs/reproduction.md)
     srpo export CHECKPOINT --out DIR [--merge]   a checkpoint's model alone (--merge: LoRA folded in)
+    srpo engines [--markdown]              what each engine honours, maps, refuses or ignores (docs/engines.md)
     srpo eval | curate | label-difficulty | report | sandbox-check | toy-build | toy-measure
                                            (see ``srpo COMMAND --help``)
 """
@@ -26,7 +27,7 @@ from srpo.sandbox import SandboxUnavailable
 
 # Modules that contribute sub-commands through an ``add_cli(subparsers)`` function.
 _COMMAND_MODULES = ("srpo.cli.train", "srpo.cli.eval", "srpo.cli.data", "srpo.cli.report", "srpo.cli.compare",
-                    "srpo.cli.sandbox", "srpo.cli.toy", "srpo.cli.verl", "srpo.cli.export")
+                    "srpo.cli.sandbox", "srpo.cli.toy", "srpo.cli.verl", "srpo.cli.export", "srpo.cli.engines")
 # Commands that continue where they stopped when run again with the same arguments.
 _RESUMABLE = {"train", "demo", "label-difficulty", "compare"}
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 128 + signal.SIGINT  # a signal N exits 128 + N
@@ -77,8 +78,9 @@ def _fail(err: BaseException, command: str, argv: list[str]) -> int:
 def _stopped(err: KeyboardInterrupt, command: str, argv: list[str]) -> int:
     """The line for a stop on a signal (`Interrupted`: after a step, with a checkpoint; `Stopped` or a plain
     KeyboardInterrupt: at once) and its status, 128 + the signal's number. Under torchrun only rank 0 says it."""
-    for s in STOP_SIGNALS:  # a further signal while exiting ends the process at once
-        signal.signal(s, signal.SIG_DFL)
+    for s in STOP_SIGNALS:  # a further signal while exiting ends the process at once (not where ignored:
+        if signal.getsignal(s) is not signal.SIG_IGN:  # a clean distributed stop's teardown, see run_trl)
+            signal.signal(s, signal.SIG_DFL)
     signum = getattr(err, "signum", signal.SIGINT)
     again = f"srpo {shlex.join(argv)}"
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:

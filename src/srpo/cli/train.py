@@ -86,6 +86,18 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ignore_stop_signals() -> None:
+    """After a stop with a complete checkpoint only teardown is left: a further stop signal (torchrun relays
+    one to every rank still running when the first rank exits) must not turn a clean exit into a kill. Set
+    before the shutdown barrier, so no rank exits before every rank ignores them; SIGKILL still ends it."""
+    import signal
+
+    from srpo.engines.stop import STOP_SIGNALS
+
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
 def run_trl(cfg, report: bool = True) -> int:
     """``engine=trl``: the same config on TRL's GRPOTrainer; under torchrun every process runs this."""
     from srpo.core.configlib import ConfigError
@@ -99,7 +111,8 @@ def run_trl(cfg, report: bool = True) -> int:
 
     try:
         result = trl_trainer.train(cfg)
-    except Interrupted:  # every rank stopped after the same step
+    except Interrupted:  # every rank stopped after the same step, its checkpoint complete
+        _ignore_stop_signals()  # torchrun signals the ranks still tearing down once one rank has exited
         trl_trainer.shutdown()
         raise
     except BaseException:  # maybe on this rank alone (a repeated signal): no barrier that others never reach
