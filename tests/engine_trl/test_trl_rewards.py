@@ -77,3 +77,16 @@ def test_trl_prompt_ids_equal_the_native_engines():
         else:
             ids = tok(text=[prompt])["input_ids"][0]
         assert ids == fmt.ids(["What is 2+3?"])[0], template
+
+
+def test_truncated_reads_every_eos_id_of_the_model():
+    """A completion ending with any of the model's EOS ids (tokenizer + generation config) is not truncated, at
+    any length; one ending without one is (the shared `srpo.engines.records.is_truncated`)."""
+    cfg = load_config("srpo", ["engine=trl", "rollout.max_new_tokens=3"])
+    problems = [Problem(uid="m", domain="math", prompt="1+1", answer="2")]
+    stream = FakeStream()
+    s = StepScorer(cfg, FakeScorer(), stream, problems, CharTokenizer(), eos_ids=[0, 9])
+    ids = [[111, 107, 9], [111, 107, 0], [111, 107, 110], [111, 9]]
+    s.score(ids, ["m"] * 4, SimpleNamespace(global_step=0))
+    assert [r.truncated for r in stream.fed[0]] == [False, False, True, False]
+    assert StepScorer(cfg, FakeScorer(), FakeStream(), problems, CharTokenizer()).eos_ids == [0]

@@ -155,6 +155,22 @@ def test_step_metrics_have_the_native_names():
     assert len(rows) <= P * G
 
 
+def test_step_metrics_carry_the_overlong_penalty_and_every_curriculum_weight():
+    """The penalty verl added is logged (as TRL and native log theirs), and stage 1 of the staged curriculum logs
+    ``curriculum/weight_code`` 0, as the other engines do."""
+    from srpo.config import load_config
+
+    stream = make_stream()
+    [stream.prompt(i) for i in range(P)]
+    rows = verdicts(stream, 1)
+    for i, v in enumerate(rows):
+        v.penalty = -0.5 if i % 2 else 0.0
+    summary = stream.record_step(1, rows)
+    metrics, _ = step_metrics(load_config("srpo"), stream, 1, summary["groups"])
+    assert metrics["all/length_penalty_mean"] == pytest.approx(-0.25)
+    assert metrics["curriculum/weight_math"] == 1.0 and metrics["curriculum/weight_code"] == 0.0
+
+
 
 
 def dropping_run(stream, start, end, drawn):

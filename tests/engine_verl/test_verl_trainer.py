@@ -188,11 +188,18 @@ def test_padding_rows_are_skipped_and_a_missing_acc_is_an_error(recipe):
     rows = [{"uid": "g", "extra_info": info, "extra_fields": {"reward_extra_info": {"acc": 1.0, "score": 1.0}},
              "responses": torch.tensor([3, 4, 5]), "rm_scores": torch.tensor([0.0, 0.0, 1.0])}] * 3
     td = list_of_dict_to_tensordict(rows)
-    out = verdicts_from_batch(td, [{}, {"is_padding": True}, {}], max_response_length=3, eos_token_id=5)
+    out = verdicts_from_batch(td, [{}, {"is_padding": True}, {}], eos_ids=5)
     assert [(v.uid, v.correct, v.reward, v.length, v.truncated) for v in out] == [("u1", True, 1.0, 3, False)] * 2
+    out = verdicts_from_batch(td, None, eos_ids=[2, 7], penalty=lambda n: -0.25 * n)
+    assert [(v.truncated, v.penalty) for v in out] == [(True, -0.75)] * 3  # 5 is not in this EOS set
+    logged = [dict(r, extra_fields={"reward_extra_info": {"acc": 1.0, "score": 1.0, "overlong_reward": -0.5}})
+              for r in rows]
+    out = verdicts_from_batch(list_of_dict_to_tensordict(logged), None, eos_ids=[5, 7],
+                              penalty=lambda n: -1.0)
+    assert [(v.truncated, v.penalty) for v in out] == [(False, -0.5)] * 3  # verl's own logged penalty wins
     rows[0] = dict(rows[0], extra_fields={"reward_extra_info": {"score": 1.0}})
     with pytest.raises(RuntimeError, match="acc"):
-        verdicts_from_batch(list_of_dict_to_tensordict(rows), None, max_response_length=8)
+        verdicts_from_batch(list_of_dict_to_tensordict(rows), None)
 
 
 def test_the_dataset_refuses_a_shuffled_or_multi_worker_loader(recipe):

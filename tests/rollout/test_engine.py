@@ -5,7 +5,7 @@ import torch
 
 from srpo.core.generation import SamplingParams
 from srpo.engines.native.rollout import HFEngine, KVCacheEngine
-from srpo.engines.native.rollout.base import left_pad, response_mask_from_eos
+from srpo.engines.native.rollout.base import eos_ids, left_pad, response_mask_from_eos, truncated_rows
 from srpo.engines.native.rollout.decode import top_p_filter
 
 
@@ -14,6 +14,20 @@ def test_left_pad_and_eos_mask():
     assert ids.tolist() == [[5, 6, 7], [0, 0, 8]] and mask.tolist() == [[1, 1, 1], [0, 0, 1]]
     resp = torch.tensor([[3, 4, 1, 9, 1], [3, 3, 3, 3, 3]])
     assert response_mask_from_eos(resp, [1]).tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+
+
+def test_truncated_rows_and_the_eos_set_cover_every_eos_id():
+    """Several EOS ids (Llama 3 / Qwen chat configs): a row ending with any of them is not truncated."""
+    from types import SimpleNamespace
+
+    model = SimpleNamespace(generation_config=SimpleNamespace(eos_token_id=[1, 4]))
+    eos = eos_ids(model, SimpleNamespace(eos_token_id=2))
+    assert eos == [1, 2, 4]
+    resp = torch.tensor([[3, 4, 9, 9], [3, 2, 9, 9], [3, 3, 3, 3], [1, 9, 9, 9]])
+    mask = response_mask_from_eos(resp, eos)
+    assert mask.tolist() == [[1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0]]
+    assert truncated_rows(resp, mask, eos).tolist() == [False, False, True, False]
+    assert truncated_rows(resp, mask, [2]).tolist() == [True, False, True, True]  # one id alone misses 1 and 4
 
 
 def test_top_p_filter_against_reference():

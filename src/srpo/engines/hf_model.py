@@ -121,6 +121,16 @@ def load_tokenizer(cfg: ModelConfig):
     return tokenizer
 
 
+def load_generation_config(path: str | Path):
+    """The model directory's generation config (its EOS ids end responses too), None when it has none."""
+    from transformers import GenerationConfig
+
+    try:
+        return GenerationConfig.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError):
+        return None
+
+
 def _tokenizer_dir(path: Path) -> Path:
     """Where the tokenizer of model directory `path` lives: a LoRA directory without one uses its base's."""
     if is_adapter_dir(path) and not (path / "tokenizer_config.json").is_file():

@@ -6,20 +6,24 @@ The call order the trainer follows and the index layout are documented in `srpo.
 
 from srpo.sampling.base import PromptSampler
 from srpo.sampling.config import SamplingConfig
-from srpo.sampling.dynamic import collect_dynamic_batch, is_mixed
+from srpo.sampling.dynamic import DynamicRounds, SingleRound, batch_collection, collect_dynamic_batch, is_mixed
 from srpo.sampling.history import HistoryResamplingSampler, select_drops
 from srpo.sampling.mixture import DomainMixture, allocate
 from srpo.sampling.registry import SAMPLERS
-from srpo.sampling.uniform import UniformSampler
+from srpo.sampling.uniform import DynamicSampler, UniformSampler
 
 __all__ = [
     "SAMPLERS",
     "DomainMixture",
+    "DynamicRounds",
+    "DynamicSampler",
     "HistoryResamplingSampler",
     "PromptSampler",
     "SamplingConfig",
+    "SingleRound",
     "UniformSampler",
     "allocate",
+    "batch_collection",
     "collect_dynamic_batch",
     "is_mixed",
     "select_drops",

@@ -70,6 +70,7 @@ import numpy as np
 
 from srpo.core.problem import Problem
 from srpo.sampling.config import SamplingConfig
+from srpo.sampling.dynamic import SingleRound
 
 # Stream ids for the counter-based RNG: one per purpose so adding draws to one never shifts another.
 STREAM_ORDER, STREAM_READMIT, STREAM_REFILL, STREAM_FLOOR, STREAM_MIX = 1, 2, 3, 4, 5
@@ -130,6 +131,7 @@ class PromptSampler(abc.ABC):
     """
 
     kind: str = "abstract"
+    collection: type[SingleRound] = SingleRound  # how the loop collects a step's batch (`batch_collection`)
 
     def __init__(self, problems: Sequence[Problem], seed: int, cfg: SamplingConfig | None = None) -> None:
         self.cfg = cfg if cfg is not None else SamplingConfig()

@@ -5,19 +5,20 @@ DAPO generates extra prompts, drops such groups and generates again until the ba
 verl recipe (which raises once ``num_gen_batches >= max_num_gen_batches``), hitting the cap here is normal:
 the batch is whatever survived, possibly short or empty, and the stats say so.
 
-The trainer wires it as::
+How a step's batch is collected is a strategy of the sampler's registry entry (``cls.collection``, see
+`batch_collection`): `SingleRound` for every sampler (one round of B prompts, every group kept) and
+`DynamicRounds` for ``dynamic_sampling``. The loop calls it the same way whichever it is::
 
-    def rollout_groups(prompts):
-        groups = generate_and_score(prompts)
-        for p, g in zip(prompts, groups):
-            sampler.record(p.uid, g.corrects)       # every generated group, kept or not
-        return groups
+    def rollout(prompts):                           # generate, score, record every group, kept or not
+        batch = generate_and_score(prompts)
+        for p, g in zip(prompts, split(batch)):
+            sampler.record(p.uid, g.corrects)
+        return batch
 
-    groups, stats = collect_dynamic_batch(sampler.next_batch, rollout_groups,
-                                          lambda g: is_mixed(g.corrects), batch_groups=B,
-                                          max_rounds=cfg.dynamic_max_rounds,
-                                          oversample=cfg.dynamic_oversample,
-                                          group_corrects=lambda g: g.corrects, refill=cfg.dynamic_refill)
+    collection = batch_collection(cfg.sampling)    # SAMPLERS.get(cfg.sampling.name).collection(cfg.sampling)
+    parts, stats = collection.collect(lambda n: sampler.next_batch(n), rollout, split, corrects, batch_groups=B)
+
+`parts` are rollout batches (one for `SingleRound`) or groups (`DynamicRounds`), to be concatenated.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from srpo.core.problem import Problem
+from srpo.sampling.config import SamplingConfig
+from srpo.sampling.registry import SAMPLERS
 
 G = TypeVar("G")
 log = logging.getLogger("srpo.sampling")
@@ -116,3 +119,37 @@ def _finish(kept: list[G], batch_groups: int, st: dict[str, Any]) -> tuple[list[
         log.warning("dynamic sampling: %d of %d groups after %d rounds (%d generated); training on what survived",
                     len(kept), batch_groups, st["rounds"], st["groups_generated"])
     return kept, out
+
+
+class SingleRound:
+    """Every sampler's batch but dynamic sampling's: draw B prompts once, keep every group; no stats."""
+
+    def __init__(self, cfg: SamplingConfig):
+        self.cfg = cfg
+
+    def collect(self, next_prompts: Callable[[int], list[Problem]], rollout: Callable[[list[Problem]], Any],
+                split: Callable[[Any], list[G]], group_corrects: Callable[[G], Sequence[bool]],
+                batch_groups: int) -> tuple[list[Any], dict[str, float]]:
+        """``[rollout(next_prompts(B))]`` and no stats (`split` and `group_corrects` are not needed)."""
+        return [rollout(next_prompts(batch_groups))], {}
+
+
+class DynamicRounds(SingleRound):
+    """DAPO's dynamic sampling (`collect_dynamic_batch`) with the ``sampling.dynamic_*`` options: rounds of
+    prompts until B groups with mixed verdicts (`is_mixed`) are kept; stats as ``dynamic/<name>``."""
+
+    def collect(self, next_prompts, rollout, split, group_corrects, batch_groups):
+        """The kept groups (each one of ``split(rollout(prompts))``) and ``dynamic/*`` stats."""
+        cfg = self.cfg
+        groups, stats = collect_dynamic_batch(
+            next_prompts, lambda prompts: split(rollout(prompts)),
+            is_informative=lambda g: is_mixed(group_corrects(g)), batch_groups=batch_groups,
+            max_rounds=cfg.dynamic_max_rounds, oversample=cfg.dynamic_oversample,
+            group_corrects=group_corrects, refill=cfg.dynamic_refill)
+        return groups, {f"dynamic/{k}": float(v) for k, v in stats.items()}
+
+
+def batch_collection(cfg: SamplingConfig) -> SingleRound:
+    """The collection strategy of the sampler ``cfg.name`` names: ``SAMPLERS.get(cfg.name).collection(cfg)``
+    (`SingleRound` unless the sampler class sets another)."""
+    return getattr(SAMPLERS.get(cfg.name), "collection", SingleRound)(cfg)

@@ -7,6 +7,7 @@ fractions), never acted on.
 
 from __future__ import annotations
 
+from srpo.sampling.dynamic import DynamicRounds
 from srpo.sampling.epochs import EpochSampler
 from srpo.sampling.registry import SAMPLERS
 
@@ -18,6 +19,9 @@ class UniformSampler(EpochSampler):
     kind = "uniform"
 
 
-# DAPO's dynamic sampling draws prompts uniformly; its filtering is `srpo.sampling.dynamic.collect_dynamic_batch`,
-# which the trainer runs when sampling.name is dynamic_sampling.
-SAMPLERS.add("dynamic_sampling", UniformSampler)
+@SAMPLERS.register("dynamic_sampling")
+class DynamicSampler(UniformSampler):
+    """DAPO's dynamic sampling: prompts drawn as `UniformSampler` draws them (the same stream and state), and
+    each step's batch collected in rounds that keep only groups with mixed verdicts (`DynamicRounds`)."""
+
+    collection = DynamicRounds

@@ -14,6 +14,7 @@ import torch
 from srpo.core.problem import Problem
 from srpo.rewards import RewardResult
 from srpo.engines.native.rollout import RolloutBatch
+from srpo.engines.records import Record
 
 
 @dataclass
@@ -114,6 +115,16 @@ class Experience:
         for row, gid in enumerate(self.group_ids_b.tolist()):
             groups.setdefault(gid, []).append(row)
         return list(groups.values())
+
+    def records(self) -> list[Record]:
+        """One shared `Record` per row, as every engine's step metrics read them (`srpo.engines.records`):
+        reward = rewards_b (shaped score + penalty), length = response tokens (EOS included)."""
+        rewards, corrects = self.rewards_b.tolist(), self.corrects_b.tolist()
+        lengths, truncated = self.response_lengths_b.tolist(), self.truncated_b.tolist()
+        penalties = self.length_penalty_b.tolist()
+        return [Record(uid=p.uid, domain=p.domain, correct=bool(corrects[i]), reward=rewards[i], length=int(lengths[i]),
+                       truncated=bool(truncated[i]), penalty=penalties[i], text=self.texts[i])
+                for i, p in enumerate(self.problems)]
 
     def trimmed(self) -> "Experience":
         """Drop prompt columns that are padding in every row and response columns past the longest response."""

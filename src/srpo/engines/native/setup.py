@@ -1,5 +1,5 @@
 """Builds the parts a `Trainer` wires together from a `TrainConfig` (data, sampler, curriculum, verifiers,
-actor, evaluation, analysis, loggers), so the trainer itself only holds the loop."""
+actor, evaluation, loggers), so the trainer itself only holds the loop."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from srpo.engines.native.actor import Actor
 from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError
 from srpo.core.problem import Problem
-from srpo.engines.native.experience import Experience
 from srpo.engines.native.rollout import ROLLOUT_ENGINES
+from srpo.engines.capabilities import HONOURED, Capability
 from srpo.engines.data import data_fingerprint, load_run_data
 from srpo.engines.hf_model import load_model
 from srpo.tracking import require_backends
@@ -25,8 +25,19 @@ class Components:
     heldout: list[Problem]
     actor: Actor
     evaluator: Callable[..., dict[str, float]]
-    analysis: "RolloutAnalysis"
     data_fingerprint: dict[str, dict]
+
+
+# The reference engine honours the whole tree; these rows are the options only it reads (docs/engines.md).
+CAPABILITIES: tuple[Capability, ...] = (
+    Capability("rollout.engine", HONOURED, note="srpo's generators: kv_cache, hf or vllm (an unregistered name is "
+               "refused by the registry)"),
+    Capability("rollout.vllm", HONOURED, note="rollout.engine=vllm"),
+    Capability("rollout.compile", HONOURED, note="the kv_cache generator's compiled decode step"),
+    Capability("algorithm.micro_batch_tokens", HONOURED, note="token-budget micro-batches"),
+    Capability("algorithm.share_prompts", HONOURED, note="same loss and gradients up to float rounding"),
+    Capability("algorithm.fused_head", HONOURED, note="same loss and gradients up to float rounding"),
+)
 
 
 def check_config(cfg: TrainConfig) -> None:
@@ -56,7 +67,6 @@ def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Compone
         heldout=heldout,
         actor=_build_actor(cfg, model),
         evaluator=make_evaluator(cfg, model, tokenizer, scorer),
-        analysis=RolloutAnalysis(cfg),
         data_fingerprint=data_fingerprint(train, heldout),
     )
 
@@ -84,24 +94,3 @@ def make_evaluator(cfg: TrainConfig, model, tokenizer, scorer):
         return result.flat_metrics(prefix="eval")
 
     return run
-
-
-class RolloutAnalysis:
-    """Per-step behaviour metrics (reflection, code in math) and the rows offered to the sample log."""
-
-    def __init__(self, cfg: TrainConfig):
-        self.cfg = cfg
-
-    def metrics(self, exp: Experience) -> dict[str, float]:
-        from srpo.analysis import rollout_metrics
-
-        if not len(exp):
-            return {}
-        return rollout_metrics(exp.texts, exp.domains, exp.response_lengths_b.tolist(), self.cfg.analysis)
-
-    @staticmethod
-    def sample_rows(step: int, stage: int, exp: Experience) -> list[dict[str, Any]]:
-        from srpo.analysis import sample_rows
-
-        return sample_rows(step, stage, [p.uid for p in exp.problems], exp.domains, exp.texts,
-                           exp.rewards_b.tolist(), exp.corrects_b.tolist(), exp.response_lengths_b.tolist())

@@ -9,8 +9,8 @@
     sampler.record(...); curriculum.observe(...)             # history for HR and stage switching
     log(metrics); maybe evaluate(); maybe checkpoint()
 
-Dynamic sampling (DAPO) replaces the generate/score line with rounds of generation that keep only
-groups with mixed verdicts.
+The sampler's collection strategy (`srpo.sampling.batch_collection`) runs the generate/score line: one round,
+or for dynamic sampling (DAPO) rounds of generation that keep only groups with mixed verdicts.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ from srpo.engines.determinism import make_deterministic
 from srpo.engines.hf_model import PromptFormatter, load_model_and_tokenizer
 from srpo.engines.native.experience import Experience, concat
 from srpo.engines.native.rollout import build_rollout_engine, updating
-from srpo.engines.native.step_metrics import domain_metrics, group_metrics
+from srpo.engines.records import Record, sample_rows_of, step_metrics
 from srpo.engines.run_dir import Resume, check_data, pick_resume, record_start, resume_changes
 from srpo.engines.stop import StopRequest
+from srpo.sampling import batch_collection
 from srpo.tracking import Tracker
 
 log = logging.getLogger("srpo.train")
@@ -81,8 +82,8 @@ class Trainer:
         parts = build_components(cfg, self.model, self.tokenizer, scorer)
         self._owns_scorer = scorer is None
         self.scorer, self.sampler, self.curriculum = parts.scorer, parts.sampler, parts.curriculum
+        self.collection = batch_collection(cfg.sampling)
         self.heldout, self.actor, self.evaluator = parts.heldout, parts.actor, parts.evaluator
-        self.analysis = parts.analysis
         self.step = 0
         self.rollouts_total = 0
         return parts.data_fingerprint
@@ -156,41 +157,42 @@ class Trainer:
         with updating(self.engine, self.model):  # vllm: sleeps through the update, then takes the new weights
             update_stats = self.actor.update(exp) if len(exp) else {}
         self.feedback(step, exp)
-        metrics = {"stage": float(stage), **collect_stats, **update_stats,
-                   **domain_metrics(exp), **group_metrics(exp),
-                   **{f"sampler/{k}": v for k, v in self.sampler.stats().items()},
-                   **self.analysis.metrics(exp), **self.curriculum.stats(step),
-                   "sampler/rollouts_total": float(self.rollouts_total),
+        records = exp.records()
+        srpo_metrics = self.step_metrics(stage, weights, exp, records)
+        metrics = {"stage": srpo_metrics.pop("stage"), **collect_stats, **update_stats, **srpo_metrics,
                    "timing/update_s": time.perf_counter() - t_update,
                    "timing/step_s": time.perf_counter() - start}
-        self.tracker.log_samples(self.analysis.sample_rows(step, stage, exp))
+        self.tracker.log_samples(sample_rows_of(step, stage, records))
         return metrics
+
+    def step_metrics(self, stage: int, weights: dict[str, float], exp: Experience,
+                     records: list[Record]) -> dict[str, float]:
+        """The step's srpo metrics from its records, as every engine computes them (`srpo.engines.records`);
+        the groups are the experience's GRPO groups (`Experience.group_rows`)."""
+        groups = [[records[i] for i in rows] for rows in exp.group_rows()]
+        return step_metrics(stage, records, groups, masks_truncated=self.cfg.algorithm.masks_truncated,
+                            analysis=self.cfg.analysis, sampler_stats=self.sampler.stats(),
+                            curriculum=self.curriculum, weights=weights,
+                            counters={"sampler/rollouts_total": float(self.rollouts_total)})
 
     # ----------------------------------------------------------------- pieces of a step
     def collect(self, weights: dict[str, float]) -> tuple[Experience, dict[str, float]]:
-        """Prompts -> scored groups, through plain sampling or DAPO-style dynamic sampling."""
-        n_prompts = self.cfg.rollout.prompts_per_step
+        """Prompts -> scored groups, as the sampler's collection strategy gathers them
+        (`srpo.sampling.batch_collection`: one round, or DAPO's dynamic sampling rounds)."""
         timer = _Timer()
-        if self.cfg.sampling.name != "dynamic_sampling":
-            exp = self.rollout(self.sampler.next_batch(n_prompts, weights), timer)
-            return exp, timer.metrics()
-        from srpo.sampling import collect_dynamic_batch, is_mixed
-
         offset = [0]
 
-        def rollout_groups(problems: list[Problem]) -> list[Experience]:
+        def rollout(problems: list[Problem]) -> Experience:
             exp = self.rollout(problems, timer, group_offset=offset[0])
-            offset[0] += len(problems)
-            return [exp.select(rows) for rows in exp.group_rows()]
+            offset[0] += len(problems)  # group ids stay distinct across rounds
+            return exp
 
-        sampling = self.cfg.sampling
-        groups, stats = collect_dynamic_batch(
-            lambda n: self.sampler.next_batch(n, weights), rollout_groups,
-            is_informative=lambda g: is_mixed(g.corrects_b.tolist()), batch_groups=n_prompts,
-            max_rounds=sampling.dynamic_max_rounds, oversample=sampling.dynamic_oversample,
-            group_corrects=lambda g: g.corrects_b.tolist(), refill=sampling.dynamic_refill)
-        exp = concat(groups, self.tokenizer.pad_token_id) if groups else Experience.empty()
-        return exp, {**timer.metrics(), **{f"dynamic/{k}": float(v) for k, v in stats.items()}}
+        parts, stats = self.collection.collect(
+            lambda n: self.sampler.next_batch(n, weights), rollout,
+            split=lambda exp: [exp.select(rows) for rows in exp.group_rows()],
+            group_corrects=lambda g: g.corrects_b.tolist(), batch_groups=self.cfg.rollout.prompts_per_step)
+        exp = concat(parts, self.tokenizer.pad_token_id) if parts else Experience.empty()
+        return exp, {**timer.metrics(), **stats}
 
     def rollout(self, problems: list[Problem], timer: "_Timer", group_offset: int = 0) -> Experience:
         """Generate `group_size` responses per problem and score them."""

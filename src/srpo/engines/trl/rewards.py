@@ -18,12 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import torch
-
-from srpo.algo import soft_overlong_penalty
 from srpo.config import TrainConfig
 from srpo.core.problem import Problem
-from srpo.engines.records import Record
+from srpo.engines.records import Record, eos_id_set, is_truncated, overlong_penalties
 from srpo.engines.trl.feedback import PromptStream, gather
 from srpo.engines.trl.metrics import step_metrics
 
@@ -32,10 +29,12 @@ class StepScorer:
     """Scores each batch once and hands every component's score to its TRL reward function."""
 
     def __init__(self, cfg: TrainConfig, scorer, stream: PromptStream, problems: Sequence[Problem], tokenizer,
-                 on_step: Callable[[int, dict[str, float], list[dict[str, Any]]], None] | None = None):
+                 on_step: Callable[[int, dict[str, float], list[dict[str, Any]]], None] | None = None,
+                 eos_ids: Sequence[int] | None = None):
         self.cfg, self.scorer, self.stream, self.tokenizer = cfg, scorer, stream, tokenizer
         self.by_uid = {p.uid: p for p in problems}
-        self.eos_id = tokenizer.eos_token_id
+        # The model's EOS set (`srpo.engines.records.eos_id_set`); the tokenizer's alone when not given.
+        self.eos_ids = list(eos_ids) if eos_ids is not None else eos_id_set(tokenizer)
         self.on_step = on_step  # (step, metrics, sample rows) for the logger
         self._key: tuple | None = None
         self._results: list = []
@@ -90,19 +89,12 @@ class StepScorer:
         return self._results
 
     def _penalty(self, lengths: list[int]) -> list[float]:
-        algo = self.cfg.algorithm
-        if not algo.penalizes_overlong or not lengths:
-            return [0.0] * len(lengths)
-        pen = soft_overlong_penalty(torch.tensor(lengths), max_len=self.cfg.rollout.max_new_tokens,
-                                    window=algo.overlong_window, factor=algo.overlong_penalty_factor)
-        return [float(x) for x in pen]
+        return overlong_penalties(lengths, self.cfg.algorithm, self.cfg.rollout.max_new_tokens)
 
     def _feedback(self, completions, completion_ids, uids) -> None:
-        max_len = self.cfg.rollout.max_new_tokens
         local = [Record(uid=u, domain=self.by_uid[u].domain, correct=bool(res.correct),
                         reward=float(res.score) + pen, length=len(ids),
-                        truncated=len(ids) >= max_len and (not ids or ids[-1] != self.eos_id),
-                        penalty=pen, text=text)
+                        truncated=is_truncated(list(ids), self.eos_ids), penalty=pen, text=text)
                  for u, res, pen, ids, text in zip(uids, self._results, self._penalties, completion_ids, completions)]
         records = gather(local)
         entry = self.stream.on_scored(records)

@@ -2,8 +2,9 @@
 
 `check_config` refuses, with the dotted field and the reason, every option TRL's `GRPOTrainer` would
 silently do differently; `grpo_args` builds the ``GRPOConfig`` keyword arguments. The table in docs/trl.md
-is this module in prose. Batch arithmetic (P prompts x G responses per step, M responses per optimizer
-step, u responses per forward per process, N processes)::
+is this module in prose; `CAPABILITIES` (next to `check_config`) is the per-option table docs/engines.md is
+rendered from. Batch arithmetic (P prompts x G responses per step, M responses per optimizer step, u responses
+per forward per process, N processes)::
 
     num_generations             = G
     per_device_train_batch_size = u = min(algorithm.micro_batch_size, M / N)
@@ -23,6 +24,7 @@ from typing import Any
 from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError
 from srpo.engines.batching import split_step
+from srpo.engines.capabilities import HONOURED, IGNORED, MAPPED, REFUSED, Capability
 from srpo.engines.hf_model import resolve_device
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,111 @@ def batch_plan(cfg: TrainConfig, processes: int) -> BatchPlan:
     split = split_step(cfg, processes, "processes")
     return BatchPlan(cfg.rollout.prompts_per_step, cfg.rollout.group_size, processes, split.micro,
                      split.per_rank // split.micro, split.total // processes // split.micro, cfg.algorithm.ppo_epochs)
+
+
+def _m(option: str, *to: str, note: str = "") -> Capability:
+    return Capability(option, MAPPED, to, note)
+
+
+def _r(option: str, note: str, *example: str) -> Capability:
+    return Capability(option, REFUSED, note=note, example=example)
+
+
+# What this engine does with the options it treats specially (docs/engines.md is rendered from it, and
+# tests/test_engine_capabilities.py holds it to `check_config` and `grpo_args`).
+CAPABILITIES: tuple[Capability, ...] = (
+    _m("run.output_dir", "output_dir"),
+    _m("run.seed", "seed", "data_seed"),
+    _m("run.total_steps", "max_steps", note="x updates per step (TRL counts optimizer steps)"),
+    _m("run.save_every", "save_steps", note="x updates per step"),
+    _m("run.keep_checkpoints", "save_total_limit"),
+    Capability("run.resume", HONOURED, note="srpo picks the checkpoint (only those with srpo_state.json) and "
+               "passes it as resume_from_checkpoint; ignore_data_skip=True, srpo's sampler resumes from its state"),
+    _m("run.progress", "disable_tqdm"),
+    Capability("run.eval_every", HONOURED, note="srpo's callback (each rank samples a shard)"),
+    Capability("run.max_rollouts", HONOURED, note="srpo's callback; the step that crosses it is the last"),
+    Capability("run.stop_at_step", HONOURED, note="srpo's callback"),
+    _m("model.dtype", "model_init_kwargs", note="GRPOTrainer loads model.path itself, on each process's device"),
+    _m("model.autocast_bf16", "bf16", note="also on with model.dtype=bfloat16"),
+    _m("model.device", "use_cpu"),
+    Capability("model.prompt_template", HONOURED, note="srpo formats the dataset's prompt column"),
+    _m("model.gradient_checkpointing", "gradient_checkpointing", note="activation_checkpointing on transformers "
+       "that have it; TRL's default would be on"),
+    _m("model.lora.enabled", "peft_config", note="GRPOTrainer(peft_config=LoraConfig(...)); with beta > 0 the "
+       "reference is the model with adapters disabled"),
+    Capability("rollout.engine", IGNORED, note="TRL generates with transformers.generate or vLLM (trl.use_vllm)"),
+    Capability("rollout.vllm", IGNORED, note="TRL's vLLM settings are trl.vllm_*"),
+    Capability("rollout.compile", IGNORED, note="native's generator only"),
+    _m("rollout.group_size", "num_generations"),
+    _m("rollout.prompts_per_step", "steps_per_generation", note="one generation batch is one srpo step"),
+    _m("rollout.temperature", "temperature"),
+    _m("rollout.top_p", "top_p", "top_k", "min_p", "repetition_penalty",
+       note="top_k=0, min_p=None, repetition_penalty=1: sample only from what is recorded"),
+    _m("rollout.max_new_tokens", "max_completion_length"),
+    _m("algorithm.advantage", "scale_rewards", note="grpo -> group, dr_grpo -> none"),
+    _r("algorithm.advantage=rloo", "no GRPOTrainer equivalent (TRL's RLOO is another trainer)"),
+    _r("algorithm.advantage (a plugin's)", "no GRPOTrainer equivalent", "algorithm.advantage=plugin"),
+    _r("algorithm.std_unbiased=false", "GRPOTrainer always uses the Bessel-corrected group std"),
+    _r("algorithm.adv_eps", f"GRPOTrainer adds a fixed {TRL_ADV_EPS}; the default "
+       f"({_DEFAULTS.algorithm.adv_eps}) is accepted and replaced (logged), other values are refused",
+       "algorithm.adv_eps=0.01"),
+    _r("algorithm.policy_loss (a plugin's)", "GRPOTrainer implements ppo_clip only",
+       "algorithm.policy_loss=plugin"),
+    _m("algorithm.clip_low", "epsilon"),
+    _m("algorithm.clip_high", "epsilon_high"),
+    _r("algorithm.dual_clip", "no dual-clip bound (TRL's delta is INTELLECT-2's two-sided clip, another objective)",
+       "algorithm.dual_clip=3.0"),
+    _r("algorithm.log_ratio_clamp", "GRPOTrainer does not clamp the log-ratio; only the default is accepted",
+       "algorithm.log_ratio_clamp=5.0"),
+    _m("algorithm.loss_agg", "loss_type", note="token_mean -> dapo, seq_mean_token_mean -> grpo, "
+       "seq_mean_token_sum_norm -> dr_grpo"),
+    _r("algorithm.loss_agg=seq_mean_token_sum", "no GRPOTrainer loss_type"),
+    _r("algorithm.loss_agg (a plugin's)", "no GRPOTrainer loss_type", "algorithm.loss_agg=plugin"),
+    _r("algorithm.norm_len", "with seq_mean_token_sum_norm: dr_grpo divides by max_completion_length, so unset or "
+       "rollout.max_new_tokens only", "algorithm.loss_agg=seq_mean_token_sum_norm", "algorithm.norm_len=100"),
+    _m("algorithm.kl_coef", "beta"),
+    _r("algorithm.kl_estimator", "with kl_coef > 0: GRPOTrainer's KL term is k3 only",
+       "algorithm.kl_coef=0.01", "algorithm.kl_estimator=k1"),
+    _r("algorithm.entropy_coef", "no entropy bonus (entropy is logged only)", "algorithm.entropy_coef=0.01"),
+    _m("algorithm.ppo_epochs", "num_iterations"),
+    _m("algorithm.mini_batch_size", "gradient_accumulation_steps", note="M / (N u), docs/trl.md"),
+    _r("algorithm.mini_batch_size (not dividing)", "must divide the step's responses, and divide over the "
+       "processes", "algorithm.mini_batch_size=24"),
+    _m("algorithm.micro_batch_size", "per_device_train_batch_size", note="u = min(micro_batch_size, M / N)"),
+    _r("algorithm.micro_batch_size (not dividing)", "must divide each process's share of an optimizer step",
+       "algorithm.micro_batch_size=24"),
+    _r("algorithm.micro_batch_tokens", "token-budget micro-batches are the native engine's",
+       "algorithm.micro_batch_tokens=100000"),
+    Capability("algorithm.share_prompts", IGNORED, note="native's actor only"),
+    Capability("algorithm.fused_head", IGNORED, note="native's actor only"),
+    Capability("algorithm.old_logprobs", IGNORED, note="GRPOTrainer recomputes pi_old when a batch makes several "
+               "updates, else the ratio is exactly 1 (logged at start)"),
+    _m("algorithm.truncation", "mask_truncated_completions", note="soft_penalty: an overlong_penalty reward "
+       "function; correct is never shaped"),
+    _m("optim.lr", "learning_rate"),
+    _m("optim.betas", "adam_beta1", "adam_beta2"),
+    _m("optim.eps", "adam_epsilon"),
+    _m("optim.weight_decay", "weight_decay"),
+    _m("optim.max_grad_norm", "max_grad_norm"),
+    _m("optim.warmup_steps", "warmup_steps"),
+    _m("optim.schedule", "lr_scheduler_type", note="constant(_with_warmup) / cosine_with_min_lr"),
+    _m("optim.min_lr_ratio", "lr_scheduler_kwargs", note="min_lr_rate"),
+    _r("data.heldout (under FSDP)", "srpo's held-out evaluation samples on each rank; under FSDP every forward is "
+       "a collective (evaluate checkpoints with srpo eval)", "trl.grpo_args={fsdp: full_shard}",
+       'data.heldout=["toy:math?n=4"]'),
+    _r("sampling.name=dynamic_sampling", "GRPOTrainer generates exactly one batch per step and cannot refill"),
+    Capability("logging.backends", HONOURED, note="srpo's tracker; TRL's own reporting is trl.report_to"),
+    _m("trl.use_vllm", "use_vllm"),
+    _m("trl.vllm_mode", "vllm_mode"),
+    _m("trl.vllm_server_base_url", "vllm_server_base_url"),
+    _m("trl.vllm_gpu_memory_utilization", "vllm_gpu_memory_utilization"),
+    _m("trl.vllm_tensor_parallel_size", "vllm_tensor_parallel_size"),
+    _m("trl.report_to", "report_to"),
+    Capability("trl.grpo_args", HONOURED, note="passed to GRPOConfig as they are"),
+    _r("trl.grpo_args (not a field)", "keys that are not trl.GRPOConfig fields", "trl.grpo_args={no_such_field: 1}"),
+    _r("trl.grpo_args (set from the tree)", "keys srpo sets from the config tree",
+       "trl.grpo_args={learning_rate: 0.1}"),
+)
 
 
 def check_config(cfg: TrainConfig, processes: int = 1) -> BatchPlan:

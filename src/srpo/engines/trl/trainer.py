@@ -247,8 +247,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     from srpo.curriculum import Curriculum
     from srpo.engines.data import data_fingerprint, load_run_data
-    from srpo.engines.hf_model import PromptFormatter, resolve_model_path
+    from srpo.engines.hf_model import PromptFormatter, load_generation_config, resolve_model_path
     from srpo.engines.lora import is_adapter_dir
+    from srpo.engines.records import eos_id_set
     from srpo.engines.trl.rewards import StepScorer
     from srpo.rewards import RewardScorer
     from srpo.sampling import DomainMixture
@@ -278,7 +279,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                           cfg.trl.max_lookahead, cfg.run.total_steps)
     scorer = RewardScorer(cfg.rewards, cfg.sandbox)
     run = SrpoRun(cfg, plan, tokenizer, scorer, stream, train_problems, heldout, rank)
-    step_scorer = StepScorer(cfg, scorer, stream, train_problems, tokenizer, on_step=run.on_step)
+    step_scorer = StepScorer(cfg, scorer, stream, train_problems, tokenizer, on_step=run.on_step,
+                             eos_ids=eos_id_set(tokenizer, load_generation_config(model)))
     funcs, weights = step_scorer.functions(mixture.domains)
     formatter = PromptFormatter(tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
     dataset = Dataset.from_list([{"prompt": dataset_prompt(formatter, p.prompt), "srpo_uid": p.uid}

@@ -2,7 +2,8 @@
 
 `check_config` refuses, with the dotted field and the reason, every option verl 0.9's v1 PPO trainer would
 silently do differently; `verl_overrides` builds the ``key=value`` list for ``python -m
-verl.trainer.main_ppo``. The table in docs/verl.md is this module in prose. Batch arithmetic (P prompts x G
+verl.trainer.main_ppo``. The table in docs/verl.md is this module in prose; `CAPABILITIES` (next to
+`check_config`) is the per-option table docs/engines.md is rendered from. Batch arithmetic (P prompts x G
 responses per step, M responses per optimizer step, N data-parallel ranks = nodes x GPUs / sequence
 parallel, u responses per forward per rank)::
 
@@ -27,6 +28,7 @@ from typing import Any
 from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError
 from srpo.engines.batching import split_step
+from srpo.engines.capabilities import HONOURED, IGNORED, MAPPED, REFUSED, Capability
 
 LOSS_AGG = {"token_mean": "token-mean", "seq_mean_token_mean": "seq-mean-token-mean",
             "seq_mean_token_sum": "seq-mean-token-sum", "seq_mean_token_sum_norm": "seq-mean-token-sum-norm"}
@@ -91,6 +93,133 @@ def batch_plan(cfg: TrainConfig) -> BatchPlan:
     split = split_step(cfg, ranks, "data-parallel ranks (verl.nnodes x verl.n_gpus_per_node / "
                                    "verl.sequence_parallel)")
     return BatchPlan(p, g, ranks, split.mini // g, split.micro, split.total // split.mini * cfg.algorithm.ppo_epochs)
+
+
+def _m(option: str, *to: str, note: str = "") -> Capability:
+    return Capability(option, MAPPED, to, note)
+
+
+def _r(option: str, note: str, *example: str) -> Capability:
+    return Capability(option, REFUSED, note=note, example=example)
+
+
+_A, _R = "actor_rollout_ref.actor.", "actor_rollout_ref.rollout."
+# What this engine does with the options it treats specially (docs/engines.md is rendered from it, and
+# tests/test_engine_capabilities.py holds it to `check_config` and `verl_overrides`).
+CAPABILITIES: tuple[Capability, ...] = (
+    _m("run.name", "trainer.experiment_name"),
+    _m("run.output_dir", "trainer.default_local_dir", note="<output_dir>/checkpoints"),
+    _m("run.seed", "data.seed"),
+    _m("run.total_steps", "trainer.total_training_steps", "trainer.total_epochs", note="one epoch"),
+    _m("run.save_every", "trainer.save_freq"),
+    _m("run.keep_checkpoints", "trainer.max_actor_ckpt_to_keep"),
+    _m("run.eval_every", "trainer.test_freq", "trainer.val_before_train", note="0 -> total_steps"),
+    _m("run.resume", "trainer.resume_mode", "trainer.resume_from_path", note="auto / disable / resume_path"),
+    _r("run.resume (not global_step_N)", "verl resumes from a global_step_N folder", "run.resume=/tmp/ckpt"),
+    Capability("run.progress", IGNORED, note="verl's console logger"),
+    Capability("run.deterministic", IGNORED, note="not mapped"),
+    _r("run.max_rollouts", "verl's trainer stops by steps only", "run.max_rollouts=1000"),
+    _r("run.stop_at_step", "verl's trainer has no early stop", "run.stop_at_step=2"),
+    _m("model.path", "actor_rollout_ref.model.path"),
+    _r("model.path=toy", "verl loads a Hugging Face model directory"),
+    Capability("model.dtype", IGNORED, note="verl's FSDP mixed-precision settings decide (verl.overrides)"),
+    Capability("model.autocast_bf16", IGNORED, note="verl's FSDP mixed-precision settings decide"),
+    Capability("model.device", IGNORED, note="verl trains on its Ray GPUs (trainer.device=cuda)"),
+    _r("model.device=cpu", "verl's trainer needs GPUs"),
+    _r("model.prompt_template", "verl renders prompts with the tokenizer's chat template: chat only",
+       "model.prompt_template=plain"),
+    Capability("model.system_prompt", HONOURED, note="a system message in each exported prompt"),
+    _m("model.gradient_checkpointing", "actor_rollout_ref.model.enable_gradient_checkpointing"),
+    _r("model.lora.enabled", "the recipe does not map LoRA (verl's own lora_rank through verl.overrides is untested)",
+       "model.lora.enabled=true"),
+    Capability("rollout.engine", IGNORED, note="verl's rollout engine is verl.rollout"),
+    Capability("rollout.vllm", IGNORED, note="verl.gpu_memory_utilization, verl.rollout_tp"),
+    Capability("rollout.compile", IGNORED, note="native's generator only"),
+    _m("rollout.group_size", _R + "n"),
+    _m("rollout.prompts_per_step", "data.train_batch_size"),
+    _m("rollout.temperature", _R + "temperature"),
+    _m("rollout.top_p", _R + "top_p", _R + "top_k", note="top_k=-1"),
+    _m("rollout.max_new_tokens", "data.max_response_length"),
+    _m("algorithm.advantage", "algorithm.adv_estimator", "algorithm.norm_adv_by_std_in_grpo",
+       note="grpo / dr_grpo (grpo without std) / rloo"),
+    _r("algorithm.advantage (a plugin's)", "no verl adv_estimator", "algorithm.advantage=plugin"),
+    _r("algorithm.std_unbiased=false", "verl's GRPO divides by torch.std (Bessel-corrected) only"),
+    _r("algorithm.adv_eps", f"verl's GRPO adds a fixed {VERL_ADV_EPS}", "algorithm.adv_eps=0.01"),
+    _m("algorithm.policy_loss", _A + "policy_loss.loss_mode", note="ppo_clip -> vanilla"),
+    _r("algorithm.policy_loss (a plugin's)", "only ppo_clip is mapped", "algorithm.policy_loss=plugin"),
+    _m("algorithm.clip_low", _A + "clip_ratio_low"),
+    _m("algorithm.clip_high", _A + "clip_ratio_high"),
+    _m("algorithm.dual_clip", _A + "clip_ratio_c", note=f"null -> {DUAL_CLIP_OFF:g}, a bound the clamped ratio "
+       "never reaches"),
+    _r("algorithm.log_ratio_clamp", f"verl clamps the log-ratio to +-{VERL_LOG_RATIO_CLAMP:g} (fixed)",
+       "algorithm.log_ratio_clamp=5.0"),
+    _m("algorithm.loss_agg", _A + "loss_agg_mode"),
+    _r("algorithm.loss_agg (a plugin's)", "no verl loss_agg_mode", "algorithm.loss_agg=plugin"),
+    _m("algorithm.norm_len", _A + "loss_scale_factor", note="with seq_mean_token_sum_norm (default max_new_tokens)"),
+    _m("algorithm.kl_coef", _A + "use_kl_loss", _A + "kl_loss_coef", note="algorithm.use_kl_in_reward=false"),
+    _m("algorithm.kl_estimator", _A + "kl_loss_type", note="k1 / k2 / k3 -> low_var_kl (clamped to [-10, 10])"),
+    _r("algorithm.kl_estimator (a plugin's)", "no verl kl_loss_type", "algorithm.kl_coef=0.01",
+       "algorithm.kl_estimator=plugin"),
+    _m("algorithm.entropy_coef", _A + "entropy_coeff"),
+    _m("algorithm.ppo_epochs", _A + "ppo_epochs"),
+    _m("algorithm.mini_batch_size", _A + "ppo_mini_batch_size", note="M / G prompts"),
+    _r("algorithm.mini_batch_size (not dividing)", "a multiple of rollout.group_size that divides the step and "
+       "divides over the data-parallel ranks", "algorithm.mini_batch_size=12"),
+    _m("algorithm.micro_batch_size", _A + "ppo_micro_batch_size_per_gpu",
+       _R + "log_prob_micro_batch_size_per_gpu", "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu",
+       note="min(micro, M / N); or verl.max_tokens_per_gpu"),
+    _r("algorithm.micro_batch_size (not dividing)", "must divide each rank's share of an optimizer step",
+       "verl.max_tokens_per_gpu=null", "algorithm.micro_batch_size=24"),
+    _r("algorithm.micro_batch_tokens", "token budgets are verl.max_tokens_per_gpu",
+       "algorithm.micro_batch_tokens=100000"),
+    Capability("algorithm.share_prompts", IGNORED, note="native's actor only"),
+    Capability("algorithm.fused_head", IGNORED, note="native's actor only"),
+    Capability("algorithm.old_logprobs", IGNORED, note="verl recomputes pi_old every step (printed by the recipe)"),
+    _m("algorithm.truncation", "reward.reward_manager.name", note="keep -> naive, soft_penalty -> dapo"),
+    _r("algorithm.truncation=mask", "verl's PPO trainer cannot mask truncated responses out of the loss"),
+    _r("algorithm.truncation=mask+soft_penalty", "verl's PPO trainer cannot mask truncated responses out of the "
+       "loss", "algorithm.truncation=mask+soft_penalty", "algorithm.overlong_window=256"),
+    _m("algorithm.overlong_window", "reward.reward_kwargs.overlong_buffer_cfg.len", note="with soft_penalty"),
+    _m("algorithm.overlong_penalty_factor", "reward.reward_kwargs.overlong_buffer_cfg.penalty_factor",
+       note="with soft_penalty"),
+    _m("optim.lr", _A + "optim.lr"),
+    _m("optim.betas", _A + "optim.betas"),
+    _r("optim.eps", "verl's FSDP optimizer config has no epsilon field; only the default", "optim.eps=1e-6"),
+    _m("optim.weight_decay", _A + "optim.weight_decay"),
+    _m("optim.max_grad_norm", _A + "optim.clip_grad"),
+    _m("optim.warmup_steps", _A + "optim.lr_warmup_steps", note="/ U: verl's scheduler steps once per step"),
+    _r("optim.warmup_steps (not a multiple of U)", "verl's LR scheduler steps once per srpo step",
+       "algorithm.mini_batch_size=64", "optim.warmup_steps=3"),
+    _m("optim.schedule", _A + "optim.lr_scheduler_type"),
+    _m("optim.min_lr_ratio", _A + "optim.min_lr_ratio", note="cosine only"),
+    _r("sampling.name=dynamic_sampling", "verl's own DAPO filter regenerates groups srpo's stream never records"),
+    _m("eval.samples", _R + "val_kwargs.n", note="held-out evaluation is verl's validation"),
+    _m("eval.temperature", _R + "val_kwargs.temperature"),
+    _m("eval.top_p", _R + "val_kwargs.top_p"),
+    Capability("eval.ks", IGNORED, note="verl's validation reports its own metrics"),
+    Capability("eval.max_new_tokens", IGNORED, note="validation generates up to data.max_response_length"),
+    Capability("eval.batch_size", IGNORED, note="verl batches validation itself"),
+    Capability("eval.seed", IGNORED, note="not mapped"),
+    _m("logging.backends", "trainer.logger", note="console + tensorboard / wandb; srpo's metrics.jsonl always"),
+    _m("verl.nnodes", "trainer.nnodes"),
+    _m("verl.n_gpus_per_node", "trainer.n_gpus_per_node"),
+    _m("verl.trainer_mode", "trainer.v1.trainer_mode", note="srpo_sync / srpo_colocate_async"),
+    _m("verl.num_warmup_batches", "trainer.v1.colocate_async.num_warmup_batches"),
+    _m("verl.strategy", _A + "strategy"),
+    _m("verl.rollout", _R + "name"),
+    _m("verl.rollout_tp", _R + "tensor_model_parallel_size"),
+    _m("verl.gpu_memory_utilization", _R + "gpu_memory_utilization"),
+    _m("verl.sequence_parallel", _A + "ulysses_sequence_parallel_size"),
+    _r("verl.sequence_parallel (not dividing)", "must divide the GPUs", "verl.sequence_parallel=3"),
+    _m("verl.param_offload", _A + "fsdp_config.param_offload"),
+    _m("verl.optimizer_offload", _A + "fsdp_config.optimizer_offload"),
+    _m("verl.max_tokens_per_gpu", _A + "use_dynamic_bsz", _A + "ppo_max_token_len_per_gpu"),
+    _m("verl.max_prompt_length", "data.max_prompt_length"),
+    _m("verl.reward_workers", "reward.num_workers"),
+    _m("verl.project_name", "trainer.project_name"),
+    Capability("verl.overrides", HONOURED, note="appended as they are"),
+    _r("verl.overrides (keys srpo sets)", "keys srpo sets from the config tree", "verl.overrides=[data.seed=3]"),
+)
 
 
 def check_config(cfg: TrainConfig) -> BatchPlan:

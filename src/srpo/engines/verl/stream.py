@@ -37,8 +37,9 @@ class Verdict:
     correct: bool  # the reward function's ``acc``: the verifier's binary verdict, never the shaped score
     reward: float  # the score verl trains on (srpo's reward plus verl-side shaping such as the overlong penalty)
     length: int  # response tokens
-    truncated: bool
+    truncated: bool  # does not end with an EOS id (`srpo.engines.records.is_truncated`)
     text: str = ""
+    penalty: float = 0.0  # DAPO's soft overlong penalty verl added to `reward` (0 when not configured)
 
 
 class SrpoStream(StepStream):

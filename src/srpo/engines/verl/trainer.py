@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from verl.trainer.ppo.v1.trainer_colocate_async import PPOTrainerColocateAsync
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.utils.debug import marked_timer
 
+from srpo.engines.records import eos_id_set, is_truncated, overlong_penalties
 from srpo.engines.verl.metrics import step_metrics
 from srpo.engines.verl.stream import SrpoStream, Verdict
 
@@ -41,13 +42,16 @@ log = logging.getLogger(__name__)
 FIELDS = ["uid", "extra_info", "extra_fields", "responses", "rm_scores"]
 
 
-def verdicts_from_batch(data, tags: Sequence[dict] | None = None, *, max_response_length: int,
-                        eos_token_id: int | None = None, tokenizer=None) -> list[Verdict]:
+def verdicts_from_batch(data, tags: Sequence[dict] | None = None, *, eos_ids: int | Sequence[int] | None = None,
+                        tokenizer=None, penalty: Callable[[int], float] | None = None) -> list[Verdict]:
     """One `Verdict` per real (non-padding) response of a trained batch.
 
     `data` is verl's v1 batch as TransferQueue returns it for `FIELDS` (a TensorDict: non-tensor fields as
     lists, ``responses`` and ``rm_scores`` as jagged nested tensors); `tags` the batch's tags
-    (``is_padding`` rows are verl's fillers for an even split and are skipped)."""
+    (``is_padding`` rows are verl's fillers for an even split and are skipped). `eos_ids`: the model's EOS set
+    (`srpo.engines.records.eos_id_set`); truncated = the response does not end with one of them. A verdict's
+    penalty is the ``overlong_reward`` verl's dapo reward manager logged for it, else ``penalty(length)``
+    (srpo's formula for the same config), else 0."""
     uids, infos, extras = list(data["uid"]), list(data["extra_info"]), list(data["extra_fields"])
     responses = list(data["responses"].unbind())
     scores = [float(t.sum()) for t in data["rm_scores"].unbind()]
@@ -65,23 +69,32 @@ def verdicts_from_batch(data, tags: Sequence[dict] | None = None, *, max_respons
         if srpo_uid is None:
             raise RuntimeError("srpo trainer: a response's extra_info has no srpo uid; the training data must "
                                "come from srpo's dataset (data.custom_cls = srpo.engines.verl.dataset.SrpoDataset)")
-        ids = responses[i]
-        length = int(ids.numel())
-        truncated = length >= max_response_length and (eos_token_id is None or int(ids[-1]) != eos_token_id)
+        ids = responses[i].tolist()
         out.append(Verdict(group=str(uids[i]), uid=str(srpo_uid), correct=bool(float(info["acc"]) > 0.5),
-                           reward=scores[i], length=length, truncated=truncated, text=text))
+                           reward=scores[i], length=len(ids), truncated=is_truncated(ids, eos_ids), text=text,
+                           penalty=_penalty_of(info, len(ids), penalty)))
     return out
+
+
+def _penalty_of(info: dict, length: int, penalty: Callable[[int], float] | None) -> float:
+    """verl's logged overlong penalty of one response, else srpo's `penalty(length)`, else 0."""
+    if info.get("overlong_reward") is not None:
+        return float(info["overlong_reward"])
+    return float(penalty(length)) if penalty is not None else 0.0
 
 
 class SrpoHook:
     """What the trainer adds to verl's step: feedback, metrics, srpo's own logs (see the module docstring)."""
 
-    def __init__(self, cfg, stream: SrpoStream, tokenizer=None, max_response_length: int | None = None):
+    def __init__(self, cfg, stream: SrpoStream, tokenizer=None, eos_ids: Sequence[int] | None = None):
         self.cfg, self.stream, self.tokenizer = cfg, stream, tokenizer
-        self.max_response_length = max_response_length or cfg.rollout.max_new_tokens
-        eos = getattr(tokenizer, "eos_token_id", None)
-        self.eos_token_id = eos if isinstance(eos, int) else None
+        self.eos_ids = list(eos_ids) if eos_ids is not None else eos_id_set(tokenizer)
         self.tracker = None
+
+    def penalty(self, length: int) -> float:
+        """srpo's soft overlong penalty of a response of `length` tokens (0 unless the config asks for it), with
+        L_max = ``rollout.max_new_tokens``, the ``max_resp_len`` `srpo.engines.verl.setup` gives verl's manager."""
+        return overlong_penalties([length], self.cfg.algorithm, self.cfg.rollout.max_new_tokens)[0]
 
     def open(self, step: int, write_logs: bool = True) -> None:
         """Start srpo's metrics.jsonl / samples.jsonl at `step` (0, or the step verl resumed from)."""
@@ -101,8 +114,8 @@ class SrpoHook:
 
     def on_step(self, step: int, data, tags=None, verl_metrics: dict | None = None) -> dict[str, float]:
         """Feed the verdicts of verl step `step` to the stream; return srpo's metrics (``srpo/`` names)."""
-        verdicts = verdicts_from_batch(data, tags, max_response_length=self.max_response_length,
-                                       eos_token_id=self.eos_token_id, tokenizer=self.tokenizer)
+        verdicts = verdicts_from_batch(data, tags, eos_ids=self.eos_ids, tokenizer=self.tokenizer,
+                                       penalty=self.penalty)
         summary = self.stream.record_step(step, verdicts)
         metrics, rows = step_metrics(self.cfg, self.stream, step, summary["groups"])
         if self.tracker is not None:
@@ -134,8 +147,11 @@ class SrpoTrainerMixin:
         if not isinstance(stream, SrpoStream):
             raise ValueError("trainer.v1.trainer_mode srpo_*: data.custom_cls must be srpo's dataset "
                              "(pkg://srpo.engines.verl.dataset, SrpoDataset), which carries the prompt stream")
+        from srpo.engines.hf_model import load_generation_config
+
+        generation = load_generation_config(str(self.config.actor_rollout_ref.model.path))
         self.srpo_hook = SrpoHook(self.train_dataset.srpo_cfg, stream, self.tokenizer,
-                                  int(self.config.data.max_response_length))
+                                  eos_ids=eos_id_set(self.tokenizer, generation))
 
     def on_init_end(self):
         super().on_init_end()

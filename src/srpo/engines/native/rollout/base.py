@@ -15,6 +15,7 @@ import torch
 
 from srpo.core.generation import SamplingParams
 from srpo.core.registry import Registry
+from srpo.engines.records import eos_id_set, is_truncated
 
 
 @dataclass
@@ -76,10 +77,21 @@ def left_pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Te
 
 
 def eos_ids(model, tokenizer) -> list[int]:
-    """The token ids that end a response: the model's generation config, else the tokenizer's EOS."""
-    ids = model.generation_config.eos_token_id if model.generation_config is not None else None
-    ids = ids if ids is not None else tokenizer.eos_token_id
-    return sorted(set(ids if isinstance(ids, list) else [ids]))
+    """The token ids that end a response: the tokenizer's EOS and the model's generation config's
+    (`srpo.engines.records.eos_id_set`)."""
+    return eos_id_set(tokenizer, getattr(model, "generation_config", None))
+
+
+def truncated_rows(response_ids_bt: torch.Tensor, response_mask_bt: torch.Tensor, eos_ids: list[int]) -> torch.Tensor:
+    """[B] bool: row b's response (its first ``mask.sum()`` tokens) does not end with an EOS id
+    (`srpo.engines.records.is_truncated`, the one definition every engine uses). The definition reads only a
+    response's last token, so each row passes just that one (none for an empty response)."""
+    lengths_b = response_mask_bt.sum(-1)
+    if response_ids_bt.shape[-1] == 0:
+        return torch.ones(len(response_ids_bt), dtype=torch.bool)
+    last_b = response_ids_bt.gather(-1, (lengths_b - 1).clamp(min=0)[:, None]).squeeze(-1)
+    return torch.tensor([is_truncated([last] if n else [], eos_ids)
+                         for last, n in zip(last_b.tolist(), lengths_b.tolist())], dtype=torch.bool)
 
 
 def positions_from_mask(mask: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ from srpo.core.configlib import ConfigError
 from srpo.core.generation import SamplingParams
 from srpo.engines.hf_model import cache_kwarg
 from srpo.engines.native.rollout.base import (ROLLOUT_ENGINES, RolloutBatch, eos_ids, left_pad,
-                                              response_mask_from_eos)
+                                              response_mask_from_eos, truncated_rows)
 from srpo.engines.native.rollout.decode import DecodeSpec, decode, static_cache_length
 
 
@@ -33,11 +33,10 @@ class _EngineBase:
     def _finish(self, ids, mask, index, response_ids, logprobs) -> RolloutBatch:
         response_mask = response_mask_from_eos(response_ids, self.eos_ids)
         response_ids = response_ids.masked_fill(response_mask == 0, self.pad_id)
-        is_eos = torch.isin(response_ids, torch.tensor(self.eos_ids, device=response_ids.device))
-        truncated = ~(is_eos & (response_mask == 1)).any(-1)
+        truncated = truncated_rows(response_ids, response_mask, self.eos_ids)
         texts = self.tokenizer.batch_decode(response_ids.tolist(), skip_special_tokens=True)
         return RolloutBatch(ids.cpu(), mask.cpu(), response_ids.cpu(), response_mask.cpu(),
-                            (logprobs * response_mask).cpu(), index, truncated.cpu(), texts)
+                            (logprobs * response_mask).cpu(), index, truncated, texts)
 
     def state_dict(self) -> dict:
         # get_state() is a CPU byte tensor on every device, so the checkpoint loads anywhere.

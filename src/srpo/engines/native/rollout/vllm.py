@@ -38,7 +38,8 @@ import torch
 
 from srpo.config.model import VllmConfig
 from srpo.core.generation import SamplingParams
-from srpo.engines.native.rollout.base import ROLLOUT_ENGINES, RolloutBatch, eos_ids, left_pad, response_mask_from_eos
+from srpo.engines.native.rollout.base import (ROLLOUT_ENGINES, RolloutBatch, eos_ids, left_pad, response_mask_from_eos,
+                                              truncated_rows)
 
 log = logging.getLogger("srpo.rollout")
 
@@ -177,11 +178,11 @@ class VLLMEngine:
         # A row vLLM cut short without EOS (max_model_len) must not count its right padding.
         response_mask = response_mask_from_eos(response_ids, self.eos_ids) * _filled(tokens, width)
         response_ids = response_ids.masked_fill(response_mask == 0, self.pad_id)
-        is_eos = torch.isin(response_ids, torch.tensor(self.eos_ids)) & (response_mask == 1)
         prompt_ids, prompt_mask = left_pad(rows, self.pad_id)
         texts = self.tokenizer.batch_decode(response_ids.tolist(), skip_special_tokens=True)
         return RolloutBatch(prompt_ids, prompt_mask, response_ids, response_mask, logprobs * response_mask,
-                            torch.arange(len(rows) // n).repeat_interleave(n), ~is_eos.any(-1), texts)
+                            torch.arange(len(rows) // n).repeat_interleave(n),
+                            truncated_rows(response_ids, response_mask, self.eos_ids), texts)
 
     # ----------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
