@@ -62,7 +62,7 @@ def test_default_model_dir_builds_into_cache_when_asset_missing(tmp_path, monkey
 
     monkeypatch.setattr(toy, "ASSET_DIR", tmp_path / "missing")
     monkeypatch.setenv("SRPO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(build, "train", fake_train)
+    monkeypatch.setattr(build, "train_warm_start", fake_train)
     assert toy.default_model_dir() == tmp_path / "cache" / "toy"
     assert toy.default_model_dir() == tmp_path / "cache" / "toy"
     assert len(calls) == 1 and calls[0].steps == build.WarmStartConfig().steps

@@ -8,7 +8,7 @@ import pytest
 from srpo.core.configlib import ConfigError
 from srpo.toy import build
 from srpo.cli import main
-from srpo.toy.build import WarmStartConfig, draw_batch, micro_batches, pick_targets
+from srpo.toy.build import WarmStartConfig, draw_batch, warm_start_chunks, pick_targets
 
 
 def _sha(path):
@@ -34,8 +34,8 @@ def test_training_changes_weights(tmp_path):
     from safetensors.torch import load_file
 
     small = dict(batch_size=8)
-    build.train(WarmStartConfig(steps=0, **small), tmp_path / "s0")
-    build.train(WarmStartConfig(steps=1, **small), tmp_path / "s1")
+    build.train_warm_start(WarmStartConfig(steps=0, **small), tmp_path / "s0")
+    build.train_warm_start(WarmStartConfig(steps=1, **small), tmp_path / "s1")
     w0, w1 = load_file(tmp_path / "s0" / "model.safetensors"), load_file(tmp_path / "s1" / "model.safetensors")
     assert w0.keys() == w1.keys()
     assert any(not (w0[k] == w1[k]).all() for k in w0)
@@ -75,7 +75,7 @@ def test_micro_batches_keep_every_row_and_trim_padding():
 
     mask = torch.tensor([[1, 1, 1, 1, 0], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0]])
     batch = {"input_ids": torch.arange(15).view(3, 5), "attention_mask": mask, "labels": torch.arange(15).view(3, 5)}
-    chunks = micro_batches(batch, 2)
+    chunks = warm_start_chunks(batch, 2)
     assert [c["input_ids"].shape for c in chunks] == [(2, 3), (1, 4)]
     assert chunks[0]["input_ids"][:, 0].tolist() == [5, 10] and chunks[1]["input_ids"][0, 0] == 0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 def _cli(args: argparse.Namespace) -> int:
     from srpo.config.compare import load_spec
-    from srpo.cli.compare_runs import is_complete, plan, run_all
+    from srpo.cli.compare_runs import run_is_complete, plan, run_all
     from srpo.report.compare import build_compare_report
 
     spec = load_spec(args.spec)
@@ -16,7 +16,7 @@ def _cli(args: argparse.Namespace) -> int:
     runs = plan(spec, out) if args.report_only else run_all(spec, out, jobs=args.jobs, threads=args.threads)
     groups: dict[str, list[Path]] = {}
     for run in runs:
-        if is_complete(run) or (args.report_only and (run.run_dir / "metrics.jsonl").is_file()):
+        if run_is_complete(run) or (args.report_only and (run.run_dir / "metrics.jsonl").is_file()):
             groups.setdefault(run.variant, []).append(run.run_dir)
     missing = [r.name for r in runs if r.variant not in groups]
     if not groups:

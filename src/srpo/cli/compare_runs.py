@@ -60,7 +60,7 @@ def plan(spec: CompareSpec, out_dir: Path) -> list[PlannedRun]:
     return out
 
 
-def is_complete(run: PlannedRun) -> bool:
+def run_is_complete(run: PlannedRun) -> bool:
     return (run.run_dir / DONE).is_file()
 
 
@@ -69,7 +69,7 @@ def run_all(spec: CompareSpec, out_dir: Path, jobs: int = 1, threads: int = 1, l
     if jobs < 1 or threads < 1:
         raise ConfigError(f"--jobs and --threads must be >= 1, got {jobs} and {threads}")
     runs = plan(spec, out_dir)
-    todo = [r for r in runs if not is_complete(r)]
+    todo = [r for r in runs if not run_is_complete(r)]
     log(f"compare {spec.name}: {len(runs)} runs ({len(runs) - len(todo)} already complete), budget {spec.budget} "
         f"rollouts each, {jobs} at a time x {threads} thread(s)")
     for run in todo:

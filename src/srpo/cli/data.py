@@ -51,7 +51,7 @@ def run_curate(args: argparse.Namespace) -> int:
 
 
 def run_label(args: argparse.Namespace) -> int:
-    from srpo.data.difficulty import label_difficulty, summary
+    from srpo.data.difficulty import label_difficulty, label_counts
     from srpo.engines.native.generation import make_generate_fn
     from srpo.rewards import RewardScorer
 
@@ -62,7 +62,7 @@ def run_label(args: argparse.Namespace) -> int:
     with RewardScorer(cfg.rewards, cfg.sandbox) as scorer:
         result = label_difficulty(problems, generate, scorer.score, cfg.eval, cfg.difficulty,
                                   out / "labelled.jsonl", model=cfg.model.path, progress=not args.no_progress)
-    counts = summary(result)
+    counts = label_counts(result)
     (out / "summary.json").write_text(json.dumps(counts, indent=2) + "\n")
     for source, row in counts.items():
         print(f"{source or '(no source)'}: " + ", ".join(f"{k} {v}" for k, v in row.items()))

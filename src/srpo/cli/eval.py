@@ -13,7 +13,7 @@ from srpo.cli.options import add_config_args, add_input_args, add_model_args, co
 from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError
 from srpo.core.files import write_atomic
-from srpo.eval.evaluate import Record
+from srpo.eval.evaluate import RecordFn
 from srpo.tracking import JsonlWriter
 
 RESPONSES = "responses.jsonl"  # next to eval.json: every sampled response, its score, verdict and reward info
@@ -59,7 +59,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def response_log(path: Path) -> Iterator[Record]:
+def response_log(path: Path) -> Iterator[RecordFn]:
     """A `record` for `evaluate` that writes every response with its verdict to `path` (replaced)."""
     from srpo.eval.evaluate import response_rows
 

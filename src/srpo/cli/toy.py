@@ -11,7 +11,7 @@ from typing import Sequence
 
 from srpo.core.configlib import build
 from srpo.core.problem import Problem
-from srpo.toy.build import WarmStartConfig, train
+from srpo.toy.build import WarmStartConfig, train_warm_start
 from srpo.toy.measure import cell_rates, format_modes, format_table, heldout_suite, mode_rates
 
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet and (step % 50 == 0 or step == cfg.steps):
             print(f"step {step}/{cfg.steps} loss {loss:.4f} {time.time() - t0:.0f}s", flush=True)
 
-    out = train(cfg, args.out, on_step=log)
+    out = train_warm_start(cfg, args.out, on_step=log)
     if not args.quiet:
         print(f"wrote {out} in {time.time() - t0:.0f}s")
     return 0

@@ -23,7 +23,7 @@ def add_cli(subparsers: Any) -> None:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--out", default=None, help="run directory (default runs/demo-seed<S>)")
     demo.add_argument("overrides", nargs="*", help="key=value overrides of the demo config")
-    demo.set_defaults(func=run_demo)
+    demo.set_defaults(func=demo_command)
     presets = subparsers.add_parser("presets", help="list config presets")
     presets.set_defaults(func=list_presets)
     show = subparsers.add_parser("config", help="print a resolved config with every field's doc",
@@ -157,7 +157,7 @@ def write_report(run_dir: Path) -> str:
         return "not written (see the warning above)"
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def demo_command(args: argparse.Namespace) -> int:
     from srpo.cli.demo import run_demo as demo
 
     return demo(seed=args.seed, overrides=list(args.overrides), out=args.out)

@@ -131,7 +131,7 @@ def label_difficulty(problems: list[Problem], generate_fn: GenerateFn, score_fn:
     return [done[p.uid] for p in problems]
 
 
-def summary(problems: list[Problem]) -> dict[str, dict[str, int]]:
+def label_counts(problems: list[Problem]) -> dict[str, dict[str, int]]:
     """Label counts per source: ``{source: {easy: .., medium: .., hard: ..}}``."""
     out: dict[str, dict[str, int]] = {}
     for p in problems:

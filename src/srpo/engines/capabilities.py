@@ -128,7 +128,7 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def summary(tables: Mapping[str, Sequence[Capability]]) -> list[str]:
+def status_matrix(tables: Mapping[str, Sequence[Capability]]) -> list[str]:
     """The engine x option matrix of statuses, one markdown line per row (options in first-seen order)."""
     options = sorted(dict.fromkeys(row.option for table in tables.values() for row in table), key=_tree_index)
     lines = ["| option | " + " | ".join(tables) + " |", "|---" * (len(tables) + 1) + "|"]
@@ -151,7 +151,7 @@ def engine_section(engine: str, table: Sequence[Capability]) -> list[str]:
 
 def render_markdown(tables: Mapping[str, Sequence[Capability]]) -> str:
     """docs/engines.md: the intro, the engine x option matrix, then each engine's table."""
-    lines = [_INTRO.format(regenerate=REGENERATE), "## Summary", ""] + summary(tables) + [""]
+    lines = [_INTRO.format(regenerate=REGENERATE), "## Summary", ""] + status_matrix(tables) + [""]
     for engine, table in tables.items():
         lines += engine_section(engine, table)
     return "\n".join(lines).rstrip("\n") + "\n"

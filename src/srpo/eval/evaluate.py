@@ -16,7 +16,7 @@ from srpo.core.generation import GenerateFn
 from srpo.core.results import RewardResult, ScoreFn
 
 # Sees each scored batch: (problems, responses[i][j] = sample j of problem i, flat results in that order).
-Record = Callable[[list[Problem], list[list[str]], list[RewardResult]], None]
+RecordFn = Callable[[list[Problem], list[list[str]], list[RewardResult]], None]
 
 
 @dataclass
@@ -82,7 +82,7 @@ def _cell(res: GroupResult, metric: str) -> str:
 
 def evaluate(problems: Sequence[Problem], generate_fn: GenerateFn, score_fn: ScoreFn, n: int,
              ks: Sequence[int] = (1,), batch_size: int | None = None, progress: bool = False,
-             record: Record | None = None) -> EvalResult:
+             record: RecordFn | None = None) -> EvalResult:
     """Generate `n` responses per problem (`batch_size` problems per generate call), score, aggregate;
     `record` sees every scored batch (`response_rows` turns one into rows)."""
     ks = sorted(set(ks))
@@ -97,7 +97,7 @@ def evaluate(problems: Sequence[Problem], generate_fn: GenerateFn, score_fn: Sco
 
 def sample_and_count(problems: list[Problem], generate_fn: GenerateFn, score_fn: ScoreFn, n: int,
                      batch_size: int | None = None, progress: bool = False,
-                     record: Record | None = None) -> list[int]:
+                     record: RecordFn | None = None) -> list[int]:
     """Number of correct responses out of `n` for each problem, generated in `domain_batches`."""
     counts = [0] * len(problems)
     bar = _bar(len(problems), progress)
@@ -134,7 +134,7 @@ def domain_batches(problems: Sequence[Problem], size: int | None) -> list[list[i
 
 
 def count_correct(problems: list[Problem], responses: list[list[str]], score_fn: ScoreFn, n: int,
-                  record: Record | None = None) -> list[int]:
+                  record: RecordFn | None = None) -> list[int]:
     """Score ``responses[i][j]`` (sample j of problem i) in one scorer call; return correct counts."""
     if len(responses) != len(problems) or any(len(r) != n for r in responses):
         raise ValueError(f"generate_fn must return {n} responses for each of {len(problems)} problems")
@@ -171,12 +171,12 @@ def aggregate(per_problem: list[dict[str, Any]], n: int, ks: Sequence[int]) -> E
     for row in per_problem:
         by_domain.setdefault(row["domain"], []).append(row)
         by_bench.setdefault(row["source"] or "unnamed", []).append(row)
-    return EvalResult(n, list(ks), group_metrics(per_problem, n, ks),
-                      {d: group_metrics(rows, n, ks) for d, rows in sorted(by_domain.items())},
-                      {b: group_metrics(rows, n, ks) for b, rows in sorted(by_bench.items())}, per_problem)
+    return EvalResult(n, list(ks), eval_group_metrics(per_problem, n, ks),
+                      {d: eval_group_metrics(rows, n, ks) for d, rows in sorted(by_domain.items())},
+                      {b: eval_group_metrics(rows, n, ks) for b, rows in sorted(by_bench.items())}, per_problem)
 
 
-def group_metrics(rows: list[dict[str, Any]], n: int, ks: Sequence[int]) -> GroupResult:
+def eval_group_metrics(rows: list[dict[str, Any]], n: int, ks: Sequence[int]) -> GroupResult:
     metrics: dict[str, float] = {}
     ci: dict[str, tuple[float | None, float | None]] = {}
     per_metric = {f"pass@{k}": [pass_at_k(n, r["correct"], k) for r in rows] for k in ks}

@@ -122,7 +122,7 @@ def encode_batch(tokenizer, problems, targets: list[str] | None = None) -> dict:
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def micro_batches(batch: dict, size: int) -> list[dict]:
+def warm_start_chunks(batch: dict, size: int) -> list[dict]:
     """Split a batch into length-sorted chunks of `size` rows, each trimmed to its own longest row.
 
     Math rows are about half as long as code rows, so sorting before chunking removes most padding.
@@ -146,7 +146,7 @@ def token_nll_sum(model, chunk: dict):
                            ignore_index=-100, reduction="sum")
 
 
-def train(cfg: WarmStartConfig, out_dir: str | Path,
+def train_warm_start(cfg: WarmStartConfig, out_dir: str | Path,
           on_step: Callable[[int, float, object], None] | None = None) -> Path:
     """Run the warm start and write an HF model + tokenizer directory to `out_dir`; returns it.
 
@@ -171,7 +171,7 @@ def train(cfg: WarmStartConfig, out_dir: str | Path,
         batch = encode_batch(tokenizer, problems, pick_targets(cfg, step, problems))
         n_tokens = int((batch["labels"][:, 1:] != -100).sum())
         loss = 0.0
-        for chunk in micro_batches(batch, cfg.micro_batch):
+        for chunk in warm_start_chunks(batch, cfg.micro_batch):
             # Sum per chunk / tokens in the whole batch: the gradient of the batch's token-mean loss.
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
                 chunk_loss = token_nll_sum(model, chunk) / n_tokens

@@ -34,13 +34,13 @@ def default_model_dir() -> Path:
     target = cache_dir()
     if _complete(target):
         return target
-    from srpo.toy.build import WarmStartConfig, train
+    from srpo.toy.build import WarmStartConfig, train_warm_start
 
     print(f"srpo: toy model assets missing; building them into {target} (about 10 minutes)", file=sys.stderr)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".toy-build-", dir=target.parent))
     try:
-        train(WarmStartConfig(), tmp)
+        train_warm_start(WarmStartConfig(), tmp)
         if target.exists():  # an incomplete leftover: replace it
             shutil.rmtree(target)
         tmp.rename(target)
