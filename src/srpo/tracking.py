@@ -30,14 +30,14 @@ from srpo.core.registry import Registry
 WANDB_MODES = ("offline", "online", "disabled")
 
 
-class Backend(Protocol):
+class LoggingBackend(Protocol):
     def log(self, metrics: dict[str, float], step: int) -> None: ...
     def close(self) -> None: ...
 
 
-# Backend classes by `logging.backends` name; each builds itself with
+# LoggingBackend classes by `logging.backends` name; each builds itself with
 # ``from_config(run_dir, logging_cfg, config, start_step)`` (see `make_backends`).
-LOGGING_BACKENDS: Registry[type[Backend]] = Registry("logging backend")
+LOGGING_BACKENDS: Registry[type[LoggingBackend]] = Registry("logging backend")
 
 
 class MissingExtra(UserError, ImportError):
@@ -209,7 +209,7 @@ def make_backends(
     config: dict[str, Any] | None = None,
     logging_cfg: LoggingConfig | None = None,
     start_step: int | None = None,
-) -> list[Backend]:
+) -> list[LoggingBackend]:
     """Build the named backends for `run_dir`.
 
     `config` is the resolved run config as a plain dict: W&B records it, and its ``run.name`` names the
@@ -230,7 +230,7 @@ class Tracker:
     def __init__(
         self,
         run_dir: str | Path,
-        backends: list[Backend] | None = None,
+        backends: list[LoggingBackend] | None = None,
         sample_log: SampleLogConfig | None = None,
         start_step: int | None = None,
     ):
