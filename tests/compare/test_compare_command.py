@@ -54,6 +54,7 @@ def test_child_runs_are_pinned_with_one_thread():
         assert cmd[1] == "-c" and cmd[2].isdigit()
 
 
+@pytest.mark.slow  # a training subprocess
 def test_compare_end_to_end_then_skips_complete_runs(tmp_path, capsys):
     out = tmp_path / "cmp"
     assert main(["compare", "samplers-tiny", "--out", str(out)]) == 0

@@ -59,6 +59,7 @@ def _stop(proc, signals: int) -> tuple[int, str]:
     return proc.returncode, err
 
 
+@pytest.mark.slow  # a training subprocess
 def test_ctrl_c_finishes_the_step_saves_and_says_how_to_resume(tmp_path, tiny_model_dir, capsys):
     write_data(tmp_path)
     args = _args(tmp_path, tiny_model_dir)
@@ -79,6 +80,7 @@ def test_ctrl_c_finishes_the_step_saves_and_says_how_to_resume(tmp_path, tiny_mo
         in capsys.readouterr().out
 
 
+@pytest.mark.slow  # a training subprocess
 def test_a_second_ctrl_c_stops_at_once(tmp_path, tiny_model_dir):
     write_data(tmp_path)
     args = _args(tmp_path, tiny_model_dir, "run.save_every=1", "rollout.prompts_per_step=16", "rollout.group_size=16",

@@ -359,6 +359,7 @@ def test_rollouts_sample_from_the_adapted_model(tiny_policy, engine):
     assert (exp.old_logprobs_bt[mask] - base_logp[mask]).abs().max() > 1e-3
 
 
+@pytest.mark.slow  # a training subprocess
 def test_without_lora_peft_is_never_imported():
     import subprocess
     import sys

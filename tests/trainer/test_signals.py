@@ -62,6 +62,7 @@ def _rows(run_dir: Path) -> list[dict]:
     return [{k: v for k, v in r.items() if not k.startswith("timing/")} for r in read_jsonl(run_dir / "metrics.jsonl")]
 
 
+@pytest.mark.slow  # a training subprocess
 @pytest.mark.parametrize("sig", SCHEDULER_SIGNALS, ids=lambda s: signal.Signals(s).name)
 def test_a_scheduler_signal_saves_says_how_to_resume_and_the_resume_is_exact(tmp_path, sig, one_thread, handlers,
                                                                               capsys):
@@ -88,6 +89,7 @@ def test_a_scheduler_signal_saves_says_how_to_resume_and_the_resume_is_exact(tmp
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow  # a training subprocess
 def test_a_second_sigterm_stops_at_once(tmp_path, tiny_model_dir):
     """The second signal must land inside a step: on a loaded machine the step under way when the first
     arrives may end within `REPEAT_AFTER_S` (it is then saved, and the run ends as after one signal), so such a
