@@ -173,7 +173,10 @@ class Trainer:
         return step_metrics(stage, records, groups, masks_truncated=self.cfg.algorithm.masks_truncated,
                             analysis=self.cfg.analysis, sampler_stats=self.sampler.stats(),
                             curriculum=self.curriculum, weights=weights,
-                            counters={"sampler/rollouts_total": float(self.rollouts_total)})
+                            counters={"sampler/rollouts_total": float(self.rollouts_total),
+                                      # the stream counters every engine logs (`StepStream.stats`): this loop
+                                      # draws a step only after the previous one is scored, lookahead 0
+                                      "sampler/lookahead_max": 0.0, "sampler/drawn_unrecorded_steps": 0.0})
 
     # ----------------------------------------------------------------- pieces of a step
     def collect(self, weights: dict[str, float]) -> tuple[Experience, dict[str, float]]:

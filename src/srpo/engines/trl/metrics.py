@@ -25,6 +25,5 @@ def step_metrics(cfg: TrainConfig, entry: dict[str, Any], records: Sequence[Reco
     metrics = shared_step_metrics(
         stage, records, groups_of(records, cfg.rollout.group_size), masks_truncated=cfg.algorithm.masks_truncated,
         analysis=cfg.analysis, sampler_stats=stream.mixture.stats(), curriculum=stream.curriculum,
-        weights=entry["weights"], counters={"sampler/rollouts_total": float(stream.rollouts_total),
-                                            "sampler/lookahead_max": float(stream.lookahead_seen)})
+        weights=entry["weights"], counters=stream.stats())
     return metrics, sample_rows_of(step, stage, records)
