@@ -212,3 +212,116 @@ def test_the_dataset_refuses_a_shuffled_or_multi_worker_loader(recipe):
         with pytest.raises(ValueError, match=extra[0].split("=")[0]):
             trainer._init_dataloader()
     assert P == cfg.rollout.prompts_per_step
+
+
+class _ValAgentLoop:
+    """Stand-in for verl's agent loop in validation: `n` responses per row into TransferQueue's ``val`` partition,
+    keyed and shaped as the agent loop writes them, scored as srpo's reward function would (`verdict`)."""
+
+    def __init__(self, n, verdict):
+        self.n, self.verdict, self.last = n, verdict, None
+
+    def generate_sequences(self, batch):
+        import transfer_queue as tq
+        from transfer_queue import KVBatchMeta
+        from verl.utils.tensordict_utils import list_of_dict_to_tensordict
+
+        rows, keys = [], []
+        for uid, info, source, gold in zip(_as_list(batch["uid"]), _as_list(batch["extra_info"]),
+                                           _as_list(batch["data_source"]), _as_list(batch["reward_model"])):
+            for j in range(self.n):
+                ok = self.verdict(info["uid"], j)
+                rows.append({"uid": uid, "extra_info": info, "data_source": source, "reward_model": gold,
+                             "extra_fields": {"reward_extra_info": {"score": float(ok), "acc": float(ok)}},
+                             "prompts": torch.tensor([1, 2, 3][: 2 + j % 2]),
+                             "responses": torch.tensor([5, 6, 7, 1][: 3 + j % 2]),
+                             "response_mask": torch.ones(3 + j % 2, dtype=torch.int64),
+                             "rm_scores": torch.tensor([0.0] * (2 + j % 2) + [float(ok)]),
+                             "num_turns": torch.tensor(2)})
+                keys.append(f"{uid}_{j}_0")
+        tags = [{"status": "success"} for _ in keys]
+        tq.kv_batch_put(keys=keys, fields=list_of_dict_to_tensordict(rows), tags=tags, partition_id="val")
+        self.last = KVBatchMeta(partition_id="val", keys=keys, tags=tags)
+
+
+def test_verls_validation_logs_srpos_eval_names_in_the_steps_line(ray_tq, verl_model_dir, tmp_path):
+    """verl's own ``_validate`` (with stand-ins for the agent loop and the replay buffer, which need GPUs) gives
+    srpo's ``eval/*`` metrics, equal to srpo's evaluation on the same verdicts, in metrics.jsonl as the native
+    engine writes them: a line of its own at step 0, merged into the line of a step it follows."""
+    import json
+    from types import SimpleNamespace
+
+    from conftest import toy_recipe
+
+    from srpo.engines.data import load_run_data
+    from srpo.report.headline import summarize_run
+    from srpo.report.runs import read_metrics
+    from test_verl_eval import srpo_evaluation
+
+    n, ks = 4, [1, 2, 4]
+    cfg, rec = toy_recipe(verl_model_dir, tmp_path / "run", "run.eval_every=2", f"eval.samples={n}",
+                          f"eval.ks={json.dumps(ks)}")
+    assert {"trainer.test_freq=2", "trainer.val_before_train=true", f"actor_rollout_ref.rollout.val_kwargs.n={n}",
+            f"data.val_files={rec.folder / 'heldout.parquet'}"} <= set(rec.overrides)
+    _, heldout = load_run_data(cfg)
+    trainer = _trainer(rec)
+    trainer.srpo_restore()
+    solved = {p.uid: i for i, p in enumerate(heldout)}
+    loop = _ValAgentLoop(n, lambda uid, j: j < solved[uid])  # problem i: i of n responses right
+    trainer.agent_loop_manager = loop
+    trainer.replay_buffer = SimpleNamespace(sample=lambda **kw: (loop.last, {}))
+    trainer.reward_loop_manager = SimpleNamespace(reward_loop_worker_handles=[object()])  # scores come with it
+    verdicts = {p.uid: [j < solved[p.uid] for j in range(n)] for p in heldout}
+    expected = srpo_evaluation(heldout, verdicts, n, ks)
+
+    before = trainer._validate()  # verl's val_before_train
+    source = heldout[0].source
+    assert before[f"val-core/{source}/acc/mean@{n}"] == pytest.approx(expected[f"eval/all/avg@{n}"])  # verl's own
+    assert {k: v for k, v in before.items() if k.startswith("srpo/eval/")} == {f"srpo/{k}": v
+                                                                             for k, v in expected.items()}
+    trainer.on_train_begin()
+    easy = _easy(trainer)
+    for step in (1, 2):
+        trainer.on_step_begin()
+        _step(trainer, step, easy, [])
+        if step == 2:  # test_freq=2: verl's fit validates after the step, before it logs
+            trainer._validate()
+    trainer.srpo_hook.close()
+    run_dir = tmp_path / "run"
+    lines = [json.loads(line) for line in open(run_dir / "metrics.jsonl")]
+    assert [line["step"] for line in lines] == [0, 1, 2]  # as the native engine: no line of its own at step 2
+    assert {k: v for k, v in lines[0].items() if k != "step"} == expected
+    assert not any(k.startswith("eval/") for k in lines[1])
+    assert {k: v for k, v in lines[2].items() if k.startswith("eval/")} == expected and "all/pass_rate" in lines[2]
+    assert read_metrics(run_dir / "metrics.jsonl")[2]["eval/math/pass@1"] == expected["eval/math/pass@1"]
+    summary = summarize_run(run_dir)
+    assert summary["steps"] == 2 and summary["math/pass@1_before"] == expected["eval/math/pass@1"]
+
+
+def test_a_steps_line_waiting_for_a_validation_that_died_is_written_on_resume(ray_tq, verl_model_dir, tmp_path):
+    """verl saves step s's checkpoint before it validates; if the process dies in that validation, the resumed run
+    (which starts at s + 1) still gets step s's line, kept on disk while it waited."""
+    import json
+
+    from conftest import toy_recipe
+
+    from srpo.engines.verl.trainer import PENDING_LINE
+
+    cfg, rec = toy_recipe(verl_model_dir, tmp_path / "run", "run.eval_every=1")
+    run_dir = tmp_path / "run"
+    first = _trainer(rec)
+    first.srpo_restore()
+    first.on_train_begin()
+    _step(first, 1, _easy(first), [])  # a validation is due after every step: the line waits
+    assert (run_dir / PENDING_LINE).exists() and not (run_dir / "metrics.jsonl").read_text().strip()
+    first.srpo_hook.pending = None  # the process dies in the validation
+
+    resumed = _trainer(rec)
+    resumed.global_steps = 1  # verl resumes from global_step_1
+    resumed.srpo_restore()
+    lines = [json.loads(line) for line in open(run_dir / "metrics.jsonl")]
+    assert [line["step"] for line in lines] == [1] and "all/pass_rate" in lines[0]
+    assert not (run_dir / PENDING_LINE).exists()
+    resumed.srpo_hook.close()
+    first.srpo_hook.close()
+    assert sum(1 for _ in open(run_dir / "metrics.jsonl")) == 1

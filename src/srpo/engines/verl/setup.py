@@ -196,7 +196,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     _m("eval.samples", _R + "val_kwargs.n", note="held-out evaluation is verl's validation"),
     _m("eval.temperature", _R + "val_kwargs.temperature"),
     _m("eval.top_p", _R + "val_kwargs.top_p"),
-    Capability("eval.ks", IGNORED, note="verl's validation reports its own metrics"),
+    Capability("eval.ks", HONOURED, note="srpo's eval/* pass@k from the acc of verl's validation responses"),
     Capability("eval.max_new_tokens", IGNORED, note="validation generates up to data.max_response_length"),
     Capability("eval.batch_size", IGNORED, note="verl batches validation itself"),
     Capability("eval.seed", IGNORED, note="not mapped"),

@@ -11,6 +11,13 @@ Each is verl's own trainer of that mode (`PPOTrainerSync`, `PPOTrainerColocateAs
 * srpo's metrics (zero-advantage split, active set, per-domain figures, curriculum) go into verl's logger
   under ``srpo/`` and into ``<run.output_dir>/metrics.jsonl`` and ``samples.jsonl`` under the native names,
   so ``srpo report`` reads a verl run like any other.
+* validation (``_validate``, verl's held-out evaluation on ``data.val_files``): the per-response ``acc`` verl
+  collects is also aggregated by srpo's evaluation (`srpo.engines.verl.evaluation`) into the ``eval/*`` metrics
+  of every srpo engine (pass@k for ``eval.ks``, avg@n, by domain and benchmark), logged to verl's logger under
+  ``srpo/eval/...`` and to metrics.jsonl as ``eval/...``: in the line of the step it follows (the step's line
+  waits for a due validation, as on the native engine, kept in ``metrics.pending.json`` until then so a crash in
+  the validation loses no step), the validation before training on a line of its own at step 0. After a resume,
+  verl's validation before training is not written to metrics.jsonl again.
 * ``on_init_end``: the dataloader iterator is built right after verl loaded its checkpoint, which applies
   the dataset (stream) state saved in ``data.pt`` before any verdict can arrive.
 
@@ -35,11 +42,13 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.utils.debug import marked_timer
 
 from srpo.engines.records import eos_id_set, is_truncated, overlong_penalties
+from srpo.engines.verl.evaluation import eval_metrics, problems_of_batches
 from srpo.engines.verl.metrics import step_metrics
 from srpo.engines.verl.stream import SrpoStream, Verdict
 
 log = logging.getLogger(__name__)
 FIELDS = ["uid", "extra_info", "extra_fields", "responses", "rm_scores"]
+PENDING_LINE = "metrics.pending.json"  # in run.output_dir: a step's line while its validation runs
 
 
 def verdicts_from_batch(data, tags: Sequence[dict] | None = None, *, eos_ids: int | Sequence[int] | None = None,
@@ -90,6 +99,8 @@ class SrpoHook:
         self.cfg, self.stream, self.tokenizer = cfg, stream, tokenizer
         self.eos_ids = list(eos_ids) if eos_ids is not None else eos_id_set(tokenizer)
         self.tracker = None
+        self.pending: tuple[int, dict[str, float], list[dict[str, Any]]] | None = None  # a step's line that waits
+        self.pending_path: Path | None = None  # the waiting line on disk, for a crash in that validation
 
     def penalty(self, length: int) -> float:
         """srpo's soft overlong penalty of a response of `length` tokens (0 unless the config asks for it), with
@@ -111,20 +122,68 @@ class SrpoHook:
         if not (run_dir / "config.yaml").exists():
             save_config(self.cfg, run_dir / "config.yaml")
         self.tracker = Tracker.from_config(run_dir, self.cfg.logging, to_dict(self.cfg))
+        self.pending_path = run_dir / PENDING_LINE
+        self._recover(run_dir, step)
 
-    def on_step(self, step: int, data, tags=None, verl_metrics: dict | None = None) -> dict[str, float]:
-        """Feed the verdicts of verl step `step` to the stream; return srpo's metrics (``srpo/`` names)."""
+    def _recover(self, run_dir: Path, step: int) -> None:
+        """A step line that waited for a validation that never ended (the process died in it, after verl had
+        saved that step's checkpoint): written now when verl resumes at or after that step."""
+        if not self.pending_path.exists():
+            return
+        saved = json.loads(self.pending_path.read_text())
+        logged = {json.loads(line).get("step") for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+                  if line.strip()} if (run_dir / "metrics.jsonl").exists() else set()
+        if saved["step"] <= step and saved["step"] not in logged:
+            self.pending = (int(saved["step"]), saved["metrics"], saved["rows"])
+            self.flush()
+        self.pending_path.unlink(missing_ok=True)
+
+    def on_step(self, step: int, data, tags=None, verl_metrics: dict | None = None,
+                validation_due: bool = False) -> dict[str, float]:
+        """Feed the verdicts of verl step `step` to the stream; return srpo's metrics (``srpo/`` names). With
+        `validation_due` the step's metrics.jsonl line waits for `on_validation` (or the next `flush`)."""
         verdicts = verdicts_from_batch(data, tags, eos_ids=self.eos_ids, tokenizer=self.tokenizer,
                                        penalty=self.penalty)
         summary = self.stream.record_step(step, verdicts)
         metrics, rows = step_metrics(self.cfg, self.stream, step, summary["groups"])
         if self.tracker is not None:
+            self.flush()
             verl_side = {f"verl/{k}": float(v) for k, v in (verl_metrics or {}).items() if _is_number(v)}
-            self.tracker.log({**metrics, **verl_side}, step=step)
-            self.tracker.log_samples(rows)
+            self.pending = (step, {**metrics, **verl_side}, rows)
+            if not validation_due:
+                self.flush()
+            elif self.pending_path is not None:
+                _write_atomic(self.pending_path, json.dumps({"step": step, "metrics": self.pending[1], "rows": rows},
+                                                            default=str))
         return {f"srpo/{k}": v for k, v in metrics.items()}
 
+    def on_validation(self, step: int, problems, sample_uids, accs, initial: bool) -> dict[str, float]:
+        """srpo's ``eval/*`` metrics of a verl validation at `step` (`srpo.engines.verl.evaluation.eval_metrics`),
+        written to metrics.jsonl with the waiting line of that step, or alone at step 0 for the validation before
+        training (not at all for the one after a resume); returned under ``srpo/`` for verl's logger."""
+        ev = self.cfg.resolved_eval()
+        metrics = eval_metrics(problems, sample_uids, accs, ev.samples, ev.ks)
+        if self.tracker is not None and not (initial and step > 0):
+            if self.pending is not None and self.pending[0] == step:
+                self.pending[1].update(metrics)
+            else:
+                self.flush()
+                self.tracker.log(metrics, step=step)
+            self.flush()
+        return {f"srpo/{k}": v for k, v in metrics.items()}
+
+    def flush(self) -> None:
+        """Write the step line that waits for a validation (none: nothing to do)."""
+        if self.pending is not None and self.tracker is not None:
+            step, metrics, rows = self.pending
+            self.tracker.log(metrics, step=step)
+            self.tracker.log_samples(rows)
+        self.pending = None
+        if self.pending_path is not None:
+            self.pending_path.unlink(missing_ok=True)
+
     def close(self) -> None:
+        self.flush()
         if self.tracker is not None:
             self.tracker.close()
             self.tracker = None
@@ -140,6 +199,7 @@ class SrpoTrainerMixin:
             config.trainer.v1.trainer_mode = self.srpo_base_mode
         super().__init__(config)
         self.srpo_hook: SrpoHook | None = None
+        self.srpo_training = False  # False until fit's loop starts: a validation before it is the initial one
 
     def _init_dataloader(self):
         super()._init_dataloader()
@@ -163,6 +223,38 @@ class SrpoTrainerMixin:
             self.train_dataloader_it = iter(self.train_dataloader)
         self.srpo_hook.open(self.global_steps)
 
+    def on_train_begin(self):
+        super().on_train_begin()
+        self.srpo_training = True
+
+    def on_step_begin(self):
+        super().on_step_begin()
+        self.srpo_hook.flush()
+
+    def srpo_validation_due(self) -> bool:
+        """Does verl's ``fit`` validate after the current step (its own condition)?"""
+        freq = int(self.config.trainer.get("test_freq", -1) or -1)
+        last = self.global_steps >= getattr(self, "total_training_steps", self.config.trainer.total_training_steps)
+        return freq > 0 and (last or self.global_steps % freq == 0)
+
+    def _validate(self):
+        """verl's validation, with the rows its loader serves recorded for srpo's ``eval/*`` metrics."""
+        loader, self.srpo_val_batches = self.val_dataloader, []
+        self.val_dataloader = _Recording(loader, self.srpo_val_batches)
+        try:
+            return super()._validate()
+        finally:
+            self.val_dataloader, self.srpo_val_batches = loader, []
+
+    def _val_metrics_update(self, data_sources, sample_uids, reward_extra_infos_dict, sample_turns, **kwargs):
+        metrics = super()._val_metrics_update(data_sources, sample_uids, reward_extra_infos_dict, sample_turns,
+                                              **kwargs)
+        problems = problems_of_batches(getattr(self, "srpo_val_batches", []))
+        metrics.update(self.srpo_hook.on_validation(self.global_steps, problems, sample_uids,
+                                                    reward_extra_infos_dict.get("acc"),
+                                                    initial=not self.srpo_training))
+        return metrics
+
     def step(self, metrics: dict, timing_raw: dict):
         batch = super().step(metrics, timing_raw)
         self.srpo_feedback(batch, metrics, timing_raw)
@@ -172,7 +264,8 @@ class SrpoTrainerMixin:
         """Read the trained batch back from TransferQueue and feed it to the stream (before the checkpoint)."""
         with marked_timer("srpo_feedback", timing_raw, color="purple"):
             data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=FIELDS)
-            metrics.update(self.srpo_hook.on_step(self.global_steps, data, batch.tags, verl_metrics=metrics))
+            metrics.update(self.srpo_hook.on_step(self.global_steps, data, batch.tags, verl_metrics=metrics,
+                                                  validation_due=self.srpo_validation_due()))
 
     def on_train_end(self):
         super().on_train_end()
@@ -193,6 +286,25 @@ class SrpoColocateAsyncTrainer(SrpoTrainerMixin, PPOTrainerColocateAsync):
     srpo_base_mode = "colocate_async"
 
 
+class _Recording:
+    """Iterates like verl's validation loader and keeps each batch dict it yields (``_validate`` adds the verl
+    ``uid`` column to the same dict)."""
+
+    def __init__(self, loader, batches: list):
+        self.loader, self.batches = loader, batches
+
+    def __iter__(self):
+        for batch in self.loader:
+            self.batches.append(batch)
+            yield batch
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __getattr__(self, name: str):
+        return getattr(self.loader, name)
+
+
 def _is_number(value: Any) -> bool:
     if isinstance(value, (bool, str)):
         return False
@@ -201,6 +313,12 @@ def _is_number(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _truncate_log(path: Path, step: int) -> None:
