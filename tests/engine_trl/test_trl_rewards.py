@@ -65,9 +65,9 @@ def test_one_function_per_domain_component_and_one_scoring_per_batch():
 
 def test_trl_prompt_ids_equal_the_native_engines():
     from srpo.engines.hf_model import PromptFormatter, resolve_model_path
-    from srpo.engines.trl.trainer import dataset_prompt, load_tokenizer
+    from srpo.engines.trl.trainer import dataset_prompt, load_trl_tokenizer
 
-    tok = load_tokenizer(str(resolve_model_path("toy")))
+    tok = load_trl_tokenizer(str(resolve_model_path("toy")))
     for template, system in (("chat", None), ("chat", "Be brief."), ("plain", None), ("Q: {prompt}\nA:", None)):
         fmt = PromptFormatter(tok, template, system)
         prompt = dataset_prompt(fmt, "What is 2+3?")

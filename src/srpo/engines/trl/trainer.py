@@ -39,7 +39,6 @@ from srpo.engines.stop import StopRequest
 from srpo.tracking import Tracker
 
 log = logging.getLogger(__name__)
-STATE_FILE = TRL_STATE_FILE  # srpo's state in each checkpoint-N, written last (`srpo.engines.checkpoint_layout`)
 _TRL_NAMES = {"loss": "train/loss", "grad_norm": "train/grad_norm", "learning_rate": "train/lr",
               "entropy": "actor/entropy", "kl": "actor/kl_ref"}
 
@@ -59,16 +58,16 @@ class SrpoGRPOTrainer(GRPOTrainer):
         super()._save_checkpoint(model, trial)
         folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
         if self.args.should_save:  # written last and atomically: a checkpoint without it is incomplete
-            tmp = folder / (STATE_FILE + ".tmp")
+            tmp = folder / (TRL_STATE_FILE + ".tmp")
             tmp.write_text(json.dumps({"step": self.state.global_step // self.srpo.plan.updates_per_step,
                                        "stream": self.srpo.stream.state_dict()}))
-            os.replace(tmp, folder / STATE_FILE)
+            os.replace(tmp, folder / TRL_STATE_FILE)
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)
         if checkpoint is None:
             return
-        state = json.loads((Path(checkpoint) / STATE_FILE).read_text())
+        state = json.loads((Path(checkpoint) / TRL_STATE_FILE).read_text())
         self.srpo.stream.load_state_dict(state["stream"])
         self._srpo_rng_from = checkpoint
 
@@ -235,7 +234,7 @@ def resume_checkpoint(cfg: TrainConfig) -> str | None:
     (`srpo.engines.checkpoint_layout`: the highest RUN/checkpoint-N with srpo_state.json)."""
     out = Path(cfg.run.output_dir)
     picked = pick_resume(cfg.run.resume, out, latest_checkpoint(out, "trl"), lambda p: is_complete(p, "trl"),
-                         f"a complete trl-engine checkpoint (a checkpoint-N directory with {STATE_FILE})")
+                         f"a complete trl-engine checkpoint (a checkpoint-N directory with {TRL_STATE_FILE})")
     return str(picked) if picked else None
 
 
@@ -269,7 +268,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if is_adapter_dir(Path(model)):
         raise ConfigError(f"model.path: {model} holds LoRA adapters; the trl engine loads a whole model directory "
                           "(write one with `srpo export --merge`)")
-    tokenizer = load_tokenizer(model)
+    tokenizer = load_trl_tokenizer(model)
     train_problems, heldout = load_run_data(cfg)
     train_problems = sorted(train_problems, key=lambda p: p.uid)
     mixture = DomainMixture.from_problems(train_problems, cfg.run.seed, cfg.sampling)
@@ -297,7 +296,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if checkpoint:
         changes = resume_changes(cfg, run_dir)
         check_data(run_dir, fingerprint)
-        step = int(json.loads((Path(checkpoint) / STATE_FILE).read_text())["step"])
+        step = int(json.loads((Path(checkpoint) / TRL_STATE_FILE).read_text())["step"])
         resume = Resume(Path(checkpoint), step, changes)
     if rank == 0:
         run.tracker = Tracker.from_config(run_dir, cfg.logging, to_dict(cfg),
@@ -336,7 +335,7 @@ def dataset_prompt(formatter, prompt: str):
     return messages
 
 
-def load_tokenizer(path: str):
+def load_trl_tokenizer(path: str):
     """The policy's tokenizer, offline, left-padded (GRPOTrainer requires it), with a pad token."""
     from transformers import AutoTokenizer
 

@@ -76,17 +76,10 @@ def recipe_folder(cfg: TrainConfig) -> Path:
     return Path(cfg.verl.data_dir or Path(cfg.run.output_dir) / "verl").absolute()
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint verl's ``resume_mode=auto`` loads: ``checkpoints/global_step_<N>`` for the N its tracker file
-    names, None without a tracker or when that folder is gone (verl then starts from scratch); see
-    `srpo.engines.checkpoint_layout`."""
-    return layout.latest_checkpoint(run_dir, "verl")
-
-
 def resume_checkpoint(cfg: TrainConfig) -> Path | None:
     """The checkpoint the recipe's verl run will resume from, as ``run.resume`` says (None: from scratch)."""
     run_dir = Path(cfg.run.output_dir)
-    return pick_resume(cfg.run.resume, run_dir, latest_checkpoint(run_dir), lambda p: layout.is_complete(p, "verl"),
+    return pick_resume(cfg.run.resume, run_dir, layout.latest_checkpoint(run_dir, "verl"), lambda p: layout.is_complete(p, "verl"),
                        "a verl checkpoint folder (global_step_N)")
 
 
