@@ -152,3 +152,20 @@ def test_lr_schedule_warmup_and_cosine():
     f = lr_lambda(OptimConfig(warmup_steps=2, schedule="cosine", min_lr_ratio=0.1), total_steps=12)
     assert [f(0), f(1)] == [0.5, 1.0]
     assert f(2) == pytest.approx(1.0) and f(12) == pytest.approx(0.1) and 0.1 < f(7) < 1.0
+
+
+@pytest.mark.parametrize("policy_loss,loss_agg", [("gspo", "seq_mean_token_mean"), ("cispo", "token_mean"),
+                                                  ("sapo", "seq_mean_token_mean")])
+def test_other_policy_losses_update_and_split_exactly(tiny_policy, exact_norm, policy_loss, loss_agg):
+    model, tokenizer = tiny_policy
+    model = model.double()
+    exp = make_experience(model, tokenizer)
+    exp.old_logprobs_bt = exp.old_logprobs_bt.double()
+    kw = dict(policy_loss=policy_loss, loss_agg=loss_agg, ppo_epochs=2)
+    whole, s1 = run_update(model, exp, micro_batch_size=len(exp), **kw)
+    split, s2 = run_update(model, exp, micro_batch_size=5, **kw)
+    for (name, a), b in zip(whole.named_parameters(), split.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11, msg=name)
+    assert sum(float((a - b).abs().sum()) for a, b in zip(whole.parameters(), model.parameters())) > 0
+    for key in ("train/loss", "actor/clipfrac_low", "actor/clipfrac_high", "actor/ratio_mean", "actor/approx_kl"):
+        assert torch.isfinite(torch.tensor(s1[key])), key

@@ -153,3 +153,83 @@ def soft_overlong_penalty(lengths, max_len, window, factor=1.0):
             r = -1.0
         out.append(factor * r)
     return torch.tensor(out, dtype=torch.float64)
+
+
+def _stats(n, low, high, rsum, kl, **extra):
+    n = max(n, 1.0)
+    return dict(clipfrac_low=low / n, clipfrac_high=high / n, clipfrac_dual=0.0, ratio_mean=rsum / n, approx_kl=kl / n,
+                **{k: v / n for k, v in extra.items()})
+
+
+def gspo(logp, old, adv_b, mask, clip_low, clip_high, clamp=10.0):
+    """Loss values [B][T] and stats; the sequence ratio is exp(mean log-ratio of the row's valid tokens)."""
+    B, T = logp.shape
+    loss = [[0.0] * T for _ in range(B)]
+    n = low = high = rsum = kl = 0.0
+    for b in range(B):
+        a = float(adv_b[b])
+        diffs = [float(logp[b, t]) - float(old[b, t]) for t in range(T) if mask[b, t]]
+        if not diffs:
+            continue
+        s = math.exp(min(max(sum(diffs) / len(diffs), -clamp), clamp))
+        obj = min(s * a, min(max(s, 1 - clip_low), 1 + clip_high) * a)
+        for t in range(T):
+            if mask[b, t]:
+                loss[b][t] = -obj
+                d = min(max(float(logp[b, t]) - float(old[b, t]), -20.0), 20.0)
+                n += 1
+                low += a < 0 and s < 1 - clip_low
+                high += a > 0 and s > 1 + clip_high
+                rsum += s
+                kl += math.exp(d) - 1 - d
+    return loss, _stats(n, low, high, rsum, kl)
+
+
+def cispo(logp, old, adv_b, mask, clip_high, clamp=20.0):
+    """Loss values [B][T], d loss / d logp [B][T] and stats."""
+    B, T = logp.shape
+    loss = [[0.0] * T for _ in range(B)]
+    grad = [[0.0] * T for _ in range(B)]
+    n = high = rsum = kl = 0.0
+    for b in range(B):
+        a = float(adv_b[b])
+        for t in range(T):
+            if not mask[b, t]:
+                continue
+            d = min(max(float(logp[b, t]) - float(old[b, t]), -clamp), clamp)
+            rho = math.exp(d)
+            w = min(rho, 1 + clip_high)
+            loss[b][t] = -w * a * float(logp[b, t])
+            grad[b][t] = -w * a
+            n += 1
+            high += rho > 1 + clip_high
+            rsum += rho
+            kl += rho - 1 - d
+    return loss, grad, _stats(n, 0.0, high, rsum, kl)
+
+
+def sapo(logp, old, adv_b, mask, tau_pos, tau_neg, clamp=20.0):
+    """Loss values [B][T], d loss / d logp [B][T] and stats."""
+    B, T = logp.shape
+    loss = [[0.0] * T for _ in range(B)]
+    grad = [[0.0] * T for _ in range(B)]
+    n = low = high = rsum = kl = gate = 0.0
+    for b in range(B):
+        a = float(adv_b[b])
+        tau = tau_pos if a > 0 else tau_neg
+        for t in range(T):
+            if not mask[b, t]:
+                continue
+            d = min(max(float(logp[b, t]) - float(old[b, t]), -clamp), clamp)
+            rho = math.exp(d)
+            sig = 1 / (1 + math.exp(-tau * (rho - 1)))
+            loss[b][t] = -sig * 4 / tau * a
+            g = 4 * sig * (1 - sig)
+            grad[b][t] = -a * g * rho if abs(d) < clamp else 0.0
+            n += 1
+            low += a < 0 and g < 0.5
+            high += a > 0 and g < 0.5
+            rsum += rho
+            kl += rho - 1 - d
+            gate += g
+    return loss, grad, _stats(n, low, high, rsum, kl, gate_weight_mean=gate)

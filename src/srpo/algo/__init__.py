@@ -2,7 +2,7 @@
 
 Variants are picked by name from registries with one signature per kind:
   ADVANTAGE_ESTIMATORS  grpo, dr_grpo, rloo          (rewards_b, group_ids_b, *, eps, std_unbiased) -> [B]
-  POLICY_LOSSES         ppo_clip                     (logp_bt, old_logp_bt, adv_b, mask_bt, **opts) -> (loss_bt, stats)
+  POLICY_LOSSES         ppo_clip, gspo, cispo, sapo  (logp_bt, old_logp_bt, adv_b, mask_bt, **opts) -> (loss_bt, stats)
   LOSS_AGGREGATIONS     token_mean, seq_mean_token_mean, seq_mean_token_sum, seq_mean_token_sum_norm
                                                      (loss_bt, mask_bt, *, num_tokens, num_seqs, norm_len) -> scalar
   KL_ESTIMATORS         k1, k2, k3                   (logp_bt, ref_logp_bt, *, clamp) -> [B, T]
@@ -32,7 +32,7 @@ from srpo.algo.kl import KL_ESTIMATORS, kl_k1, kl_k2, kl_k3
 from srpo.algo.logprobs import entropy_from_logits, logprobs_from_logits
 from srpo.algo.masked import masked_count, masked_mean, masked_sum
 from srpo.algo.overlong import soft_overlong_penalty
-from srpo.algo.policy_loss import POLICY_LOSSES, ppo_clip_loss
+from srpo.algo.policy_loss import POLICY_LOSSES, cispo_loss, gspo_loss, ppo_clip_loss, sapo_loss
 from srpo.core.registry import Registry, UnknownNameError
 
 __all__ = [
@@ -55,7 +55,10 @@ __all__ = [
     "masked_count",
     "masked_mean",
     "masked_sum",
+    "cispo_loss",
+    "gspo_loss",
     "ppo_clip_loss",
+    "sapo_loss",
     "rloo_advantages",
     "seq_mean_token_mean",
     "seq_mean_token_sum",

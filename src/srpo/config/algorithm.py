@@ -18,7 +18,19 @@ class AlgorithmConfig:
                                     "baseline.")
     std_unbiased: bool = option(True, "Bessel-corrected group std for ``grpo`` (as torch.std, TRL and verl do).")
     adv_eps: float = option(1e-6, "added to the group std before dividing.")
-    policy_loss: str = option("ppo_clip", "surrogate in ``srpo.algo.POLICY_LOSSES``.")
+    policy_loss: str = option("ppo_clip", "surrogate in ``srpo.algo.POLICY_LOSSES``: ``ppo_clip`` (token ratio, hard "
+                                          "clip; reads clip_low/clip_high/dual_clip), ``gspo`` (sequence ratio; reads "
+                                          "gspo_clip_low/high, needs loss_agg=seq_mean_token_mean), ``cispo`` (clipped "
+                                          "stop-gradient weight on REINFORCE; reads cispo_clip_high) or ``sapo`` (soft "
+                                          "sigmoid gate; reads sapo_tau_pos/neg). See docs/algo.md.")
+    gspo_clip_low: float = option(3e-4, "gspo: the sequence ratio is clipped below at 1 - gspo_clip_low (GSPO paper, "
+                                        "verl's GSPO recipe).")
+    gspo_clip_high: float = option(4e-4, "gspo: the sequence ratio is clipped above at 1 + gspo_clip_high (GSPO "
+                                         "paper, verl's GSPO recipe).")
+    cispo_clip_high: float = option(4.0, "cispo: the stop-gradient weight is capped at 1 + cispo_clip_high (5, "
+                                         "TRL's recommended epsilon_high for cispo); no lower bound (MiniMax-M1).")
+    sapo_tau_pos: float = option(1.0, "sapo: gate temperature for A > 0 (TRL's sapo_temperature_pos).")
+    sapo_tau_neg: float = option(1.05, "sapo: gate temperature for A <= 0 (TRL's sapo_temperature_neg).")
     clip_low: float = option(0.2, "the ratio is clipped below at 1 - clip_low.")
     clip_high: float = option(0.28, "the ratio is clipped above at 1 + clip_high; must be >= clip_low "
                                     "(clip_high > clip_low is DAPO's clip-higher).")
@@ -74,6 +86,17 @@ class AlgorithmConfig:
         1.0, "soft_penalty's penalty at max_new_tokens (verl's penalty_factor); shapes the reward, never "
              "``correct``.")
 
+    def policy_loss_options(self) -> dict:
+        """The keyword options the chosen policy loss reads."""
+        if self.policy_loss == "gspo":
+            return dict(clip_low=self.gspo_clip_low, clip_high=self.gspo_clip_high)
+        if self.policy_loss == "cispo":
+            return dict(clip_high=self.cispo_clip_high, log_ratio_clamp=self.log_ratio_clamp)
+        if self.policy_loss == "sapo":
+            return dict(tau_pos=self.sapo_tau_pos, tau_neg=self.sapo_tau_neg, log_ratio_clamp=self.log_ratio_clamp)
+        return dict(clip_low=self.clip_low, clip_high=self.clip_high, dual_clip=self.dual_clip,
+                    log_ratio_clamp=self.log_ratio_clamp)
+
     @property
     def masks_truncated(self) -> bool:
         """Truncated responses are left out of the loss."""
@@ -95,6 +118,7 @@ class AlgorithmConfig:
                               f"range is [1 - clip_low, 1 + clip_high] and clip-higher widens only its top")
         if self.dual_clip is not None and self.dual_clip <= 1:
             raise ConfigError(f"dual_clip: must be > 1 or null, got {self.dual_clip}")
+        self._validate_loss_options()
         if self.kl_coef < 0:
             raise ConfigError(f"kl_coef: must be >= 0, got {self.kl_coef}")
         if self.ppo_epochs < 1:
@@ -107,6 +131,31 @@ class AlgorithmConfig:
         if self.mini_batch_size is not None and self.mini_batch_size < 1:
             raise ConfigError(f"mini_batch_size: must be >= 1 or null, got {self.mini_batch_size}")
         self._validate_overlong()
+
+    def _validate_loss_options(self) -> None:
+        """Options a loss does not read are refused when changed, so a setting cannot silently do nothing.
+        clip_low/clip_high are exempt: presets set them, and they stay ppo_clip's (ignored by the others)."""
+        default = AlgorithmConfig()
+        reads = {"ppo_clip": ("dual_clip",), "gspo": ("gspo_clip_low", "gspo_clip_high"),
+                 "cispo": ("cispo_clip_high",), "sapo": ("sapo_tau_pos", "sapo_tau_neg")}
+        own = reads.get(self.policy_loss)
+        if own is None:
+            return  # a plugin's loss
+        for name in sorted({n for names in reads.values() for n in names} - set(own)):
+            if getattr(self, name) != getattr(default, name):
+                raise ConfigError(f"{name}: policy_loss={self.policy_loss} does not read it (it reads "
+                                  f"{', '.join(own)})")
+        if self.policy_loss == "gspo":
+            if not (0 < self.gspo_clip_low < 1 and self.gspo_clip_high > 0):
+                raise ConfigError(f"gspo_clip_low/high: must be in (0, 1) and > 0, got {self.gspo_clip_low}, "
+                                  f"{self.gspo_clip_high}")
+            if self.loss_agg != "seq_mean_token_mean":
+                raise ConfigError(f"loss_agg: policy_loss=gspo needs seq_mean_token_mean (GSPO averages each "
+                                  f"sequence's tokens, then the sequences), got {self.loss_agg}")
+        if self.policy_loss == "cispo" and self.cispo_clip_high <= 0:
+            raise ConfigError(f"cispo_clip_high: must be > 0, got {self.cispo_clip_high}")
+        if self.policy_loss == "sapo" and (self.sapo_tau_pos <= 0 or self.sapo_tau_neg <= 0):
+            raise ConfigError(f"sapo_tau_pos/neg: must be > 0, got {self.sapo_tau_pos}, {self.sapo_tau_neg}")
 
     def _validate_overlong(self) -> None:
         if self.overlong_window is not None and self.overlong_window < 1:

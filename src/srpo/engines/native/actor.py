@@ -307,8 +307,7 @@ class Actor:
         logp, entropy = self._forward(self.model, mb, with_entropy=algo.entropy_coef > 0)
         mask = mb.loss_mask_bt.to(device)
         loss_bt, stats = self.policy_loss(logp, mb.old_logprobs_bt.to(device), mb.advantages_b.to(device),
-                                          mask, clip_low=algo.clip_low, clip_high=algo.clip_high,
-                                          dual_clip=algo.dual_clip, log_ratio_clamp=algo.log_ratio_clamp)
+                                          mask, **algo.policy_loss_options())
         stats["entropy"] = masked_mean(entropy.detach(), mask)
         if algo.kl_coef > 0:
             kl_bt = self.kl_estimator(logp, mb.ref_logprobs_bt.to(device))

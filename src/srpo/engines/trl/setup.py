@@ -111,8 +111,17 @@ CAPABILITIES: tuple[Capability, ...] = (
     _r("algorithm.adv_eps", f"GRPOTrainer adds a fixed {TRL_ADV_EPS}; the default "
        f"({_DEFAULTS.algorithm.adv_eps}) is accepted and replaced (logged), other values are refused",
        "algorithm.adv_eps=0.01"),
-    _r("algorithm.policy_loss (a plugin's)", "GRPOTrainer implements ppo_clip only",
+    _m("algorithm.policy_loss", "loss_type", "importance_sampling_level", note="ppo_clip -> loss_type from "
+       "loss_agg; gspo -> importance_sampling_level=sequence (loss_agg=seq_mean_token_mean); cispo -> cispo "
+       "(loss_agg=token_mean); sapo -> sapo (loss_agg=seq_mean_token_mean)"),
+    _r("algorithm.policy_loss (a plugin's)", "GRPOTrainer has ppo_clip, gspo, cispo and sapo only",
        "algorithm.policy_loss=plugin"),
+    _m("algorithm.gspo_clip_low", "epsilon", note="with gspo"),
+    _m("algorithm.gspo_clip_high", "epsilon_high", note="with gspo"),
+    _m("algorithm.cispo_clip_high", "epsilon_high", note="with cispo: epsilon_high = 1 + cispo_clip_high (TRL caps "
+       "the ratio at epsilon_high itself)"),
+    _m("algorithm.sapo_tau_pos", "sapo_temperature_pos"),
+    _m("algorithm.sapo_tau_neg", "sapo_temperature_neg"),
     _m("algorithm.clip_low", "epsilon"),
     _m("algorithm.clip_high", "epsilon_high"),
     _r("algorithm.dual_clip", "no dual-clip bound (TRL's delta is INTELLECT-2's two-sided clip, another objective)",
@@ -187,8 +196,7 @@ def check_config(cfg: TrainConfig, processes: int = 1) -> BatchPlan:
     if algo.adv_eps not in (_DEFAULTS.algorithm.adv_eps, TRL_ADV_EPS):
         raise ConfigError(f"algorithm.adv_eps: GRPOTrainer adds a fixed {TRL_ADV_EPS} to the group std; the default "
                           f"({_DEFAULTS.algorithm.adv_eps}) is accepted and replaced, {algo.adv_eps} is not")
-    if algo.policy_loss != "ppo_clip":
-        raise ConfigError(f"algorithm.policy_loss: GRPOTrainer implements ppo_clip only, not {algo.policy_loss!r}")
+    _check_policy_loss(algo)
     if algo.dual_clip is not None:
         raise ConfigError("algorithm.dual_clip: GRPOTrainer has no dual-clip bound (its `delta` is the two-sided "
                           "clip of INTELLECT-2, a different objective)")
@@ -224,6 +232,30 @@ def peft_config(cfg: TrainConfig):
     from srpo.engines.lora import peft_lora_config
 
     return peft_lora_config(cfg.model.lora)
+
+
+# srpo's policy loss -> (GRPOTrainer loss_type or None: from loss_agg, the loss_agg it needs, importance level)
+TRL_POLICY_LOSSES = {"ppo_clip": (None, None, "token"), "gspo": (None, "seq_mean_token_mean", "sequence"),
+                     "cispo": ("cispo", "token_mean", "token"), "sapo": ("sapo", "seq_mean_token_mean", "token")}
+
+
+def _check_policy_loss(algo) -> None:
+    if algo.policy_loss not in TRL_POLICY_LOSSES:
+        raise ConfigError(f"algorithm.policy_loss: GRPOTrainer has no {algo.policy_loss!r} (mapped: "
+                          f"{', '.join(TRL_POLICY_LOSSES)})")
+    _, agg, _ = TRL_POLICY_LOSSES[algo.policy_loss]
+    if agg is not None and algo.loss_agg != agg:
+        raise ConfigError(f"algorithm.loss_agg: GRPOTrainer's {algo.policy_loss} aggregates as {agg}, the config "
+                          f"says {algo.loss_agg}")
+
+
+def _policy_loss_args(algo) -> dict[str, Any]:
+    loss_type, _, level = TRL_POLICY_LOSSES[algo.policy_loss]
+    eps = {"gspo": (algo.gspo_clip_low, algo.gspo_clip_high),
+           "cispo": (algo.clip_low, 1.0 + algo.cispo_clip_high)}.get(algo.policy_loss, (algo.clip_low, algo.clip_high))
+    return {"loss_type": loss_type or LOSS_TYPES[algo.loss_agg], "importance_sampling_level": level,
+            "epsilon": eps[0], "epsilon_high": eps[1],
+            "sapo_temperature_pos": algo.sapo_tau_pos, "sapo_temperature_neg": algo.sapo_tau_neg}
 
 
 def _check_loss(cfg: TrainConfig) -> None:
@@ -272,8 +304,7 @@ def grpo_args(cfg: TrainConfig, plan: BatchPlan) -> dict[str, Any]:
         "dataloader_num_workers": 0,
         "temperature": ro.temperature, "top_p": ro.top_p, "top_k": 0, "min_p": None, "repetition_penalty": 1.0,
         "max_completion_length": ro.max_new_tokens,
-        "loss_type": LOSS_TYPES[algo.loss_agg], "scale_rewards": SCALE_REWARDS[algo.advantage],
-        "epsilon": algo.clip_low, "epsilon_high": algo.clip_high, "beta": algo.kl_coef,
+        **_policy_loss_args(algo), "scale_rewards": SCALE_REWARDS[algo.advantage], "beta": algo.kl_coef,
         "mask_truncated_completions": algo.masks_truncated,
         "learning_rate": opt.lr, "adam_beta1": opt.betas[0], "adam_beta2": opt.betas[1], "adam_epsilon": opt.eps,
         "weight_decay": opt.weight_decay, "max_grad_norm": opt.max_grad_norm, "warmup_steps": opt.warmup_steps,

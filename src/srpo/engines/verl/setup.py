@@ -145,8 +145,15 @@ CAPABILITIES: tuple[Capability, ...] = (
     _r("algorithm.advantage (a plugin's)", "no verl adv_estimator", "algorithm.advantage=plugin"),
     _r("algorithm.std_unbiased=false", "verl's GRPO divides by torch.std (Bessel-corrected) only"),
     _r("algorithm.adv_eps", f"verl's GRPO adds a fixed {VERL_ADV_EPS}", "algorithm.adv_eps=0.01"),
-    _m("algorithm.policy_loss", _A + "policy_loss.loss_mode", note="ppo_clip -> vanilla"),
-    _r("algorithm.policy_loss (a plugin's)", "only ppo_clip is mapped", "algorithm.policy_loss=plugin"),
+    _m("algorithm.policy_loss", _A + "policy_loss.loss_mode", note="ppo_clip -> vanilla, gspo -> gspo"),
+    _r("algorithm.policy_loss=cispo", "not mapped (no verl loss_mode assumed)", "algorithm.policy_loss=cispo"),
+    _r("algorithm.policy_loss=sapo", "not mapped (no verl loss_mode assumed)", "algorithm.policy_loss=sapo"),
+    _r("algorithm.policy_loss (a plugin's)", "only ppo_clip and gspo are mapped", "algorithm.policy_loss=plugin"),
+    _m("algorithm.gspo_clip_low", _A + "clip_ratio_low", note="with gspo"),
+    _m("algorithm.gspo_clip_high", _A + "clip_ratio_high", note="with gspo"),
+    Capability("algorithm.cispo_clip_high", IGNORED, note="cispo is refused"),
+    Capability("algorithm.sapo_tau_pos", IGNORED, note="sapo is refused"),
+    Capability("algorithm.sapo_tau_neg", IGNORED, note="sapo is refused"),
     _m("algorithm.clip_low", _A + "clip_ratio_low"),
     _m("algorithm.clip_high", _A + "clip_ratio_high"),
     _m("algorithm.dual_clip", _A + "clip_ratio_c", note=f"null -> {DUAL_CLIP_OFF:g}, a bound the clamped ratio "
@@ -222,6 +229,13 @@ CAPABILITIES: tuple[Capability, ...] = (
 )
 
 
+def _clip_pairs(a: str, algo) -> list[tuple[str, Any]]:
+    """verl's GSPO (compute_policy_loss_gspo) reads the same clip_ratio_low/high keys as vanilla."""
+    if algo.policy_loss == "gspo":
+        return [(a + "clip_ratio_low", algo.gspo_clip_low), (a + "clip_ratio_high", algo.gspo_clip_high)]
+    return [(a + "clip_ratio_low", algo.clip_low), (a + "clip_ratio_high", algo.clip_high)]
+
+
 def check_config(cfg: TrainConfig) -> BatchPlan:
     """Refuse what verl's v1 PPO trainer cannot do as srpo's config says; return the batch plan."""
     algo = cfg.algorithm
@@ -236,9 +250,9 @@ def check_config(cfg: TrainConfig) -> BatchPlan:
     if algo.adv_eps != VERL_ADV_EPS:
         raise ConfigError(f"algorithm.adv_eps: verl's GRPO adds a fixed {VERL_ADV_EPS} to the group std, not "
                           f"{algo.adv_eps}")
-    if algo.policy_loss != "ppo_clip":
-        raise ConfigError(f"algorithm.policy_loss: only ppo_clip is mapped (verl's 'vanilla'), not "
-                          f"{algo.policy_loss!r}")
+    if algo.policy_loss not in ("ppo_clip", "gspo"):
+        raise ConfigError(f"algorithm.policy_loss: only ppo_clip (verl's 'vanilla') and gspo (verl's 'gspo') are "
+                          f"mapped, not {algo.policy_loss!r}")
     if algo.log_ratio_clamp != VERL_LOG_RATIO_CLAMP:
         raise ConfigError(f"algorithm.log_ratio_clamp: verl clamps the log-ratio to +-{VERL_LOG_RATIO_CLAMP:g} "
                           "(fixed), so only that value is accepted")
@@ -366,9 +380,9 @@ def _actor(cfg: TrainConfig, plan: BatchPlan) -> list[tuple[str, Any]]:
         (a + "optim.lr_scheduler_type", opt.schedule),
         (a + "optim.min_lr_ratio", opt.min_lr_ratio if opt.schedule == "cosine" else 0.0),
         (a + "ppo_mini_batch_size", plan.mini_prompts), (a + "ppo_epochs", algo.ppo_epochs),
-        (a + "clip_ratio_low", algo.clip_low), (a + "clip_ratio_high", algo.clip_high),
+        *_clip_pairs(a, algo),
         (a + "clip_ratio_c", algo.dual_clip if algo.dual_clip is not None else DUAL_CLIP_OFF),
-        (a + "policy_loss.loss_mode", "vanilla"),
+        (a + "policy_loss.loss_mode", "gspo" if algo.policy_loss == "gspo" else "vanilla"),
         (a + "loss_agg_mode", LOSS_AGG[algo.loss_agg]),
         (a + "use_kl_loss", algo.kl_coef > 0), (a + "kl_loss_coef", algo.kl_coef),
         (a + "kl_loss_type", KL_TYPE.get(algo.kl_estimator, "low_var_kl")),
