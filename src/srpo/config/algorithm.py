@@ -9,6 +9,20 @@ from srpo.algo import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS, PO
 from srpo.core.configlib import ConfigError, option
 
 
+# What each built-in policy loss reads: config field -> the loss function's keyword. clip_low/clip_high and
+# log_ratio_clamp are shared fields (presets set the clip range), so only the loss-only ones are refused when a
+# loss that does not read them is chosen (`AlgorithmConfig._validate_loss_options`).
+LOSS_OPTIONS: dict[str, dict[str, str]] = {
+    "ppo_clip": {"clip_low": "clip_low", "clip_high": "clip_high", "dual_clip": "dual_clip",
+                 "log_ratio_clamp": "log_ratio_clamp"},
+    "gspo": {"gspo_clip_low": "clip_low", "gspo_clip_high": "clip_high"},
+    "cispo": {"cispo_clip_high": "clip_high", "log_ratio_clamp": "log_ratio_clamp"},
+    "sapo": {"sapo_tau_pos": "tau_pos", "sapo_tau_neg": "tau_neg", "log_ratio_clamp": "log_ratio_clamp"},
+}
+_SHARED_LOSS_FIELDS = {"clip_low", "clip_high", "log_ratio_clamp"}
+_LOSS_ONLY_FIELDS = {f for fields in LOSS_OPTIONS.values() for f in fields} - _SHARED_LOSS_FIELDS
+
+
 @dataclass(frozen=True)
 class AlgorithmConfig:
     """The RL objective."""
@@ -87,15 +101,9 @@ class AlgorithmConfig:
              "``correct``.")
 
     def policy_loss_options(self) -> dict:
-        """The keyword options the chosen policy loss reads."""
-        if self.policy_loss == "gspo":
-            return dict(clip_low=self.gspo_clip_low, clip_high=self.gspo_clip_high)
-        if self.policy_loss == "cispo":
-            return dict(clip_high=self.cispo_clip_high, log_ratio_clamp=self.log_ratio_clamp)
-        if self.policy_loss == "sapo":
-            return dict(tau_pos=self.sapo_tau_pos, tau_neg=self.sapo_tau_neg, log_ratio_clamp=self.log_ratio_clamp)
-        return dict(clip_low=self.clip_low, clip_high=self.clip_high, dual_clip=self.dual_clip,
-                    log_ratio_clamp=self.log_ratio_clamp)
+        """The keyword options the chosen policy loss reads (`LOSS_OPTIONS`), by its parameter names."""
+        fields = LOSS_OPTIONS.get(self.policy_loss, LOSS_OPTIONS["ppo_clip"])
+        return {kwarg: getattr(self, field) for field, kwarg in fields.items()}
 
     @property
     def masks_truncated(self) -> bool:
@@ -136,12 +144,10 @@ class AlgorithmConfig:
         """Options a loss does not read are refused when changed, so a setting cannot silently do nothing.
         clip_low/clip_high are exempt: presets set them, and they stay ppo_clip's (ignored by the others)."""
         default = AlgorithmConfig()
-        reads = {"ppo_clip": ("dual_clip",), "gspo": ("gspo_clip_low", "gspo_clip_high"),
-                 "cispo": ("cispo_clip_high",), "sapo": ("sapo_tau_pos", "sapo_tau_neg")}
-        own = reads.get(self.policy_loss)
-        if own is None:
+        if self.policy_loss not in LOSS_OPTIONS:
             return  # a plugin's loss
-        for name in sorted({n for names in reads.values() for n in names} - set(own)):
+        own = [f for f in LOSS_OPTIONS[self.policy_loss] if f not in _SHARED_LOSS_FIELDS]
+        for name in sorted(_LOSS_ONLY_FIELDS - set(own)):
             if getattr(self, name) != getattr(default, name):
                 raise ConfigError(f"{name}: policy_loss={self.policy_loss} does not read it (it reads "
                                   f"{', '.join(own)})")
