@@ -56,7 +56,7 @@ def _train_and_report(seed: int, overrides: list[str], run_dir: Path) -> int:
     print()
     print(format_summary(summary))
     print(f"wall time: {elapsed:.0f} s")
-    from srpo.cli.train import write_report
+    from srpo.cli.finish import write_report
 
     print(f"report: {write_report(run_dir)}")
     return 0
