@@ -21,7 +21,7 @@ BUILT_IN = [
     (POLICY_LOSSES, {"ppo_clip"}),
     (LOSS_AGGREGATIONS, {"token_mean", "seq_mean_token_mean", "seq_mean_token_sum", "seq_mean_token_sum_norm"}),
     (KL_ESTIMATORS, {"k1", "k2", "k3"}),
-    (SAMPLERS, {"uniform", "history_resampling", "dynamic_sampling"}),
+    (SAMPLERS, {"uniform", "history_resampling", "dynamic_sampling", "difficulty_pool"}),
     (REWARDS, {"math_accuracy", "code_accuracy", "format", "language"}),
     (DATA_SOURCES, {"humaneval", "gym", "toy"}),
     (FORMATS, {"srpo", "trl", "verl", "gsm8k", "math", "humaneval", "mbpp", "apps", "livecodebench", "codecontests"}),

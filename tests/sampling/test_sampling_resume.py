@@ -10,6 +10,7 @@ CONFIGS = [
     SamplingConfig(name="history_resampling"),
     SamplingConfig(name="history_resampling", hr_epoch_mode="fixed_size", hr_readmit_prob=0.4),
     SamplingConfig(name="history_resampling", hr_drop_threshold=0.5, hr_readmit_prob=0.2),
+    SamplingConfig(name="history_resampling", hr_wrong_patience=1, hr_wrong_return=2),
 ]
 STEPS, N, SIZE = 24, 3, 14  # batches of 3 over 14 prompts: boundaries fall inside and at batch edges
 
@@ -25,13 +26,13 @@ def trace(sampler, start, stop):
     return out
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.name}-{c.hr_epoch_mode}-{c.hr_readmit_prob}")
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.name}-{c.hr_epoch_mode}-{c.hr_readmit_prob}-{c.hr_wrong_patience}")
 def test_roundtrip_at_every_step_matches_uninterrupted(cfg):
     ps = make_problems(SIZE)
     full = trace(SAMPLERS.get(cfg.name)(ps, 11, cfg), 0, STEPS)
     last = full[-1][1]
     assert (last["dropped_total"] > 0) == (cfg.name != "uniform")
-    assert (last["readmitted_total"] > 0) == (cfg.hr_readmit_prob > 0)
+    assert (last["readmitted_total"] > 0) == (cfg.hr_readmit_prob > 0 or cfg.hr_wrong_return > 0)
     for cut in range(STEPS):
         first = SAMPLERS.get(cfg.name)(ps, 11, cfg)
         head = trace(first, 0, cut)

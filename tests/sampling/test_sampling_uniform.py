@@ -62,7 +62,7 @@ def test_uniform_never_drops_but_reports_epoch_mix():
 
 def test_registry_and_bad_inputs():
     ps = make_problems(3)
-    assert set(SAMPLERS) == {"uniform", "history_resampling", "dynamic_sampling"}
+    assert set(SAMPLERS) == {"uniform", "history_resampling", "dynamic_sampling", "difficulty_pool"}
     assert isinstance(SAMPLERS.get("dynamic_sampling")(ps, 0, SamplingConfig(name="dynamic_sampling")),
                       UniformSampler)
     with pytest.raises(KeyError, match="unknown sampler 'nope'"):
@@ -84,7 +84,7 @@ def test_registry_and_bad_inputs():
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"name": "dapo"}, "sampling.name: unknown sampler 'dapo' (known: dynamic_sampling, history_resampling, uniform)"),
+    ({"name": "dapo"}, "sampling.name: unknown sampler 'dapo' (known: difficulty_pool, dynamic_sampling, history_resampling, uniform)"),
     ({"hr_drop_threshold": 0.0}, "sampling.hr_drop_threshold: must be in (0, 1]"),
     ({"hr_readmit_prob": 1.5}, "sampling.hr_readmit_prob: must be in [0, 1]"),
     ({"hr_epoch_mode": "pass"}, "sampling.hr_epoch_mode: must be one of"),

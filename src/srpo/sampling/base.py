@@ -73,7 +73,7 @@ from srpo.sampling.config import SamplingConfig
 from srpo.sampling.dynamic import SingleRound
 
 # Stream ids for the counter-based RNG: one per purpose so adding draws to one never shifts another.
-STREAM_ORDER, STREAM_READMIT, STREAM_REFILL, STREAM_FLOOR, STREAM_MIX = 1, 2, 3, 4, 5
+STREAM_ORDER, STREAM_READMIT, STREAM_REFILL, STREAM_FLOOR, STREAM_MIX, STREAM_POOL = 1, 2, 3, 4, 5, 6
 
 
 def seeded_rng(seed: int, stream: int, *counters: int) -> np.random.Generator:

@@ -24,7 +24,9 @@ class SamplingConfig:
                                   "prompts whose rollouts were all correct in an epoch leave the pool at the epoch "
                                   "boundary) or ``dynamic_sampling`` (DAPO baseline: a uniform prompt stream; the "
                                   "trainer oversamples and keeps only groups whose ``correct`` values are not all "
-                                  "equal, see `srpo.sampling.dynamic`).")
+                                  "equal, see `srpo.sampling.dynamic`) or ``difficulty_pool`` (prime-rl's buffer: "
+                                  "each batch mixes easy / normal / hard pools by fixed fractions, a prompt's "
+                                  "pool following its latest group pass rate, see `srpo.sampling.pool`).")
     hr_drop_threshold: float = option(1.0, "HR's epoch pass rate at which a prompt leaves the pool: an active prompt "
                                            "is dropped at the epoch boundary when its pass rate in that epoch "
                                            "(correct rollouts / rollouts recorded for it) is >= this. 1.0 = only "
@@ -52,6 +54,26 @@ class SamplingConfig:
                    "drawn, then training ends after the current step. Logged when it happens; counted in "
                    "``floor_hits``. Measured in docs/reproduction.md: ``floor`` lost held-out accuracy after the pool "
                    "ran dry, ``readmit`` kept it.")
+    hr_wrong_patience: int = option(0, "HR with patience for the unsolvable: a prompt all wrong in this many "
+                                       "consecutive epochs (epochs in which it was served and no rollout was "
+                                       "correct) is set aside at the boundary, so HR's pool cannot fill with prompts "
+                                       "it never solves. 0 (default) = SRPO as published: all-wrong prompts always "
+                                       "stay. Set-aside prompts come back after ``hr_wrong_return`` epochs, or when "
+                                       "the pool runs dry (whatever ``hr_on_exhausted`` says).")
+    hr_wrong_return: int = option(0, "HR patience: epochs a set-aside prompt stays out before it comes back (its "
+                                     "streak starts again from 0). 0 = only when the pool runs dry.")
+    pool_easy_border: float = option(0.8, "difficulty_pool: a prompt whose latest group pass rate is > this moves to "
+                                          "the easy pool (prime-rl's ``easy_border`` default).")
+    pool_hard_border: float = option(0.2, "difficulty_pool: a prompt whose latest group pass rate is < this moves to "
+                                          "the hard pool (prime-rl's ``hard_border`` default); in between: normal.")
+    pool_easy_fraction: float = option(0.1, "difficulty_pool: share of each batch drawn from the easy pool (prime-rl "
+                                            "default 0.1); a pool too small gives its share to the normal pool.")
+    pool_hard_fraction: float = option(0.1, "difficulty_pool: share of each batch drawn from the hard pool (prime-rl "
+                                            "default 0.1).")
+    pool_start_from_labels: bool = option(False, "difficulty_pool: start each prompt in the pool of its data label "
+                                                 "(``difficulty`` easy / medium / hard from `srpo curate`, medium = "
+                                                 "normal; other labels start normal) instead of all in normal (the "
+                                                 "prime-rl default without a difficulty field).")
     dynamic_max_rounds: int = option(10, "dynamic sampling: most generation rounds per training batch. When hit, the "
                                          "trainer trains on the groups that survived (possibly fewer, possibly none) "
                                          "and logs ``cap_hit``. DAPO's verl recipe scripts use 10 "
@@ -72,6 +94,10 @@ class SamplingConfig:
             raise ConfigError(f"hr_readmit_prob: must be in [0, 1], got {self.hr_readmit_prob}")
         if self.hr_min_active < 0:
             raise ConfigError(f"hr_min_active: must be >= 0, got {self.hr_min_active}")
+        if self.hr_wrong_patience < 0 or self.hr_wrong_return < 0:
+            raise ConfigError(f"hr_wrong_patience, hr_wrong_return: must be >= 0, got {self.hr_wrong_patience}, "
+                              f"{self.hr_wrong_return}")
+        self._validate_pool()
         if self.dynamic_max_rounds < 1:
             raise ConfigError(f"dynamic_max_rounds: must be >= 1, got {self.dynamic_max_rounds}")
         if not (math.isfinite(self.dynamic_oversample) and self.dynamic_oversample > 0):
@@ -83,3 +109,15 @@ class SamplingConfig:
                               f"got {self.hr_on_exhausted!r}")
         if self.dynamic_refill not in ("fixed", "need"):
             raise ConfigError(f"dynamic_refill: must be 'fixed' or 'need', got {self.dynamic_refill!r}")
+
+    def _validate_pool(self) -> None:
+        for name in ("pool_easy_border", "pool_hard_border", "pool_easy_fraction", "pool_hard_fraction"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise ConfigError(f"{name}: must be in [0, 1], got {value!r}")
+        if self.pool_hard_border > self.pool_easy_border:
+            raise ConfigError(f"pool_hard_border: must be <= pool_easy_border ({self.pool_easy_border}), "
+                              f"got {self.pool_hard_border}")
+        if self.pool_easy_fraction + self.pool_hard_fraction > 1.0:
+            raise ConfigError(f"pool_easy_fraction + pool_hard_fraction: must be <= 1, got "
+                              f"{self.pool_easy_fraction} + {self.pool_hard_fraction}")
