@@ -45,7 +45,23 @@ def test_verl_maps_gspo(tmp_path):
     assert pairs == {"a.clip_ratio_low": 3e-4, "a.clip_ratio_high": 4e-4}
 
 
-@pytest.mark.parametrize("loss", ["cispo", "sapo"])
-def test_verl_refuses_cispo_and_sapo(tmp_path, loss):
-    with pytest.raises(ConfigError, match="algorithm.policy_loss: only ppo_clip"):
-        verl_setup.check_config(_verl(tmp_path, f"algorithm.policy_loss={loss}"))
+def _verl_settings(cfg, tmp_path) -> dict:
+    verl_setup.check_config(cfg)
+    overrides = verl_setup.verl_overrides(cfg, verl_setup.Layout.under(tmp_path))
+    return dict(o.lstrip("+").split("=", 1) for o in overrides)
+
+
+@pytest.mark.parametrize("overrides,want", [
+    (["algorithm.policy_loss=cispo"], {"loss_mode": "cispo", "clip_ratio_low": "1.0", "clip_ratio_high": "4.0"}),
+    (["algorithm.policy_loss=cispo", "algorithm.cispo_clip_high=2"], {"clip_ratio_high": "2.0"}),
+    (["algorithm.policy_loss=sapo", "algorithm.loss_agg=seq_mean_token_mean", "algorithm.sapo_tau_neg=2"],
+     {"loss_mode": "sapo", "tau_pos": "1.0", "tau_neg": "2.0"})])
+def test_verl_maps_cispo_and_sapo(tmp_path, overrides, want):
+    got = _verl_settings(_verl(tmp_path, *overrides), tmp_path)
+    a = "actor_rollout_ref.actor."
+    assert {k: got[a + ("policy_loss." if k == "loss_mode" else "") + k] for k in want} == want
+
+
+def test_verl_refuses_sapo_with_another_aggregation(tmp_path):
+    with pytest.raises(ConfigError, match="algorithm.loss_agg: verl's sapo always aggregates"):
+        verl_setup.check_config(_verl(tmp_path, "algorithm.policy_loss=sapo"))

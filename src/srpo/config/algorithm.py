@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
-from srpo.algo import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES
+from srpo.algo import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES, REJECTION_STATISTICS
 from srpo.core.configlib import ConfigError, option
 
 
@@ -21,6 +21,72 @@ LOSS_OPTIONS: dict[str, dict[str, str]] = {
 }
 _SHARED_LOSS_FIELDS = {"clip_low", "clip_high", "log_ratio_clamp"}
 _LOSS_ONLY_FIELDS = {f for fields in LOSS_OPTIONS.values() for f in fields} - _SHARED_LOSS_FIELDS
+
+
+@dataclass(frozen=True)
+class RolloutCorrectionConfig:
+    """Mismatch correction between the rollout engine's behaviour policy mu and the trainer's pi_old.
+
+    With r_t = pi_old(y_t) / mu(y_t) (pi_old recomputed by the trainer, mu recorded by the rollout engine
+    after temperature, before top-p), each token's policy loss is multiplied by a weight w: r_t per token, or
+    prod_t r_t per sequence, truncated into [low, high] (TIS) or set to 0 outside it (IcePop / MIS); sequences
+    whose statistic of log r (`srpo.algo.REJECTION_STATISTICS`) exceeds reject_threshold leave the loss.
+    Formulas, defaults and the peers' equivalents: docs/algo.md.
+    """
+
+    enabled: bool | None = option(
+        None, "null (auto): on exactly when the engine has two log-prob sets to compare, i.e. pi_old is "
+              "recomputed by the trainer (native: algorithm.old_logprobs=recompute; trl: trl.use_vllm, TRL's own "
+              "default; verl: always). true: on (the native engine then requires old_logprobs=recompute: with "
+              "rollout, pi_old is the behaviour policy and every weight is 1). false: off; the mismatch metrics "
+              "rollout_correction/* are still logged whenever pi_old is recomputed.")
+    level: Literal["token", "sequence"] = option(
+        "sequence", "``token``: w_t = pi_old(y_t) / mu(y_t); ``sequence``: one w = prod_t pi_old / mu per "
+                    "response on all its tokens (TRL's default ``sequence_mask``).")
+    mode: Literal["truncate", "mask"] = option(
+        "mask", "``truncate`` (TIS): w = clamp(w, low, high); ``mask`` (IcePop at token level, MIS at sequence "
+                "level): w = 0 outside [low, high], the token staying in the aggregation's totals.")
+    low: float | None = option(None, "lower bound in [0, 1), or null: none (TRL's vllm_importance_sampling_clip_min "
+                                     "default).")
+    high: float | None = option(3.0, "upper bound > 1, or null: none (3.0 is TRL's vllm_importance_sampling_clip_max "
+                                     "default; verl's rollout_is_threshold default is 2.0).")
+    reject: str | None = option(
+        None, "sequence rejection: a statistic s of the response's log-ratios log(pi_old / mu) in "
+              "``srpo.algo.REJECTION_STATISTICS``: ``max_abs`` (worst token), ``mean_abs``, ``mean`` (log of the "
+              "geometric-mean ratio) or ``sum`` (log of the sequence ratio); a response with |s| > "
+              "reject_threshold leaves the loss and its totals (as if absent). null: off.")
+    reject_threshold: float | None = option(
+        None, "bound on |s| for reject, in log space (> 0; e.g. 0.69 = log 2: max_abs rejects a response with any "
+              "token ratio above 2 or below 1/2). Required with reject.")
+
+    def active(self, recomputed: bool) -> bool:
+        """Whether the correction applies, for an engine that does (`recomputed`) or does not recompute pi_old."""
+        return recomputed if self.enabled is None else self.enabled
+
+    def options(self) -> dict:
+        """Keyword options of `srpo.algo.importance_weights`."""
+        return {"level": self.level, "mode": self.mode, "low": self.low, "high": self.high}
+
+    def validate(self) -> None:
+        if self.low is not None and not 0 <= self.low < 1:
+            raise ConfigError(f"low: must be in [0, 1) or null, got {self.low}")
+        if self.high is not None and self.high <= 1:
+            raise ConfigError(f"high: must be > 1 or null, got {self.high} (a weight of 1 means no mismatch and "
+                              "must stay inside the bounds)")
+        if self.low is None and self.high is None:
+            raise ConfigError(f"high: mode={self.mode} needs at least one bound (low or high); to switch the "
+                              "correction off set enabled=false")
+        if self.reject is not None:
+            REJECTION_STATISTICS.check(self.reject, "reject")
+            if self.reject_threshold is None or self.reject_threshold <= 0:
+                raise ConfigError(f"reject_threshold: reject={self.reject} needs a bound > 0 on |s| (log space), "
+                                  f"got {self.reject_threshold}")
+        elif self.reject_threshold is not None:
+            raise ConfigError("reject_threshold: only read with reject (a statistic); set reject or remove it")
+        if self.enabled is False and self != RolloutCorrectionConfig(enabled=False):
+            changed = sorted(f.name for f in fields(self) if f.name != "enabled"
+                             and getattr(self, f.name) != getattr(RolloutCorrectionConfig(), f.name))
+            raise ConfigError(f"{changed[0]}: enabled=false does not read it (remove it or set enabled to null/true)")
 
 
 @dataclass(frozen=True)
@@ -88,7 +154,11 @@ class AlgorithmConfig:
     old_logprobs: Literal["rollout", "recompute"] = option(
         "rollout", "where pi_old comes from. ``rollout``: the engine's behaviour log-probs (no extra forward pass); "
                    "``recompute``: one no-grad forward pass before the update (needed when the rollout and training "
-                   "numerics differ, e.g. a separate inference engine or bf16 sampling).")
+                   "numerics differ, e.g. a separate inference engine or bf16 sampling; it also switches the "
+                   "default rollout_correction on).")
+    rollout_correction: RolloutCorrectionConfig = option(
+        factory=RolloutCorrectionConfig, doc="importance weights (TIS / IcePop / MIS) and sequence rejection between "
+                                             "the rollout engine's behaviour log-probs and the recomputed pi_old.")
     truncation: Literal["keep", "mask", "soft_penalty", "mask+soft_penalty"] = option(
         "keep", "what happens to responses that hit rollout.max_new_tokens without EOS: ``keep``, ``mask`` (no "
                 "loss, still in their group's advantage statistics), ``soft_penalty`` (DAPO's length penalty on "

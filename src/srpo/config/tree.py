@@ -77,6 +77,11 @@ class TrainConfig:
                 f"optimizer steps (ppo_epochs={self.algorithm.ppo_epochs}, mini_batch_size={mini or batch} of "
                 f"{batch} responses): every update after the first is off-policy, so its clipped ratio must "
                 "compare pi with a pi_old of the same bf16 numerics, not the rollout's log-probs (no autocast)")
+        if self.engine == "native" and self.algorithm.rollout_correction.enabled and \
+                self.algorithm.old_logprobs == "rollout":
+            raise ConfigError("algorithm.rollout_correction.enabled: the correction weighs by pi_old / mu, and with "
+                              "algorithm.old_logprobs=rollout pi_old is the behaviour policy mu itself (every weight "
+                              "1); set algorithm.old_logprobs=recompute")
         tokens = self.algorithm.micro_batch_tokens
         if tokens is not None and tokens <= self.rollout.max_new_tokens:
             raise ConfigError(f"algorithm.micro_batch_tokens: {tokens} must exceed rollout.max_new_tokens "

@@ -6,6 +6,10 @@ Each micro-batch loss is aggregated with the totals of its whole mini-batch, so 
 equal those of the unsplit mini-batch for every aggregation mode. Only `Experience.loss_mask_bt` enters
 the loss and the totals, so a row left out of the loss (a truncated response under truncation=mask)
 weighs exactly as if it were not in the batch.
+
+When pi_old is recomputed, `_rollout_correction` compares it with the rollout's behaviour log-probs once per
+step: the importance weights multiply each token's policy loss, rejected rows leave the loss mask (and so
+the totals), and the mismatch metrics come back as ``rollout_correction/*`` in the update's stats.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from collections import defaultdict
 
 import torch
 
-from srpo.algo import (KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES, aggregation_totals,
-                       entropy_from_logits, logprobs_entropy_from_hidden, logprobs_from_logits, masked_mean)
+from srpo.algo import (KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES, aggregation_totals, entropy_from_logits,
+                       importance_weights, logprobs_entropy_from_hidden, logprobs_from_logits, masked_mean,
+                       mismatch_stats, rejection_keep)
 from srpo.config.algorithm import AlgorithmConfig, OptimConfig
 from srpo.engines.hf_model import cache_kwarg
 from srpo.engines.native.experience import Experience, micro_batches
@@ -237,10 +242,11 @@ class Actor:
         self.kl_estimator = KL_ESTIMATORS.get(algo.kl_estimator)
 
     def update(self, exp: Experience) -> dict[str, float]:
-        """Run the configured epochs of mini-batch updates; returns token-weighted mean statistics and
-        ``timing/logprobs_s``, the seconds spent on the no-grad pi_old / reference log-prob passes."""
+        """Run the configured epochs of mini-batch updates; returns token-weighted mean statistics,
+        ``rollout_correction/*`` when pi_old is recomputed, and ``timing/logprobs_s``, the seconds spent on the
+        no-grad pi_old / reference log-prob passes."""
         start = time.perf_counter()
-        self._prepare(exp)
+        correction = self._prepare(exp)
         prepare_s = time.perf_counter() - start
         stats = _TokenWeightedStats()
         mini = self.algo.mini_batch_size or len(exp)
@@ -251,15 +257,34 @@ class Actor:
         self.model.eval()
         out = {f"actor/{k}" if k not in ("loss", "grad_norm", "lr") else f"train/{k}": v
                for k, v in stats.means().items()}
-        return {**out, "timing/logprobs_s": prepare_s}
+        return {**out, **correction, "timing/logprobs_s": prepare_s}
 
     @torch.no_grad()
-    def _prepare(self, exp: Experience) -> None:
-        """Fill pi_old (when recomputed) and the reference log-probs (when the KL term is on)."""
+    def _prepare(self, exp: Experience) -> dict[str, float]:
+        """Fill pi_old and the rollout correction (when pi_old is recomputed; returns its metrics) and the
+        reference log-probs (when the KL term is on)."""
+        stats: dict[str, float] = {}
         if self.algo.old_logprobs == "recompute":
             exp.old_logprobs_bt = self._no_grad_logprobs(self.model, exp)
+            stats = self._rollout_correction(exp)
         if self.algo.kl_coef > 0:
             exp.ref_logprobs_bt = self._reference_logprobs(exp)
+        return stats
+
+    def _rollout_correction(self, exp: Experience) -> dict[str, float]:
+        """Importance weights and rejected rows between the recomputed pi_old and the behaviour log-probs mu
+        (when `algorithm.rollout_correction` is active), and the mismatch metrics over the loss's tokens."""
+        rc = self.algo.rollout_correction
+        old, behaviour, mask = exp.old_logprobs_bt, exp.behaviour_logprobs_bt, exp.loss_mask_bt
+        if behaviour is None:
+            raise ValueError("the experience has no behaviour log-probs (Experience.from_rollout records them)")
+        if rc.active(recomputed=True):
+            exp.correction_weights_bt = importance_weights(old, behaviour, mask, **rc.options())
+            if rc.reject is not None:
+                exp.correction_keep_b = rejection_keep(old, behaviour, mask, statistic=rc.reject,
+                                                       threshold=rc.reject_threshold)
+        stats = mismatch_stats(old, behaviour, mask, exp.correction_weights_bt, exp.correction_keep_b)
+        return {f"rollout_correction/{k}": float(v) for k, v in stats.items()}
 
     def _reference_logprobs(self, exp: Experience) -> torch.Tensor:
         """Log-probs under the KL reference: `ref_model`, or without one (LoRA) the policy with its adapters
@@ -308,6 +333,8 @@ class Actor:
         mask = mb.loss_mask_bt.to(device)
         loss_bt, stats = self.policy_loss(logp, mb.old_logprobs_bt.to(device), mb.advantages_b.to(device),
                                           mask, **algo.policy_loss_options())
+        if mb.correction_weights_bt is not None:  # TIS / IcePop / MIS: the policy term only, not KL or entropy
+            loss_bt = loss_bt * mb.correction_weights_bt.to(device, loss_bt.dtype)
         stats["entropy"] = masked_mean(entropy.detach(), mask)
         if algo.kl_coef > 0:
             kl_bt = self.kl_estimator(logp, mb.ref_logprobs_bt.to(device))

@@ -17,6 +17,10 @@ from srpo.engines.native.rollout import RolloutBatch
 from srpo.engines.records import Record
 
 
+# [B, T] float fields padded with 0 on the right, trimmed with the responses
+_LOGPROB_FIELDS = ("old_logprobs_bt", "ref_logprobs_bt", "behaviour_logprobs_bt", "correction_weights_bt")
+
+
 @dataclass
 class Experience:
     """Tensors are indexed by row (b), prompt position (p) or response position (t).
@@ -25,6 +29,12 @@ class Experience:
     (0 unless ``algorithm.truncation`` has soft_penalty). corrects_b is the verifier's binary verdict and
     is never shaped. in_loss_b is False for rows left out of the loss (truncated responses under
     truncation=mask); they still count in their group's advantage statistics.
+
+    behaviour_logprobs_bt are the rollout engine's log-probs (mu, after temperature, before top-p) and stay
+    as recorded; old_logprobs_bt (pi_old) starts as the same tensor and is replaced when the actor recomputes
+    it. correction_weights_bt (None: no correction) multiply the per-token policy loss and correction_keep_b
+    (None: all kept) drops rejected rows from the loss and its totals, both set by the actor once per step
+    (`srpo.algo.importance_weights`, `srpo.algo.rejection_keep`).
     """
 
     prompt_ids_bp: torch.Tensor
@@ -42,6 +52,9 @@ class Experience:
     texts: list[str]
     advantages_b: torch.Tensor | None = None
     ref_logprobs_bt: torch.Tensor | None = None
+    behaviour_logprobs_bt: torch.Tensor | None = None
+    correction_weights_bt: torch.Tensor | None = None
+    correction_keep_b: torch.Tensor | None = None
 
     @classmethod
     def from_rollout(cls, batch: RolloutBatch, problems: list[Problem], results: list[RewardResult],
@@ -64,6 +77,7 @@ class Experience:
             truncated_b=truncated_b, length_penalty_b=penalty_b,
             in_loss_b=~truncated_b if mask_truncated else torch.ones_like(truncated_b),
             problems=[problems[i] for i in index], texts=list(batch.texts),
+            behaviour_logprobs_bt=batch.logprobs_bt,
         )
 
     @classmethod
@@ -91,8 +105,10 @@ class Experience:
 
     @property
     def loss_mask_bt(self) -> torch.Tensor:
-        """[B, T] bool: the response tokens (EOS included) of the rows that enter the loss."""
-        return self.response_mask_bt.bool() & self.in_loss_b[:, None]
+        """[B, T] bool: the response tokens (EOS included) of the rows that enter the loss (in_loss_b and, when
+        the rollout correction rejects rows, correction_keep_b)."""
+        rows = self.in_loss_b if self.correction_keep_b is None else self.in_loss_b & self.correction_keep_b
+        return self.response_mask_bt.bool() & rows[:, None]
 
     def select(self, rows: list[int] | torch.Tensor) -> "Experience":
         """The experience restricted to `rows` (tensors indexed, lists picked)."""
@@ -133,7 +149,7 @@ class Experience:
         end = max(int(self.response_lengths_b.max()), 1) if len(self) else 1
         out = self.select(torch.arange(len(self)))
         out.prompt_ids_bp, out.prompt_mask_bp = self.prompt_ids_bp[:, start:], self.prompt_mask_bp[:, start:]
-        for name in ("response_ids_bt", "response_mask_bt", "old_logprobs_bt", "ref_logprobs_bt"):
+        for name in ("response_ids_bt", "response_mask_bt", *_LOGPROB_FIELDS):
             value = getattr(self, name)
             if value is not None:
                 setattr(out, name, value[:, :end])
@@ -193,7 +209,7 @@ def concat(parts: list[Experience], pad_id: int) -> Experience:
     t_width = max(e.response_ids_bt.shape[1] for e in parts)
     pad_values = {"prompt_ids_bp": (pad_id, True), "prompt_mask_bp": (0, True),
                   "response_ids_bt": (pad_id, False), "response_mask_bt": (0, False),
-                  "old_logprobs_bt": (0.0, False), "ref_logprobs_bt": (0.0, False)}
+                  **{name: (0.0, False) for name in _LOGPROB_FIELDS}}
     values = {}
     for f in fields(Experience):
         items = [getattr(e, f.name) for e in parts]

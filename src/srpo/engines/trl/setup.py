@@ -134,7 +134,8 @@ CAPABILITIES: tuple[Capability, ...] = (
     _r("algorithm.loss_agg (a plugin's)", "no GRPOTrainer loss_type", "algorithm.loss_agg=plugin"),
     _r("algorithm.norm_len", "with seq_mean_token_sum_norm: dr_grpo divides by max_completion_length, so unset or "
        "rollout.max_new_tokens only", "algorithm.loss_agg=seq_mean_token_sum_norm", "algorithm.norm_len=100"),
-    _m("algorithm.kl_coef", "beta"),
+    _m("algorithm.kl_coef", "beta", "use_bias_correction_kl", note="use_bias_correction_kl=false: srpo's KL term "
+       "is not multiplied by the (differentiable) ratio"),
     _r("algorithm.kl_estimator", "with kl_coef > 0: GRPOTrainer's KL term is k3 only",
        "algorithm.kl_coef=0.01", "algorithm.kl_estimator=k1"),
     _r("algorithm.entropy_coef", "no entropy bonus (entropy is logged only)", "algorithm.entropy_coef=0.01"),
@@ -150,7 +151,18 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("algorithm.share_prompts", IGNORED, note="native's actor only"),
     Capability("algorithm.fused_head", IGNORED, note="native's actor only"),
     Capability("algorithm.old_logprobs", IGNORED, note="GRPOTrainer recomputes pi_old when a batch makes several "
-               "updates, else the ratio is exactly 1 (logged at start)"),
+               "updates or trl.use_vllm, else the ratio is exactly 1 (logged at start)"),
+    _m("algorithm.rollout_correction.enabled", "vllm_importance_sampling_correction", note="null (auto) -> "
+       "trl.use_vllm (TRL's own default: on with vLLM)"),
+    _r("algorithm.rollout_correction.enabled (without vLLM)", "GRPOTrainer corrects vLLM rollouts only; without "
+       "trl.use_vllm the policy samples itself", "algorithm.rollout_correction.enabled=true"),
+    _m("algorithm.rollout_correction.level", "vllm_importance_sampling_mode", note="token / sequence"),
+    _m("algorithm.rollout_correction.mode", "vllm_importance_sampling_mode", note="level_mode, e.g. sequence_mask"),
+    _m("algorithm.rollout_correction.low", "vllm_importance_sampling_clip_min"),
+    _m("algorithm.rollout_correction.high", "vllm_importance_sampling_clip_max"),
+    _r("algorithm.rollout_correction.reject", "no sequence rejection in GRPOTrainer (off_policy_mask_threshold is "
+       "DeepSeek-V3.2's mask of negative-advantage sequences, another rule)", "trl.use_vllm=true",
+       "algorithm.rollout_correction.reject=max_abs", "algorithm.rollout_correction.reject_threshold=0.5"),
     _m("algorithm.truncation", "mask_truncated_completions", note="soft_penalty: an overlong_penalty reward "
        "function; correct is never shaped"),
     _m("optim.lr", "learning_rate"),
@@ -209,6 +221,7 @@ def check_config(cfg: TrainConfig, processes: int = 1) -> BatchPlan:
                           f"{algo.kl_estimator!r}")
     if algo.entropy_coef != 0:
         raise ConfigError("algorithm.entropy_coef: GRPOTrainer has no entropy bonus (entropy is logged only)")
+    _check_rollout_correction(cfg)
     if cfg.run.max_rollouts is not None and cfg.run.max_rollouts % (cfg.rollout.prompts_per_step
                                                                     * cfg.rollout.group_size):
         log.info("run.max_rollouts is not a multiple of a step's responses: the crossing step is the last")
@@ -258,6 +271,25 @@ def _policy_loss_args(algo) -> dict[str, Any]:
             "sapo_temperature_pos": algo.sapo_tau_pos, "sapo_temperature_neg": algo.sapo_tau_neg}
 
 
+def _check_rollout_correction(cfg: TrainConfig) -> None:
+    rc = cfg.algorithm.rollout_correction
+    if rc.enabled and not cfg.trl.use_vllm:
+        raise ConfigError("algorithm.rollout_correction.enabled: GRPOTrainer corrects vLLM rollouts only "
+                          "(vllm_importance_sampling_correction needs trl.use_vllm=true); without vLLM the policy "
+                          "samples itself and there is no behaviour log-prob to compare")
+    if rc.active(recomputed=cfg.trl.use_vllm) and rc.reject is not None:
+        raise ConfigError("algorithm.rollout_correction.reject: GRPOTrainer has no sequence rejection by a log-ratio "
+                          "statistic (its off_policy_mask_threshold is DeepSeek-V3.2's off-policy mask, another rule)")
+
+
+def _rollout_correction_args(cfg: TrainConfig) -> dict[str, Any]:
+    """``vllm_importance_sampling_*``: the same weights as `srpo.algo.importance_weights` (docs/algo.md)."""
+    rc = cfg.algorithm.rollout_correction
+    return {"vllm_importance_sampling_correction": rc.active(recomputed=cfg.trl.use_vllm),
+            "vllm_importance_sampling_mode": f"{rc.level}_{rc.mode}",
+            "vllm_importance_sampling_clip_min": rc.low, "vllm_importance_sampling_clip_max": rc.high}
+
+
 def _check_loss(cfg: TrainConfig) -> None:
     algo = cfg.algorithm
     if algo.loss_agg not in LOSS_TYPES:
@@ -305,6 +337,7 @@ def grpo_args(cfg: TrainConfig, plan: BatchPlan) -> dict[str, Any]:
         "temperature": ro.temperature, "top_p": ro.top_p, "top_k": 0, "min_p": None, "repetition_penalty": 1.0,
         "max_completion_length": ro.max_new_tokens,
         **_policy_loss_args(algo), "scale_rewards": SCALE_REWARDS[algo.advantage], "beta": algo.kl_coef,
+        "use_bias_correction_kl": False, **_rollout_correction_args(cfg),
         "mask_truncated_completions": algo.masks_truncated,
         "learning_rate": opt.lr, "adam_beta1": opt.betas[0], "adam_beta2": opt.betas[1], "adam_epsilon": opt.eps,
         "weight_decay": opt.weight_decay, "max_grad_norm": opt.max_grad_norm, "warmup_steps": opt.warmup_steps,

@@ -20,6 +20,7 @@ Nothing here imports verl: the mapping is tested without it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import shlex
 from pathlib import Path
@@ -34,6 +35,10 @@ LOSS_AGG = {"token_mean": "token-mean", "seq_mean_token_mean": "seq-mean-token-m
             "seq_mean_token_sum": "seq-mean-token-sum", "seq_mean_token_sum_norm": "seq-mean-token-sum-norm"}
 ADVANTAGE = {"grpo": ("grpo", True), "dr_grpo": ("grpo", False), "rloo": ("rloo", True)}
 KL_TYPE = {"k1": "k1", "k2": "k2", "k3": "low_var_kl"}
+LOSS_MODES = {"ppo_clip": "vanilla", "gspo": "gspo", "cispo": "cispo", "sapo": "sapo"}
+# srpo's rejection statistic -> verl's rollout_rs option (the same test |s| <= t, see _rs_threshold)
+REJECT_OPTIONS = {"max_abs": "seq_max_k2", "mean": "seq_mean_k1", "sum": "seq_sum_k1"}
+ICEPOP_NO_LOWER = 1e-30  # verl's IcePop needs a lower bound > 0; its weights are >= exp(-20) ~ 2e-9
 VERL_ADV_EPS = 1e-6  # verl's GRPO epsilon (compute_grpo_outcome_advantage's default)
 VERL_LOG_RATIO_CLAMP = 20.0  # verl clamps log(pi/pi_old) to +-20 in compute_policy_loss_vanilla
 # verl always applies dual clip (clip_ratio_c, default 3.0). The ratio is at most exp(20) ~ 4.9e8 after the
@@ -104,6 +109,7 @@ def _r(option: str, note: str, *example: str) -> Capability:
 
 
 _A, _R = "actor_rollout_ref.actor.", "actor_rollout_ref.rollout."
+_RC = "algorithm.rollout_correction."
 # What this engine does with the options it treats specially (docs/engines.md is rendered from it, and
 # tests/test_engine_capabilities.py holds it to `check_config` and `verl_overrides`).
 CAPABILITIES: tuple[Capability, ...] = (
@@ -145,15 +151,18 @@ CAPABILITIES: tuple[Capability, ...] = (
     _r("algorithm.advantage (a plugin's)", "no verl adv_estimator", "algorithm.advantage=plugin"),
     _r("algorithm.std_unbiased=false", "verl's GRPO divides by torch.std (Bessel-corrected) only"),
     _r("algorithm.adv_eps", f"verl's GRPO adds a fixed {VERL_ADV_EPS}", "algorithm.adv_eps=0.01"),
-    _m("algorithm.policy_loss", _A + "policy_loss.loss_mode", note="ppo_clip -> vanilla, gspo -> gspo"),
-    _r("algorithm.policy_loss=cispo", "not mapped (no verl loss_mode assumed)", "algorithm.policy_loss=cispo"),
-    _r("algorithm.policy_loss=sapo", "not mapped (no verl loss_mode assumed)", "algorithm.policy_loss=sapo"),
-    _r("algorithm.policy_loss (a plugin's)", "only ppo_clip and gspo are mapped", "algorithm.policy_loss=plugin"),
+    _m("algorithm.policy_loss", _A + "policy_loss.loss_mode", note="ppo_clip -> vanilla, gspo -> gspo, cispo -> "
+       "cispo, sapo -> sapo (verl 0.9's core_algos registers all four)"),
+    _r("algorithm.policy_loss (a plugin's)", "only ppo_clip, gspo, cispo and sapo are mapped",
+       "algorithm.policy_loss=plugin"),
     _m("algorithm.gspo_clip_low", _A + "clip_ratio_low", note="with gspo"),
     _m("algorithm.gspo_clip_high", _A + "clip_ratio_high", note="with gspo"),
-    Capability("algorithm.cispo_clip_high", IGNORED, note="cispo is refused"),
-    Capability("algorithm.sapo_tau_pos", IGNORED, note="sapo is refused"),
-    Capability("algorithm.sapo_tau_neg", IGNORED, note="sapo is refused"),
+    _m("algorithm.cispo_clip_high", _A + "clip_ratio_high", note="with cispo; clip_ratio_low=1.0: verl clamps the "
+       "weight into [1 - low, 1 + high], so no lower bound, as srpo's cispo"),
+    _m("algorithm.sapo_tau_pos", _A + "tau_pos"),
+    _m("algorithm.sapo_tau_neg", _A + "tau_neg"),
+    _r("algorithm.loss_agg (with sapo)", "verl's sapo always aggregates seq-mean-token-mean",
+       "algorithm.policy_loss=sapo", "algorithm.loss_agg=token_mean"),
     _m("algorithm.clip_low", _A + "clip_ratio_low"),
     _m("algorithm.clip_high", _A + "clip_ratio_high"),
     _m("algorithm.dual_clip", _A + "clip_ratio_c", note=f"null -> {DUAL_CLIP_OFF:g}, a bound the clamped ratio "
@@ -182,6 +191,24 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("algorithm.share_prompts", IGNORED, note="native's actor only"),
     Capability("algorithm.fused_head", IGNORED, note="native's actor only"),
     Capability("algorithm.old_logprobs", IGNORED, note="verl recomputes pi_old every step (printed by the recipe)"),
+    _m("algorithm.rollout_correction.enabled", _RC + "rollout_is", _RC + "rollout_rs", _RC + "bypass_mode",
+       _R + "calculate_log_probs", note="null (auto) -> on: verl recomputes pi_old; off -> rollout_is=null, "
+       "rollout_rs=null (verl still logs rollout_corr/*); calculate_log_probs=true, bypass_mode=false"),
+    _m("algorithm.rollout_correction.level", _RC + "rollout_is", note="token / sequence"),
+    _m("algorithm.rollout_correction.mode", _RC + "rollout_is_threshold", note="truncate -> the upper bound (TIS); "
+       "mask -> 'low_high' (IcePop), low null -> 1e-30, below verl's smallest weight exp(-20)"),
+    _m("algorithm.rollout_correction.low", _RC + "rollout_is_threshold", note="with mask"),
+    _r("algorithm.rollout_correction.low (with truncate)", "verl's TIS truncates from above only",
+       "algorithm.rollout_correction.mode=truncate", "algorithm.rollout_correction.low=0.5"),
+    _m("algorithm.rollout_correction.high", _RC + "rollout_is_threshold"),
+    _r("algorithm.rollout_correction.high=null", "verl's IS needs an upper bound",
+       "algorithm.rollout_correction.low=0.5", "algorithm.rollout_correction.high=null"),
+    _m("algorithm.rollout_correction.reject", _RC + "rollout_rs", note="max_abs -> seq_max_k2, mean -> seq_mean_k1, "
+       "sum -> seq_sum_k1"),
+    _r("algorithm.rollout_correction.reject=mean_abs", "no verl rollout_rs option", 
+       "algorithm.rollout_correction.reject=mean_abs", "algorithm.rollout_correction.reject_threshold=0.1"),
+    _m("algorithm.rollout_correction.reject_threshold", _RC + "rollout_rs_threshold", note="t -> t^2 / 2 for "
+       "seq_max_k2 (0.5 (log r)^2 <= t^2 / 2 iff |log r| <= t); 'exp(-t)_exp(t)' for the k1 options"),
     _m("algorithm.truncation", "reward.reward_manager.name", note="keep -> naive, soft_penalty -> dapo"),
     _r("algorithm.truncation=mask", "verl's PPO trainer cannot mask truncated responses out of the loss"),
     _r("algorithm.truncation=mask+soft_penalty", "verl's PPO trainer cannot mask truncated responses out of the "
@@ -233,6 +260,8 @@ def _clip_pairs(a: str, algo) -> list[tuple[str, Any]]:
     """verl's GSPO (compute_policy_loss_gspo) reads the same clip_ratio_low/high keys as vanilla."""
     if algo.policy_loss == "gspo":
         return [(a + "clip_ratio_low", algo.gspo_clip_low), (a + "clip_ratio_high", algo.gspo_clip_high)]
+    if algo.policy_loss == "cispo":  # compute_policy_loss_cispo clamps into [1 - low, 1 + high]: low 1 = no bound
+        return [(a + "clip_ratio_low", 1.0), (a + "clip_ratio_high", algo.cispo_clip_high)]
     return [(a + "clip_ratio_low", algo.clip_low), (a + "clip_ratio_high", algo.clip_high)]
 
 
@@ -250,9 +279,13 @@ def check_config(cfg: TrainConfig) -> BatchPlan:
     if algo.adv_eps != VERL_ADV_EPS:
         raise ConfigError(f"algorithm.adv_eps: verl's GRPO adds a fixed {VERL_ADV_EPS} to the group std, not "
                           f"{algo.adv_eps}")
-    if algo.policy_loss not in ("ppo_clip", "gspo"):
-        raise ConfigError(f"algorithm.policy_loss: only ppo_clip (verl's 'vanilla') and gspo (verl's 'gspo') are "
-                          f"mapped, not {algo.policy_loss!r}")
+    if algo.policy_loss not in LOSS_MODES:
+        raise ConfigError(f"algorithm.policy_loss: only {', '.join(LOSS_MODES)} are mapped (verl's "
+                          f"{', '.join(LOSS_MODES.values())}), not {algo.policy_loss!r}")
+    if algo.policy_loss == "sapo" and algo.loss_agg != "seq_mean_token_mean":
+        raise ConfigError(f"algorithm.loss_agg: verl's sapo always aggregates seq-mean-token-mean, the config says "
+                          f"{algo.loss_agg}")
+    _check_rollout_correction(algo.rollout_correction)
     if algo.log_ratio_clamp != VERL_LOG_RATIO_CLAMP:
         raise ConfigError(f"algorithm.log_ratio_clamp: verl clamps the log-ratio to +-{VERL_LOG_RATIO_CLAMP:g} "
                           "(fixed), so only that value is accepted")
@@ -266,6 +299,48 @@ def check_config(cfg: TrainConfig) -> BatchPlan:
     _warmup_in_steps(cfg, plan)
     check_overrides(cfg)
     return plan
+
+
+def _check_rollout_correction(rc) -> None:
+    if not rc.active(recomputed=True):
+        return
+    if rc.mode == "truncate" and rc.low is not None:
+        raise ConfigError("algorithm.rollout_correction.low: verl's TIS (a single rollout_is_threshold) truncates "
+                          "from above only; remove low or use mode=mask")
+    if rc.high is None:
+        raise ConfigError("algorithm.rollout_correction.high: verl's rollout_is_threshold needs an upper bound")
+    if rc.reject is not None and rc.reject not in REJECT_OPTIONS:
+        raise ConfigError(f"algorithm.rollout_correction.reject: {rc.reject!r} has no verl rollout_rs option "
+                          f"(mapped: {', '.join(REJECT_OPTIONS)})")
+
+
+def _rollout_correction(cfg: TrainConfig) -> list[tuple[str, Any]]:
+    """``algorithm.rollout_correction`` as verl's RolloutCorrectionConfig (decoupled mode: pi_old recomputed)."""
+    rc = cfg.algorithm.rollout_correction
+    on = rc.active(recomputed=True)
+    pairs: list[tuple[str, Any]] = [
+        (_RC + "bypass_mode", False), (_R + "calculate_log_probs", True),
+        (_RC + "rollout_is", rc.level if on else None),
+        (_RC + "rollout_is_threshold", _is_threshold(rc) if on else 2.0),
+        (_RC + "rollout_rs", REJECT_OPTIONS[rc.reject] if on and rc.reject else None),
+        (_RC + "rollout_rs_threshold", _rs_threshold(rc) if on and rc.reject else None),
+    ]
+    return pairs
+
+
+def _is_threshold(rc) -> float | str:
+    """TIS: the upper bound; mask (IcePop): 'low_high', a missing low as ICEPOP_NO_LOWER."""
+    if rc.mode == "truncate":
+        return rc.high
+    return f"{rc.low if rc.low is not None else ICEPOP_NO_LOWER!r}_{rc.high!r}"
+
+
+def _rs_threshold(rc) -> float | str:
+    """|s| <= t as verl states it: 0.5 s^2 <= t^2 / 2 (seq_max_k2), exp(-t) <= exp(-s) <= exp(t) (k1 options)."""
+    t = rc.reject_threshold
+    if rc.reject == "max_abs":
+        return t * t / 2
+    return f"{math.exp(-t)!r}_{math.exp(t)!r}"
 
 
 def _check_loss(cfg: TrainConfig) -> None:
@@ -347,7 +422,8 @@ def verl_overrides(cfg: TrainConfig, layout: Layout) -> list[str]:
 
 def _pairs(cfg: TrainConfig, layout: Layout) -> list[tuple[str, Any]]:
     plan = batch_plan(cfg)
-    return _data(cfg, layout) + _actor(cfg, plan) + _rollout(cfg, plan) + _reward(cfg, layout) + _trainer(cfg, layout)
+    return (_data(cfg, layout) + _actor(cfg, plan) + _rollout(cfg, plan) + _rollout_correction(cfg)
+            + _reward(cfg, layout) + _trainer(cfg, layout))
 
 
 def _data(cfg: TrainConfig, layout: Layout) -> list[tuple[str, Any]]:
@@ -382,7 +458,8 @@ def _actor(cfg: TrainConfig, plan: BatchPlan) -> list[tuple[str, Any]]:
         (a + "ppo_mini_batch_size", plan.mini_prompts), (a + "ppo_epochs", algo.ppo_epochs),
         *_clip_pairs(a, algo),
         (a + "clip_ratio_c", algo.dual_clip if algo.dual_clip is not None else DUAL_CLIP_OFF),
-        (a + "policy_loss.loss_mode", "gspo" if algo.policy_loss == "gspo" else "vanilla"),
+        (a + "policy_loss.loss_mode", LOSS_MODES[algo.policy_loss]),
+        (a + "tau_pos", algo.sapo_tau_pos), (a + "tau_neg", algo.sapo_tau_neg),
         (a + "loss_agg_mode", LOSS_AGG[algo.loss_agg]),
         (a + "use_kl_loss", algo.kl_coef > 0), (a + "kl_loss_coef", algo.kl_coef),
         (a + "kl_loss_type", KL_TYPE.get(algo.kl_estimator, "low_var_kl")),
@@ -492,6 +569,7 @@ def differences(cfg: TrainConfig) -> list[str]:
 
 
 _SAFE = re.compile(r"^[A-Za-z0-9_./:@+-]+$")
+_NUMBERS = re.compile(r"^[0-9.eE+-]+_[0-9.eE+-]+$")  # 'low_high': Hydra could read 1_000-style digits as a number
 
 
 def _value(value: Any) -> str:
@@ -505,7 +583,7 @@ def _value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_value(v) for v in value) + "]"
     text = str(value)
-    if _SAFE.match(text) and text not in ("true", "false", "null"):
+    if _SAFE.match(text) and text not in ("true", "false", "null") and not _NUMBERS.match(text):
         return text
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
