@@ -18,6 +18,12 @@ epoch, where a synchronous engine (native, verl's sync trainer) has already drop
 * TRL == verl stand-in with lookahead 1 (the step's verdicts arrive after the next step was drawn, as verl's
   ``colocate_async`` with ``num_warmup_batches=0``): the same;
 * all three: the curriculum's decisions (stage per step, weights, switches) and each step's per-domain counts.
+
+All three draw from and feed back to the one prompt stream, `srpo.sampling.stream.StepStream` (native's
+`NativeStream`, TRL's `PromptStream`, verl's `SrpoStream`): `parity_scorer.StreamSpy` logs every call of its draw
+and feedback methods (in the TRL processes too) and every change of the mixture or curriculum made around them,
+so each pair above also makes the same stream calls, with the same arguments, in the same order, none bypasses
+the stream, and ends in the same stream state (mixture, curriculum, pending steps, counters).
 """
 
 from __future__ import annotations
@@ -34,10 +40,11 @@ import pytest
 pytest.importorskip("trl")
 
 from srpo.engines.verl.stream import SrpoStream, Verdict  # noqa: E402
+from srpo.sampling.stream import StepStream  # noqa: E402
 from srpo.tracking import read_jsonl  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from parity_scorer import GROUP_ENV, LOG_ENV, TableScorer  # noqa: E402
+from parity_scorer import GROUP_ENV, LOG_ENV, StreamSpy, TableScorer  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -103,6 +110,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def shared_state(state: dict) -> dict:
+    """The fields of a stream state every engine's `StepStream` keeps (its adapter's own left out)."""
+    return {k: state[k] for k in ("version", "mixture", "curriculum", "pending", "drawn_through", "rollouts_total",
+                                  "lookahead_seen")}
+
+
+def run_of(stream_calls: list[list], bypass: list[str], scorer_calls: list[dict], metrics: list[dict],
+           state: dict) -> dict:
+    """What the comparisons read of one engine's run."""
+    return {"stream_calls": stream_calls, "bypass": bypass, "stream": steps_of(scorer_calls), "metrics": metrics,
+            "state": shared_state(state), "mixture": state["mixture"], "curriculum": state["curriculum"]}
+
+
 def steps_of(calls: list[dict]) -> list[dict]:
     """The scorer's calls, one per step, as ``{"uids": one per served prompt, "correct": every verdict}``."""
     for c in calls:  # each prompt's G responses in a row, as `TableScorer` counts them
@@ -118,10 +138,14 @@ def native(tmp_path_factory):
     out = tmp_path_factory.mktemp("native")
     cfg = load("engine=native", f"run.output_dir={out}")
     scorer = TableScorer(cfg.rewards, group_size=G)
-    trainer = Trainer(cfg, scorer=scorer)
-    trainer.train()
-    return {"stream": steps_of(scorer.calls), "metrics": [r for r in read_jsonl(out / "metrics.jsonl")],
-            "mixture": trainer.sampler.state_dict(), "curriculum": trainer.curriculum.state_dict()}
+    spy = StreamSpy().install()
+    try:
+        trainer = Trainer(cfg, scorer=scorer)
+        trainer.train()
+    finally:
+        spy.uninstall()
+    assert isinstance(trainer.stream, StepStream)
+    return run_of(spy.calls, spy.bypass, scorer.calls, read_jsonl(out / "metrics.jsonl"), trainer.stream.state_dict())
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +165,14 @@ def trl(tmp_path_factory):
     calls = [{"uids": a["uids"] + b["uids"], "correct": a["correct"] + b["correct"]} for a, b in zip(*ranks)]
     state = [json.loads((out / "run" / "ranks" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert state[0] == state[1]
-    return {"stream": steps_of(calls), "metrics": read_jsonl(out / "run" / "metrics.jsonl"),
-            "mixture": state[0]["mixture"], "curriculum": state[0]["curriculum"]}
+    return run_of(*spied_calls(logs), calls, read_jsonl(out / "run" / "metrics.jsonl"), state[0])
+
+
+def spied_calls(logs: Path) -> tuple[list[list], list[str]]:
+    """The TRL processes' `StreamSpy` logs: (stream calls, bypasses), the same on both ranks."""
+    spied = [[json.loads(line) for line in (logs / f"rank{r}.stream.jsonl").read_text().splitlines()] for r in (0, 1)]
+    assert spied[0] == spied[1]  # every rank feeds its stream the gathered verdicts, in the same order
+    return [c for c in spied[0] if c[0] != "bypass"], [c[1] for c in spied[0] if c[0] == "bypass"]
 
 
 def verl_standin(monkeypatch, lag: int, extra: tuple[str, ...]):
@@ -151,6 +181,19 @@ def verl_standin(monkeypatch, lag: int, extra: tuple[str, ...]):
     response is scored by srpo's reward function (`compute_score`, as verl's reward manager calls it) and the
     trainer hook's part (`SrpoHook.on_step` less the TransferQueue read, which needs verl: `record_step` then
     `srpo.engines.verl.metrics.step_metrics`) gets step s's verdicts once step s + lag has been drawn."""
+    from srpo.engines.verl.setup import lookahead
+
+    cfg = load("engine=verl", "model.device=cuda", *extra)
+    assert lookahead(cfg) == lag
+    spy = StreamSpy().install()
+    try:
+        return _verl_steps(cfg, spy, monkeypatch)
+    finally:
+        spy.uninstall()
+
+
+def _verl_steps(cfg, spy: StreamSpy, monkeypatch) -> dict:
+    """`verl_standin`'s loop, under `spy`."""
     from srpo.curriculum import Curriculum
     from srpo.data.formats import row_to_problem
     from srpo.engines.data import load_run_data
@@ -160,8 +203,7 @@ def verl_standin(monkeypatch, lag: int, extra: tuple[str, ...]):
     from srpo.engines.verl.setup import lookahead
     from srpo.sampling import DomainMixture
 
-    cfg = load("engine=verl", "model.device=cuda", *extra)
-    assert lookahead(cfg) == lag
+    lag = lookahead(cfg)
     scorer = TableScorer(cfg.rewards, group_size=G)
     monkeypatch.delenv(reward.CONFIG_ENV, raising=False)
     monkeypatch.setitem(reward._SCORERS, "", scorer)
@@ -172,7 +214,7 @@ def verl_standin(monkeypatch, lag: int, extra: tuple[str, ...]):
                       key=lambda p: p.uid)
     mixture = DomainMixture.from_problems(problems, cfg.run.seed, cfg.sampling)
     curriculum = Curriculum(cfg.curriculum, domain_sizes=mixture.domain_sizes())
-    stream = SrpoStream(mixture, curriculum, problems, P, STEPS, lookahead(cfg))
+    stream = SrpoStream(mixture, curriculum, problems, P, STEPS, lag)
 
     def responses(step: int, uids: list[str]) -> list[Verdict]:
         out = []
@@ -197,8 +239,7 @@ def verl_standin(monkeypatch, lag: int, extra: tuple[str, ...]):
     flat = [(u, c) for call in scorer.calls for u, c in zip(call["uids"], call["correct"])]  # one per response
     calls = [{"uids": [u for u, _ in flat[i:i + P * G]], "correct": [c for _, c in flat[i:i + P * G]]}
              for i in range(0, len(flat), P * G)]
-    return {"stream": steps_of(calls), "metrics": metrics,
-            "mixture": stream.mixture.state_dict(), "curriculum": stream.curriculum.state_dict()}
+    return run_of(spy.calls, spy.bypass, calls, metrics, stream.state_dict())
 
 
 @pytest.fixture
@@ -213,6 +254,9 @@ def verl_ahead(monkeypatch):
 
 # ---------------------------------------------------------------------------------------------- the comparisons
 def assert_same_run(a: dict, b: dict, a_engine: str, b_engine: str) -> None:
+    assert a["bypass"] == b["bypass"] == []  # no draw or feedback around the stream
+    assert a["stream_calls"] == b["stream_calls"]  # the same StepStream calls, arguments and order
+    assert a["state"] == b["state"]  # and the same stream state at the end
     assert a["stream"] == b["stream"]  # every step's prompts, in order, and every verdict
     assert a["mixture"] == b["mixture"]  # HR: active and dropped sets per epoch, tallies, serves, RNG positions
     assert a["curriculum"] == b["curriculum"]
@@ -233,6 +277,32 @@ def test_the_run_is_not_trivial(native):
     assert [rows[s]["stage"] for s in range(1, STEPS + 1)] == [1.0] * (SWITCH - 1) + [2.0] * (STEPS - SWITCH + 1)
     assert sum(s["totals"]["dropped_total"] for s in native["mixture"]["samplers"].values()) >= 1
     assert any(0 < sum(c) < len(c) for step in native["stream"] for c in [step["correct"]])
+    kinds = [c[0] for c in native["stream_calls"]]  # what the stream comparisons below compare
+    assert kinds == ["begin_step", "draw_prompts", *["record"] * P, "observe"] * STEPS
+    assert [c[1] for c in native["stream_calls"] if c[0] == "draw_prompts"] == [P] * STEPS
+
+
+def test_the_spy_sees_a_draw_or_a_record_around_the_stream():
+    """What `assert_same_run`'s ``bypass == []`` rules out: an engine changing the mixture outside `StepStream`."""
+    from srpo.curriculum import Curriculum
+    from srpo.data.sources import load_source
+    from srpo.sampling import DomainMixture
+
+    cfg = load("engine=native")
+    problems = load_source("toy:math?n=6&levels=1-1&seed=3")
+    mixture = DomainMixture.from_problems(problems, 0, cfg.sampling)
+    stream = StepStream(mixture, Curriculum(cfg.curriculum, domain_sizes=mixture.domain_sizes()), problems, P, 2, 0)
+    spy = StreamSpy().install()
+    try:
+        entry = stream.draw_step()
+        stream.record(entry["uids"][0], [True, False])
+        mixture.record(stream.by_uid[entry["uids"][1]], [True, True])
+        mixture.next_batch(P, entry["weights"])
+    finally:
+        spy.uninstall()
+    assert spy.bypass == ["DomainMixture.record", "DomainMixture.next_batch"]
+    assert [c[0] for c in spy.calls] == ["begin_step", "draw_prompts", "record"]
+    assert StepStream.record is not None and "call" not in StepStream.record.__qualname__  # patches undone
 
 
 def test_native_equals_verl_sync(native, verl_sync):

@@ -199,3 +199,46 @@ def test_foreign_or_unknown_states_fail_clearly():
         s.load_state_dict({**state, "engine": "trl engine"})
     with pytest.raises(ValueError, match="version 1 is not 2"):
         s.load_state_dict({**state, "version": 1})
+
+
+def test_a_step_drawn_in_rounds_is_the_mixtures_batches_with_that_steps_weights():
+    """Dynamic sampling's rounds: `begin_step` then `draw_prompts(n)` per round; `draw_step` is one round of P."""
+    s = make(lookahead=1)
+    mixture, cur, _ = parts()  # a reference fed the same calls by hand
+    first = s.draw_step()
+    assert first["uids"] == [p.uid for p in mixture.next_batch(P, cur.weights(1))]
+    entry = s.begin_step()
+    assert entry == {"step": 2, "uids": [], "weights": cur.weights(2)} and s.drawn_through == 2
+    rounds = [s.draw_prompts(n) for n in (5, 2, 1)]
+    expected = [[p.uid for p in mixture.next_batch(n, cur.weights(2))] for n in (5, 2, 1)]
+    assert [[p.uid for p in r] for r in rounds] == expected
+    assert s.pending[2]["uids"] == [u for r in expected for u in r] and s.pending[1] == first
+    assert s.mixture.state_dict() == mixture.state_dict()
+
+
+def test_drawing_prompts_needs_an_open_step():
+    s = make(lookahead=0)
+    with pytest.raises(RuntimeError, match="not open"):
+        s.draw_prompts(2)
+    score(s, s.draw_step())
+    s.pop_oldest()
+    with pytest.raises(RuntimeError, match="not open"):
+        s.draw_prompts(2)  # step 1's verdicts are in: a later round belongs to a new step
+
+
+def test_every_recorded_response_is_a_rollout_and_the_curriculum_hears_the_trained_ones():
+    """A discarded group (dynamic sampling) still counts as rollouts and feeds HR; the curriculum's mean is over the
+    rewards the engine passes, a Python float mean (the step's all/reward_mean)."""
+    mixture, _, ps = parts()
+    cur = Observed(CurriculumConfig(preset="staged", switch_step=2, plateau_window=None, code_share=0.5),
+                   domain_sizes=mixture.domain_sizes())
+    s = StepStream(mixture, cur, ps, P, 12, 0)
+    s.begin_step()
+    uids = [p.uid for p in s.draw_prompts(4)]
+    for uid in uids:
+        s.record(uid, [True, False, True])
+    kept = [0.1, 0.2, 0.4]
+    assert s.rollouts_total == 4 * 3
+    assert s.observe(1, kept) is True  # switch_step 2: decided at step 1's feedback
+    assert cur.calls == [(1, sum(kept) / len(kept), 1)]
+    assert s.observe(2, []) is False and len(cur.calls) == 1

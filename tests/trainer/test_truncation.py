@@ -54,9 +54,10 @@ def test_every_preset_states_its_treatment():
 def _collect(tmp_path, model_dir, name, *extra):
     cfg = config(tmp_path, model_dir, f"run.output_dir={tmp_path / name}", "rollout.max_new_tokens=48", *extra)
     trainer = Trainer(cfg, scorer=DigitScorer())
-    exp, _ = trainer.collect(trainer.curriculum.weights(1))
+    trainer.stream.begin_step()
+    exp, _ = trainer.collect()
     trainer.close()
-    return exp, trainer.sampler.state_dict()
+    return exp, trainer.stream.mixture.state_dict()
 
 
 def test_soft_penalty_shapes_rewards_and_advantages_never_corrects(tmp_path, tiny_model_dir):

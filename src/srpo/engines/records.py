@@ -123,8 +123,10 @@ def step_metrics(stage: int, records: Sequence[Record], groups: Sequence[Sequenc
     (`group_metrics`); ``sampler/<k>`` for the mixture's `sampler_stats`; the reflection and code-in-math
     analysis (`srpo.analysis.rollout_metrics` under `analysis`, an ``AnalysisConfig``); ``curriculum/*``
     (``curriculum.stats()`` and ``curriculum/weight_<d>`` for every domain it knows, 0 where `weights`, the
-    weights the step was drawn with, leave it out); then the engine's rollout `counters` (already named, e.g.
-    ``sampler/rollouts_total``). The engine adds what is its own (timing, update, dynamic sampling).
+    weights the step was drawn with, leave it out); then `counters`, on every engine its prompt stream's
+    (`srpo.sampling.stream.StepStream.stats`): ``sampler/rollouts_total`` (every response whose verdict reached
+    the stream, the groups dynamic sampling discards included), ``sampler/lookahead_max`` and
+    ``sampler/drawn_unrecorded_steps``. The engine adds what is its own (timing, update, dynamic sampling).
     """
     analysis_metrics = (rollout_metrics([r.text for r in records], [r.domain for r in records],
                                         [r.length for r in records], analysis) if records else {})

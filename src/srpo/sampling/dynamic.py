@@ -7,16 +7,19 @@ the batch is whatever survived, possibly short or empty, and the stats say so.
 
 How a step's batch is collected is a strategy of the sampler's registry entry (``cls.collection``, see
 `batch_collection`): `SingleRound` for every sampler (one round of B prompts, every group kept) and
-`DynamicRounds` for ``dynamic_sampling``. The loop calls it the same way whichever it is::
+`DynamicRounds` for ``dynamic_sampling``. The loop calls it the same way whichever it is, each round's prompts
+drawn into the step from srpo's prompt stream (`srpo.sampling.stream.StepStream`)::
 
     def rollout(prompts):                           # generate, score, record every group, kept or not
         batch = generate_and_score(prompts)
         for p, g in zip(prompts, split(batch)):
-            sampler.record(p.uid, g.corrects)
+            stream.record(p.uid, g.corrects)        # history resampling; counts as rollouts
         return batch
 
     collection = batch_collection(cfg.sampling)    # SAMPLERS.get(cfg.sampling.name).collection(cfg.sampling)
-    parts, stats = collection.collect(lambda n: sampler.next_batch(n), rollout, split, corrects, batch_groups=B)
+    stream.begin_step()                            # the step's curriculum weights
+    parts, stats = collection.collect(stream.draw_prompts, rollout, split, corrects, batch_groups=B)
+    stream.observe(step, rewards of parts)         # the curriculum hears the groups trained on
 
 `parts` are rollout batches (one for `SingleRound`) or groups (`DynamicRounds`), to be concatenated.
 """

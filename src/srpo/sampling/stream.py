@@ -1,12 +1,21 @@
 """srpo's prompt stream, for any engine that draws a step's prompts before the previous steps are scored.
 
 Step s (counted from 1) is P = ``prompts_per_step`` prompts drawn from the `DomainMixture` with the
-curriculum's weights of step s: ``mixture.next_batch(P, curriculum.weights(s))``. The stream keeps every drawn
-step as *pending* (``{"step", "uids", "weights"}``) until the engine has fed its verdicts back:
+curriculum's weights of step s: ``mixture.next_batch(P, curriculum.weights(s))`` (`draw_step`). An engine whose
+step takes prompts in several rounds (dynamic sampling, `srpo.sampling.dynamic`) opens the step (`begin_step`:
+its weights, no prompts yet) and draws each round's n prompts into it (`draw_prompts(n)`: ``next_batch(n, the
+step's weights)``); `draw_step` is ``begin_step`` then ``draw_prompts(P)``. The stream keeps every drawn step as
+*pending* (``{"step", "uids", "weights"}``, uids in draw order over all rounds) until the engine has fed its
+verdicts back:
 
-* ``record(uid, corrects)`` once per served prompt: ``mixture.record`` (history resampling's history);
-* ``observe(step, rewards)`` once per step: ``curriculum.observe(step, mean(rewards), drawn_through=D)``,
-  where D is the last step drawn, so a plateau switch takes effect at the first step not yet drawn.
+* ``record(uid, corrects)`` once per served prompt, kept or discarded: ``mixture.record`` (history
+  resampling's history); its responses count as rollouts (``rollouts_total``, the ``sampler/rollouts_total``
+  metric and what ``run.max_rollouts`` reads: every generated and scored response, also those of groups that
+  dynamic sampling discards);
+* ``observe(step, rewards)`` once per step, with the shaped rewards of the responses the engine trains on:
+  ``curriculum.observe(step, sum(rewards) / len(rewards), drawn_through=D)`` (a Python float mean, the same
+  as the step's ``all/reward_mean``), where D is the last step drawn, so a plateau switch takes effect at the
+  first step not yet drawn.
 
 Lookahead L: an engine may draw L steps beyond the last one it has scored (accelerate: 1, verl async: its
 staleness). The mixture is told L (``set_lookahead``), so history resampling closes an epoch only once every
@@ -23,8 +32,9 @@ Worked example, P = 2, L = 1 (a TRL-like engine scores step s after drawing s + 
 
 `state_dict` is plain JSON (mixture, curriculum, pending steps, counters, the engine adapter's own fields);
 ``state_hash`` digests it, for the cross-rank equality check. Engine adapters subclass `StepStream`:
-``srpo.engines.trl.feedback.PromptStream`` and ``srpo.engines.verl.stream.SrpoStream``. Nothing here imports
-an engine or the curriculum module (same layer): the curriculum is any object with `CurriculumLike`'s methods.
+``srpo.engines.native.trainer.NativeStream`` (lookahead 0), ``srpo.engines.trl.feedback.PromptStream`` and
+``srpo.engines.verl.stream.SrpoStream``. Nothing here imports an engine or the curriculum module (same layer):
+the curriculum is any object with `CurriculumLike`'s methods.
 """
 
 from __future__ import annotations
@@ -62,6 +72,7 @@ class StepStream:
 
     def __init__(self, mixture: DomainMixture, curriculum: CurriculumLike, problems: Sequence[Problem],
                  prompts_per_step: int, total_steps: int, lookahead: int):
+        """`problems` (the training set) index the uids `record` and the adapters look up (``by_uid``)."""
         if prompts_per_step < 1:
             raise ValueError(f"{self.engine}: prompts_per_step must be >= 1, got {prompts_per_step}")
         if lookahead < 0:
@@ -72,21 +83,37 @@ class StepStream:
         mixture.set_lookahead(lookahead)
         self.pending: dict[int, dict[str, Any]] = {}  # step -> entry: drawn, verdicts not all in; step order
         self.drawn_through = 0  # last step drawn
-        self.rollouts_total = 0  # responses fed back through `observe`
+        self.rollouts_total = 0  # responses whose verdicts came back through `record`
         self.lookahead_seen = 0  # most pending steps at any draw
 
     # ---- drawing -----------------------------------------------------------------------------------
     def draw_step(self) -> dict[str, Any]:
-        """Draw step ``drawn_through + 1``; returns its pending entry ``{"step", "uids", "weights"}``."""
+        """Draw step ``drawn_through + 1``, P prompts; returns its pending entry ``{"step", "uids", "weights"}``."""
+        entry = self.begin_step()
+        self.draw_prompts(self.prompts_per_step)
+        return entry
+
+    def begin_step(self) -> dict[str, Any]:
+        """Open step ``drawn_through + 1`` with the curriculum's weights of that step and no prompts yet
+        (`draw_prompts` fills it); returns its pending entry. Refused past the lookahead (`_make_room`)."""
         step = self.drawn_through + 1
         self._make_room(step)
         self.lookahead_seen = max(self.lookahead_seen, len(self.pending))
-        weights = self.curriculum.weights(step)
-        batch = self.mixture.next_batch(self.prompts_per_step, weights)
-        entry = {"step": step, "uids": [p.uid for p in batch], "weights": weights}
+        entry = {"step": step, "uids": [], "weights": self.curriculum.weights(step)}
         self.pending[step] = entry
         self.drawn_through = step
         return entry
+
+    def draw_prompts(self, n: int) -> list[Problem]:
+        """n more prompts for the step opened last, ``mixture.next_batch(n, its weights)``; their uids are appended
+        to its entry. Any n >= 1, as many times as the engine's rounds need (dynamic sampling)."""
+        entry = self.pending.get(self.drawn_through)
+        if entry is None:
+            raise RuntimeError(f"{self.engine}: prompts drawn for step {self.drawn_through}, which is not open "
+                               "(begin_step first; its verdicts may be in already)")
+        batch = self.mixture.next_batch(n, entry["weights"])
+        entry["uids"] += [p.uid for p in batch]
+        return batch
 
     def _make_room(self, step: int) -> None:
         """Before drawing `step`: more than `lookahead` pending steps means HR would close epochs blind."""
@@ -103,15 +130,19 @@ class StepStream:
 
     # ---- feedback ----------------------------------------------------------------------------------
     def record(self, uid: str, corrects: Sequence[bool]) -> None:
-        """The binary verdicts of one served prompt's responses, to history resampling."""
-        self.mixture.record(self.by_uid[uid], list(corrects))
+        """The binary verdicts of one served prompt's responses, to history resampling; they count as
+        ``len(corrects)`` rollouts, whether the engine trains on the group or discards it."""
+        corrects = list(corrects)
+        self.mixture.record(self.by_uid[uid], corrects)
+        self.rollouts_total += len(corrects)
 
-    def observe(self, step: int, rewards: Sequence[float]) -> None:
-        """Count `rewards` as rollouts; tell the curriculum their mean ``sum(rewards) / len(rewards)`` (not
-        when there are none: a step whose groups were all lost tells it nothing)."""
-        if rewards:
-            self.curriculum.observe(step, sum(rewards) / len(rewards), drawn_through=self.drawn_through)
-        self.rollouts_total += len(rewards)
+    def observe(self, step: int, rewards: Sequence[float]) -> bool:
+        """Tell the curriculum the mean ``sum(rewards) / len(rewards)`` of the rewards the engine trains on at
+        `step` (not when there are none: a step whose groups were all lost tells it nothing); returns whether
+        the curriculum decided a stage switch."""
+        if not rewards:
+            return False
+        return self.curriculum.observe(step, sum(rewards) / len(rewards), drawn_through=self.drawn_through)
 
     # ---- state -------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

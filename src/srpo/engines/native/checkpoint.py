@@ -1,8 +1,9 @@
 """Checkpoints that hold everything needed to continue a run exactly, written atomically.
 
 Layout: ``RUN_DIR/checkpoints/step_000050/`` holds the model (``save_pretrained``, safetensors) and
-tokenizer, which transformers loads back as is, plus ``trainer_state.pt`` (optimizer, scheduler, RNG
-states, sampler and curriculum state, step). A checkpoint is written to a ``.tmp`` directory and renamed
+tokenizer, which transformers loads back as is, plus ``trainer_state.pt`` (step, optimizer and scheduler,
+the rollout engine's state, the prompt stream's state (`srpo.sampling.stream.StepStream.state_dict`: sampler,
+curriculum, counters), RNG states). A checkpoint is written to a ``.tmp`` directory and renamed
 into place, and then ``RUN_DIR/checkpoints/latest``, a relative symlink replaced in one step, points at it, so
 a crash mid-write never leaves a half checkpoint that resume would pick up, and ``from_pretrained(RUN_DIR/
 checkpoints/latest)`` loads the newest model. The layout (every engine's) and `latest_checkpoint` are in

@@ -20,6 +20,7 @@ from srpo.tracking import require_backends
 @dataclass
 class Components:
     scorer: Any
+    train: list[Problem]
     sampler: Any
     curriculum: Any
     heldout: list[Problem]
@@ -62,6 +63,7 @@ def build_components(cfg: TrainConfig, model, tokenizer, scorer=None) -> Compone
     scorer = scorer or RewardScorer(cfg.rewards, cfg.sandbox)
     return Components(
         scorer=scorer,
+        train=train,
         sampler=sampler,
         curriculum=curriculum,
         heldout=heldout,

@@ -1,16 +1,20 @@
 """The training loop. One step reads like the algorithm:
 
-    weights  = curriculum.weights(step)                      # which domains, how much
-    prompts  = sampler.next_batch(n, weights)                # uniform, history resampling, ...
+    stream.begin_step()                                      # the curriculum's weights of this step
+    prompts  = stream.draw_prompts(n)                        # uniform, history resampling, ...
     exp      = score(generate(prompts, G))                   # G responses each, verifier rewards
                                                              # (+ overlong penalty; truncated rows masked)
+    stream.record(uid, corrects) for each group              # history resampling's history
     exp.adv  = group_advantages(exp.rewards, exp.groups)     # GRPO / Dr.GRPO / RLOO
     actor.update(exp)                                        # clipped surrogate, mini/micro-batches
-    sampler.record(...); curriculum.observe(...)             # history for HR and stage switching
+    stream.observe(step, rewards)                            # the curriculum's stage switching
     log(metrics); maybe evaluate(); maybe checkpoint()
 
-The sampler's collection strategy (`srpo.sampling.batch_collection`) runs the generate/score line: one round,
-or for dynamic sampling (DAPO) rounds of generation that keep only groups with mixed verdicts.
+The prompts come from, and the verdicts go back to, srpo's one prompt stream (`srpo.sampling.stream.StepStream`,
+as on TRL and verl); this loop scores each step before it draws the next, so its lookahead is 0. The sampler's
+collection strategy (`srpo.sampling.batch_collection`) runs the draw/generate/score lines: one round, or for
+dynamic sampling (DAPO) rounds of generation that keep only groups with mixed verdicts, each round drawn into
+the same step; every generated group is recorded, kept or not.
 """
 
 from __future__ import annotations
@@ -41,11 +45,19 @@ from srpo.engines.records import Record, sample_rows_of, step_metrics
 from srpo.engines.run_dir import Resume, check_data, pick_resume, record_start, resume_changes
 from srpo.engines.stop import StopRequest
 from srpo.sampling import batch_collection
+from srpo.sampling.stream import StepStream
 from srpo.tracking import Tracker
 
 log = logging.getLogger("srpo.train")
 log.addHandler(logging.NullHandler())  # the warning reaches stderr once, through tqdm; a configured log gets it too
 ZERO_REWARD_STEPS = 10  # after this many steps of nothing but exactly-zero rewards, say so loudly
+
+
+class NativeStream(StepStream):
+    """The native loop's prompt stream: `StepStream` with lookahead 0 (each step is scored before the next is
+    drawn), so its pending set is empty between steps and in every checkpoint."""
+
+    engine = "native engine"
 
 
 class Trainer:
@@ -81,11 +93,12 @@ class Trainer:
         self.engine = build_rollout_engine(cfg.rollout, self.model, self.tokenizer, seed=cfg.run.seed)
         parts = build_components(cfg, self.model, self.tokenizer, scorer)
         self._owns_scorer = scorer is None
-        self.scorer, self.sampler, self.curriculum = parts.scorer, parts.sampler, parts.curriculum
+        self.scorer = parts.scorer
+        self.stream = NativeStream(parts.sampler, parts.curriculum, parts.train, cfg.rollout.prompts_per_step,
+                                   cfg.run.total_steps, lookahead=0)
         self.collection = batch_collection(cfg.sampling)
         self.heldout, self.actor, self.evaluator = parts.heldout, parts.actor, parts.evaluator
         self.step = 0
-        self.rollouts_total = 0
         return parts.data_fingerprint
 
     # ----------------------------------------------------------------- the loop
@@ -108,7 +121,7 @@ class Trainer:
         if self.step == 0 and self.heldout:
             self.tracker.log(self.evaluate(0), step=0)
         stop.raise_if_requested(self.step, None)  # during the first evaluation: the last checkpoint stands
-        start = self.step + 1 if not (self._budget_spent() or self.sampler.exhausted) else last + 1
+        start = self.step + 1 if not (self._budget_spent() or self.stream.mixture.exhausted) else last + 1
         bar = tqdm(range(start, last + 1), disable=not cfg.progress, desc="train",
                    initial=self.step, total=cfg.total_steps)
         for step in bar:
@@ -132,11 +145,11 @@ class Trainer:
 
     def _budget_spent(self) -> bool:
         budget = self.cfg.run.max_rollouts
-        return budget is not None and self.rollouts_total >= budget
+        return budget is not None and self.stream.rollouts_total >= budget
 
     def _pool_exhausted(self, step: int) -> bool:
         """History resampling ran out of prompts with ``sampling.hr_on_exhausted=stop``: say so, end here."""
-        if not self.sampler.exhausted:
+        if not self.stream.mixture.exhausted:
             return False
         line = (f"srpo: history resampling's pool ran dry (sampling.hr_on_exhausted=stop): training ends after "
                 f"step {step} of {self.cfg.run.total_steps}")
@@ -145,20 +158,22 @@ class Trainer:
         return True
 
     def train_step(self, step: int) -> dict[str, float]:
-        """One step: sample prompts, roll out, score, compute advantages, update, record history."""
+        """One step: draw prompts, roll out, score and record them, compute advantages, update, observe."""
         self.step = step
         start = time.perf_counter()
-        stage = self.curriculum.stage_index + 1  # before feedback, which may switch for the next step
-        weights = self.curriculum.weights(step)
-        exp, collect_stats = self.collect(weights)
+        stage = self.stream.curriculum.stage_index + 1  # before feedback, which may switch for the next step
+        entry = self.stream.begin_step()
+        if entry["step"] != step:
+            raise RuntimeError(f"native engine: step {step} but the prompt stream opens step {entry['step']}")
+        exp, collect_stats = self.collect()
         self.watch_rewards(step, exp)
         exp.advantages_b = self.advantages(exp)
         t_update = time.perf_counter()
         with updating(self.engine, self.model):  # vllm: sleeps through the update, then takes the new weights
             update_stats = self.actor.update(exp) if len(exp) else {}
-        self.feedback(step, exp)
         records = exp.records()
-        srpo_metrics = self.step_metrics(stage, weights, exp, records)
+        self.feedback(step, records)
+        srpo_metrics = self.step_metrics(stage, entry["weights"], exp, records)
         metrics = {"stage": srpo_metrics.pop("stage"), **collect_stats, **update_stats, **srpo_metrics,
                    "timing/update_s": time.perf_counter() - t_update,
                    "timing/step_s": time.perf_counter() - start}
@@ -171,17 +186,14 @@ class Trainer:
         the groups are the experience's GRPO groups (`Experience.group_rows`)."""
         groups = [[records[i] for i in rows] for rows in exp.group_rows()]
         return step_metrics(stage, records, groups, masks_truncated=self.cfg.algorithm.masks_truncated,
-                            analysis=self.cfg.analysis, sampler_stats=self.sampler.stats(),
-                            curriculum=self.curriculum, weights=weights,
-                            counters={"sampler/rollouts_total": float(self.rollouts_total),
-                                      # the stream counters every engine logs (`StepStream.stats`): this loop
-                                      # draws a step only after the previous one is scored, lookahead 0
-                                      "sampler/lookahead_max": 0.0, "sampler/drawn_unrecorded_steps": 0.0})
+                            analysis=self.cfg.analysis, sampler_stats=self.stream.mixture.stats(),
+                            curriculum=self.stream.curriculum, weights=weights, counters=self.stream.stats())
 
     # ----------------------------------------------------------------- pieces of a step
-    def collect(self, weights: dict[str, float]) -> tuple[Experience, dict[str, float]]:
-        """Prompts -> scored groups, as the sampler's collection strategy gathers them
-        (`srpo.sampling.batch_collection`: one round, or DAPO's dynamic sampling rounds)."""
+    def collect(self) -> tuple[Experience, dict[str, float]]:
+        """Prompts of the step the stream opened last -> scored groups, as the sampler's collection strategy
+        gathers them (`srpo.sampling.batch_collection`: one round, or DAPO's dynamic sampling rounds, each drawn
+        into the step by `StepStream.draw_prompts`)."""
         timer = _Timer()
         offset = [0]
 
@@ -191,27 +203,26 @@ class Trainer:
             return exp
 
         parts, stats = self.collection.collect(
-            lambda n: self.sampler.next_batch(n, weights), rollout,
+            self.stream.draw_prompts, rollout,
             split=lambda exp: [exp.select(rows) for rows in exp.group_rows()],
             group_corrects=lambda g: g.corrects_b.tolist(), batch_groups=self.cfg.rollout.prompts_per_step)
         exp = concat(parts, self.tokenizer.pad_token_id) if parts else Experience.empty()
         return exp, {**timer.metrics(), **stats}
 
     def rollout(self, problems: list[Problem], timer: "_Timer", group_offset: int = 0) -> Experience:
-        """Generate `group_size` responses per problem and score them."""
+        """Generate `group_size` responses per problem, score them and record every group's verdicts in the
+        stream (history resampling, the rollout count), also those dynamic sampling then discards."""
         with timer("generate"):
             batch = self.engine.generate(self.formatter.ids([p.prompt for p in problems]),
                                          self.cfg.rollout.sampling())
         with timer("score"):
             problem_per_row = [problems[i] for i in batch.prompt_index_b.tolist()]
             results = self.scorer.score(batch.texts, problem_per_row)
-        self.rollouts_total += len(batch.texts)
         exp = Experience.from_rollout(batch, problems, results, group_offset,
                                       length_penalty_b=self.length_penalty(batch.response_mask_bt.sum(-1)),
                                       mask_truncated=self.cfg.algorithm.masks_truncated)
-        # Every generated group feeds the sampler's history, also those dynamic sampling discards.
         for rows in exp.group_rows():
-            self.sampler.record(exp.problems[rows[0]], exp.corrects_b[rows].tolist())
+            self.stream.record(exp.problems[rows[0]].uid, exp.corrects_b[rows].tolist())
         return exp
 
     def length_penalty(self, lengths_b: torch.Tensor) -> torch.Tensor | None:
@@ -239,14 +250,15 @@ class Trainer:
             tqdm.write(line, file=sys.stderr)
             log.warning(line)
 
-    def feedback(self, step: int, exp: Experience) -> None:
-        """Tell the curriculum the step's mean reward (its plateau rule reads it); say when a stage switches."""
-        if not len(exp):
-            return
-        seen = len(self.curriculum.switches)
-        if self.curriculum.observe(step, float(exp.rewards_b.mean())):
-            for switch in self.curriculum.switches[seen:]:
-                tqdm.write(f"srpo: {self.curriculum.describe_switch(switch)}")
+    def feedback(self, step: int, records: list[Record]) -> None:
+        """Close the step in the stream and tell the curriculum the mean shaped reward of the responses trained on
+        (`StepStream.observe`; nothing when none were kept); say when a stage switches."""
+        self.stream.pop_oldest()
+        curriculum = self.stream.curriculum
+        seen = len(curriculum.switches)
+        if self.stream.observe(step, [r.reward for r in records]):
+            for switch in curriculum.switches[seen:]:
+                tqdm.write(f"srpo: {curriculum.describe_switch(switch)}")
 
     def evaluate(self, step: int) -> dict[str, float]:
         """Held-out pass@k with its own seeded engine, so evaluation never shifts the training RNG."""
@@ -254,9 +266,8 @@ class Trainer:
 
     # ----------------------------------------------------------------- checkpoints
     def save(self) -> Path:
-        state = {"step": self.step, "rollouts_total": self.rollouts_total, "actor": self.actor.state_dict(),
-                 "engine": self.engine.state_dict(), "sampler": self.sampler.state_dict(),
-                 "curriculum": self.curriculum.state_dict(), "rng": ckpt.rng_state()}
+        state = {"step": self.step, "actor": self.actor.state_dict(), "engine": self.engine.state_dict(),
+                 "stream": self.stream.state_dict(), "rng": ckpt.rng_state()}
         return ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, state,
                                     self.cfg.run.keep_checkpoints)
 
@@ -269,11 +280,10 @@ class Trainer:
         """Continue from checkpoint `path`, after checking the run's data is the one it started on."""
         check_data(self.run_dir, fingerprint)
         state = ckpt.load_state(path)
-        self.step, self.rollouts_total = state["step"], state["rollouts_total"]
+        self.step = state["step"]
         self.actor.load_state_dict(state["actor"])
         self.engine.load_state_dict(state["engine"])
-        self.sampler.load_state_dict(state["sampler"])
-        self.curriculum.load_state_dict(state["curriculum"])
+        self.stream.load_state_dict(state["stream"])
         ckpt.set_rng_state(state["rng"])
         return Resume(path, self.step, changes)
 
