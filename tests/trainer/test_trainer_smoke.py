@@ -81,16 +81,19 @@ def _final_state(run_dir):
     return rows, weights
 
 
-@pytest.mark.parametrize("sampler, stop", [("uniform", 3), ("history_resampling", 2),
-                                           ("history_resampling", 3), ("dynamic_sampling", 3)])
-def test_resume_is_exact(tmp_path, tiny_model_dir, sampler, stop):
+@pytest.mark.parametrize("sampler, stop, extra", [
+    ("uniform", 3, ()), ("history_resampling", 2, ()), ("history_resampling", 3, ()), ("dynamic_sampling", 3, ()),
+    ("history_resampling", 3, ("sampling.hr_wrong_patience=1", "sampling.hr_wrong_return=1")),
+    ("difficulty_pool", 3, ("sampling.pool_easy_fraction=0.34", "sampling.pool_hard_fraction=0.34")),
+], ids=["uniform", "hr-at-boundary", "hr", "dynamic", "hr-patience", "difficulty-pool"])
+def test_resume_is_exact(tmp_path, tiny_model_dir, sampler, stop, extra):
     """4 steps straight == `stop` steps, interrupt, resume, the rest: same metrics and same weights.
 
     6 training prompts at 3 per step make an epoch 2 steps long: stopping at step 2 resumes exactly at
     an epoch boundary (history resampling decides its drops lazily, at the next draw), stopping at 3
     resumes mid-epoch with a boundary still ahead."""
     rows = _straight_equals_resumed(tmp_path, tiny_model_dir, stop, f"sampling.name={sampler}",
-                                    "sampling.dynamic_max_rounds=2")
+                                    "sampling.dynamic_max_rounds=2", *extra)
     epochs = [r.get("sampler/math/epoch") for r in rows]
     assert max(e for e in epochs if e is not None) >= 1, "the run must cross an epoch boundary"
 
