@@ -101,6 +101,11 @@ class CurriculumConfig:
     plateau_min_delta: float = option(0.01, "``staged``: plateau threshold of stage 1 (reward units).")
     ramp_steps: int = option(0, "``staged``: steps over which the code share of stage 2 ramps up from 0 (0: at "
                                 "once).")
+    filter_solved_at_stage_start: bool = option(
+        False, "Skywork-OR1's stage-start filtering: at the first step of every stage after the first, the prompts "
+               "whose every rollout in the previous stage was correct are retired for the rest of the run (any "
+               "sampler; at most down to the sampler's floor). Uses the verdicts already recorded: no extra "
+               "rollouts. Off: SRPO as published.")
 
     def validate(self) -> None:
         if self.preset not in PRESETS:
@@ -218,6 +223,15 @@ class Curriculum:
     @property
     def stage_index(self) -> int:
         return self._index
+
+    @property
+    def filters_solved_at_stage_start(self) -> bool:
+        """Whether the stream retires the previous stage's solved prompts when a stage starts."""
+        return self.cfg.filter_solved_at_stage_start
+
+    def stage_at(self, step: int) -> int:
+        """Index of the stage in force at `step` (as `weights` sees it)."""
+        return self._stage_at(step)[0]
 
     @property
     def stage(self) -> StageConfig:

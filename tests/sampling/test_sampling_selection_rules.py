@@ -166,3 +166,80 @@ def test_difficulty_pool_options_are_checked(field, value):
         SamplingConfig(name="difficulty_pool", **{field: value}).validate()
     with pytest.raises(ConfigError, match="pool_hard_border"):
         SamplingConfig(name="difficulty_pool", pool_easy_border=0.3, pool_hard_border=0.5).validate()
+
+
+# ---- stage-start filtering (Skywork-OR1) -------------------------------------------------------------
+
+def staged_stream(filter_on: bool, sampler: str = "uniform"):
+    from srpo.curriculum import Curriculum, CurriculumConfig
+    from srpo.sampling import DomainMixture
+    from srpo.sampling.stream import StepStream
+
+    ps = make_problems(12) + make_problems(4, domain="code", prefix="c")
+    mixture = DomainMixture.from_problems(ps, 3, SamplingConfig(name=sampler))
+    cfg = CurriculumConfig(preset="staged", switch_step=8, plateau_window=None, code_share=0.5,
+                           filter_solved_at_stage_start=filter_on)
+    return StepStream(mixture, Curriculum(cfg, domain_sizes=mixture.domain_sizes()), ps, 4, 20, 0)
+
+
+SOLVED = {"p000", "p004", "p008"}  # always solved in stage 1; p001 is solved once, then missed
+
+
+def stage_grader(uid, step):
+    if uid in SOLVED:
+        return [True] * 4
+    return [True] * 4 if uid == "p001" and step % 2 else [False, True, False, True]
+
+
+def drive(stream, steps):
+    drawn = []
+    for _ in range(steps):
+        entry = stream.draw_step()
+        drawn.append(list(entry["uids"]))
+        for uid in entry["uids"]:
+            stream.record(uid, stage_grader(uid, entry["step"]))
+        stream.observe(entry["step"], [1.0])
+        stream.pop_oldest()
+    return drawn
+
+
+@pytest.mark.parametrize("sampler", ["uniform", "history_resampling", "difficulty_pool"])
+def test_stage_start_filter_retires_what_stage_one_always_solved(sampler):
+    s = staged_stream(True, sampler)
+    drawn = drive(s, 20)
+    stage1, stage2 = drawn[:7], drawn[7:]  # stream steps count from 1: step 8 (drawn[7]) opens stage 2
+    visits = {}
+    for step, batch in enumerate(stage1, start=1):
+        for uid in batch:
+            visits.setdefault(uid, []).append(all(stage_grader(uid, step)))
+    always = {u for u, oks in visits.items() if all(oks)}
+    retired = set(s.mixture.samplers["math"].retired_uids)
+    assert SOLVED & always and retired <= always
+    if sampler != "history_resampling":  # HR has already dropped some of them at its own epoch boundaries
+        assert retired == always
+    assert not retired & {u for batch in stage2 for u in batch}
+    assert s.stats()["sampler/stage_retired_total"] == len(retired)
+
+
+def test_stage_start_filter_off_retires_nothing_and_the_state_round_trips():
+    off = staged_stream(False)
+    drive(off, 20)
+    assert off.stats()["sampler/stage_retired_total"] == 0.0
+    on = staged_stream(True)
+    drive(on, 9)
+    state = json_roundtrip(on.state_dict())
+    resumed = staged_stream(True)
+    resumed.load_state_dict(state)
+    assert drive(resumed, 11) == drive(on, 11)
+
+
+def test_retire_keeps_the_floor_and_no_readmission_brings_prompts_back():
+    cfg = SamplingConfig(name="history_resampling", hr_readmit_prob=1.0)
+    h = HistoryResamplingSampler(make_problems(6), 0, cfg)
+    h.next_batch(2)
+    assert h.retire([f"p{i:03d}" for i in range(6)]) == 4  # floor: the largest batch drawn (2)
+    assert h.active_size == 2 and h.stats()["retired_total"] == 4.0
+    loop(h, 12, 2, outcome)
+    assert h.active_size <= 2
+    pool = DifficultyPoolSampler(make_problems(3), 0, SamplingConfig(name="difficulty_pool"))
+    assert pool.retire(["p000", "p001", "p002"]) == 2 and uids(pool.next_batch(2)) == ["p002", "p002"]

@@ -73,7 +73,7 @@ from srpo.sampling.config import SamplingConfig
 from srpo.sampling.dynamic import SingleRound
 
 # Stream ids for the counter-based RNG: one per purpose so adding draws to one never shifts another.
-STREAM_ORDER, STREAM_READMIT, STREAM_REFILL, STREAM_FLOOR, STREAM_MIX, STREAM_POOL = 1, 2, 3, 4, 5, 6
+STREAM_ORDER, STREAM_READMIT, STREAM_REFILL, STREAM_FLOOR, STREAM_MIX, STREAM_POOL, STREAM_RETIRE = 1, 2, 3, 4, 5, 6, 7
 
 
 def seeded_rng(seed: int, stream: int, *counters: int) -> np.random.Generator:
@@ -164,6 +164,11 @@ class PromptSampler(abc.ABC):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a `state_dict`: the state's seed wins over the constructor's; the config (threshold,
         readmission, ...) is the constructor's. Raises ValueError for another sampler kind or data set."""
+
+    @abc.abstractmethod
+    def retire(self, uids: Sequence[str]) -> int:
+        """Remove `uids` from the pool for the rest of the run (stage-start filtering), never going below the
+        sampler's floor; returns how many were retired. No re-admission rule brings them back."""
 
     @property
     def exhausted(self) -> bool:

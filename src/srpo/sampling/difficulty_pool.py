@@ -87,6 +87,7 @@ class DifficultyPoolSampler(PromptSampler):
         self._served = 0
         self._served_by_pool = dict.fromkeys(POOLS, 0)
         self._moves = 0
+        self._retired: list[str] = []  # out for good (stage-start filtering)
 
     def _start_pool(self, problem: Problem) -> str:
         if not self.cfg.pool_start_from_labels:
@@ -95,9 +96,19 @@ class DifficultyPoolSampler(PromptSampler):
 
     def _members(self) -> dict[str, list[str]]:
         members: dict[str, list[str]] = {name: [] for name in POOLS}
+        gone = set(self._retired)
         for uid in self._uids:
-            members[self._pool[uid]].append(uid)
+            if uid not in gone:
+                members[self._pool[uid]].append(uid)
         return members
+
+    def retire(self, uids: Sequence[str]) -> int:
+        """Take `uids` out of every pool for good, keeping at least one prompt (canonical order)."""
+        gone, wanted = set(self._retired), set(uids)
+        cands = [u for u in self._uids if u in wanted and u not in gone]
+        chosen = cands[:max(0, self.active_size - 1)]
+        self._retired.extend(chosen)
+        return len(chosen)
 
     def next_batch(self, n: int) -> list[Problem]:
         n = check_n(n)
@@ -123,20 +134,26 @@ class DifficultyPoolSampler(PromptSampler):
         self._pool[uid] = new
 
     @property
+    def retired_uids(self) -> list[str]:
+        """Uids retired for good (stage-start filtering), in the order retired."""
+        return list(self._retired)
+
+    @property
     def epoch(self) -> int:
         return self._served // self.dataset_size
 
     @property
     def active_size(self) -> int:
-        return self.dataset_size
+        return self.dataset_size - len(self._retired)
 
     def stats(self) -> dict[str, float]:
-        """``dataset_size, active_size, epoch, served_total``, the pool sizes now (``pool_easy, pool_normal,
+        """``dataset_size, active_size`` (not retired), ``epoch, served_total, retired_total``, the pool sizes now (``pool_easy, pool_normal,
         pool_hard``), prompts served from each pool so far (``served_easy, served_normal, served_hard``) and
         ``pool_moves`` (records that moved a prompt to another pool)."""
         sizes = {name: len(uids) for name, uids in self._members().items()}
         out = {"dataset_size": float(self.dataset_size), "active_size": float(self.active_size),
-               "epoch": float(self.epoch), "served_total": float(self._served), "pool_moves": float(self._moves)}
+               "epoch": float(self.epoch), "served_total": float(self._served), "pool_moves": float(self._moves),
+               "retired_total": float(len(self._retired))}
         out.update({f"pool_{name}": float(sizes[name]) for name in POOLS})
         out.update({f"served_{name}": float(self._served_by_pool[name]) for name in POOLS})
         return out
@@ -145,7 +162,7 @@ class DifficultyPoolSampler(PromptSampler):
         return {"kind": self.kind, "version": STATE_VERSION, "seed": self._seed,
                 "fingerprint": fingerprint(self._uids), "dataset_size": self.dataset_size, "calls": self._calls,
                 "served": self._served, "served_by_pool": dict(self._served_by_pool), "moves": self._moves,
-                "pools": {u: p for u, p in self._pool.items() if p != "normal"}}
+                "pools": {u: p for u, p in self._pool.items() if p != "normal"}, "retired": list(self._retired)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("kind") != self.kind:
@@ -163,3 +180,4 @@ class DifficultyPoolSampler(PromptSampler):
         self._served_by_pool = {name: int(state["served_by_pool"].get(name, 0)) for name in POOLS}
         self._moves = int(state["moves"])
         self._pool = {u: str(state["pools"].get(u, "normal")) for u in self._uids}
+        self._retired = [str(u) for u in state["retired"] if u in self._by_uid]

@@ -57,6 +57,7 @@ from srpo.core.problem import Problem
 from srpo.sampling.base import (
     STREAM_ORDER,
     STREAM_REFILL,
+    STREAM_RETIRE,
     PromptSampler,
     as_bools,
     check_n,
@@ -67,7 +68,7 @@ from srpo.sampling.config import SamplingConfig
 
 STATE_VERSION = 2
 _TOTALS = ("dropped_total", "readmitted_total", "floor_hits", "unmatched_records", "served_total",
-           "epochs_completed", "forgotten_serves")
+           "epochs_completed", "forgotten_serves", "retired_total")
 
 
 def epoch_summary(tallies: dict[str, list[int]]) -> dict[str, float]:
@@ -92,6 +93,7 @@ class EpochSampler(PromptSampler):
     def __init__(self, problems: Sequence[Problem], seed: int, cfg: SamplingConfig | None = None) -> None:
         super().__init__(problems, seed, cfg)
         self._dropped: list[list[Any]] = []  # [uid, epoch it was dropped at], oldest first
+        self._retired: list[str] = []  # out for good (stage-start filtering), in the order retired
         self._active: list[str] = list(self._uids)  # canonical order
         self._epoch = 0
         self._pos = 0
@@ -229,8 +231,22 @@ class EpochSampler(PromptSampler):
         return bool(drops or readmitted)
 
     def _set_active(self) -> None:
-        gone = {d[0] for d in self._dropped}
+        gone = {d[0] for d in self._dropped} | set(self._retired)
         self._active = [u for u in self._uids if u not in gone]
+
+    def retire(self, uids: Sequence[str]) -> int:
+        """Take active `uids` out for good (at most down to the floor, in canonical order) and redraw the
+        unserved rest of the current epoch from what is left (RNG ``(seed, STREAM_RETIRE, epoch)``)."""
+        wanted = set(uids)
+        cands = [u for u in self._active if u in wanted]
+        chosen = cands[:max(0, len(self._active) - self._floor())]
+        if not chosen:
+            return 0
+        self._retired.extend(chosen)
+        self._set_active()
+        self._order = self._draw_order(STREAM_RETIRE, self._order[:self._pos])
+        self._totals["retired_total"] += len(chosen)
+        return len(chosen)
 
     def _forget_serves(self, epoch: int) -> None:
         for uid in list(self._serves):
@@ -275,6 +291,11 @@ class EpochSampler(PromptSampler):
         return list(self._active)
 
     @property
+    def retired_uids(self) -> list[str]:
+        """Uids retired for good (stage-start filtering), in the order retired."""
+        return list(self._retired)
+
+    @property
     def dropped_uids(self) -> list[str]:
         """Uids currently dropped, oldest drop first."""
         return [d[0] for d in self._dropped]
@@ -305,7 +326,8 @@ class EpochSampler(PromptSampler):
             "kind": self.kind, "version": STATE_VERSION, "seed": self._seed,
             "fingerprint": fingerprint(self._uids), "dataset_size": self.dataset_size,
             "epoch": self._epoch, "pos": self._pos, "order": list(self._order),
-            "dropped": [list(d) for d in self._dropped], "undecided": [list(u) for u in self._undecided],
+            "dropped": [list(d) for d in self._dropped], "retired": list(self._retired),
+            "undecided": [list(u) for u in self._undecided],
             "provisional": self._provisional, "calls": self._calls, "last_call": self._last_call,
             "serves": {u: list(es) for u, es in self._serves.items()},
             "tallies": [[e, {u: list(t) for u, t in tal.items()}] for e, tal in sorted(self._tallies.items())],
@@ -330,6 +352,7 @@ class EpochSampler(PromptSampler):
         self._epoch, self._pos = int(state["epoch"]), int(state["pos"])
         self._order = list(state["order"])
         self._dropped = [[str(u), int(e)] for u, e in state["dropped"]]
+        self._retired = [str(u) for u in state.get("retired", [])]
         self._set_active()
         self._undecided = [[int(e), int(c)] for e, c in state["undecided"]]
         self._calls, self._last_call = int(state.get("calls", 0)), int(state.get("last_call", -1))

@@ -140,6 +140,13 @@ class DomainMixture:
                            f"not one of this mixture's ({', '.join(self.domains)})")
         self._samplers[problem.domain].record(problem.uid, corrects)
 
+    def retire(self, problems: Sequence[Problem]) -> int:
+        """Retire `problems` for good in their domains' samplers (`PromptSampler.retire`); returns how many left."""
+        by_domain: dict[str, list[str]] = {}
+        for p in problems:
+            by_domain.setdefault(p.domain, []).append(p.uid)
+        return sum(self._samplers[d].retire(uids) for d, uids in sorted(by_domain.items()) if d in self._samplers)
+
     def stats(self) -> dict[str, float]:
         """Each domain's sampler stats as ``domain/key``, plus ``domain/batch_count`` of the last batch."""
         out: dict[str, float] = {}

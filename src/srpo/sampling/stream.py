@@ -56,6 +56,11 @@ class CurriculumLike(Protocol):
 
     def weights(self, step: int) -> dict[str, float]: ...
 
+    def stage_at(self, step: int) -> int: ...
+
+    @property
+    def filters_solved_at_stage_start(self) -> bool: ...
+
     def observe(self, step: int, reward_mean: float, drawn_through: int | None = None) -> bool: ...
 
     def state_dict(self) -> dict[str, Any]: ...
@@ -85,6 +90,9 @@ class StepStream:
         self.drawn_through = 0  # last step drawn
         self.rollouts_total = 0  # responses whose verdicts came back through `record`
         self.lookahead_seen = 0  # most pending steps at any draw
+        self.stage_tally: dict[str, list[int]] = {}  # uid -> [correct, rollouts] recorded in the current stage
+        self.stage_drawn = 0  # stage of the last step drawn
+        self.stage_retired_total = 0  # prompts retired by stage-start filtering
 
     # ---- drawing -----------------------------------------------------------------------------------
     def draw_step(self) -> dict[str, Any]:
@@ -99,6 +107,7 @@ class StepStream:
         step = self.drawn_through + 1
         self._make_room(step)
         self.lookahead_seen = max(self.lookahead_seen, len(self.pending))
+        self._enter_stage(self.curriculum.stage_at(step))
         entry = {"step": step, "uids": [], "weights": self.curriculum.weights(step)}
         self.pending[step] = entry
         self.drawn_through = step
@@ -114,6 +123,18 @@ class StepStream:
         batch = self.mixture.next_batch(n, entry["weights"])
         entry["uids"] += [p.uid for p in batch]
         return batch
+
+    def _enter_stage(self, stage: int) -> None:
+        """At the first draw of a new stage: with stage-start filtering (Skywork-OR1), retire the prompts whose
+        every rollout recorded in the stage before was correct; the tally starts again either way. With a
+        lookahead, verdicts of old-stage steps that arrive after the switch count for the new stage."""
+        if stage == self.stage_drawn:
+            return
+        if self.curriculum.filters_solved_at_stage_start:
+            solved = sorted(u for u, (c, t) in self.stage_tally.items() if t > 0 and c == t)
+            self.stage_retired_total += self.mixture.retire([self.by_uid[u] for u in solved])
+        self.stage_tally = {}
+        self.stage_drawn = stage
 
     def _make_room(self, step: int) -> None:
         """Before drawing `step`: more than `lookahead` pending steps means HR would close epochs blind."""
@@ -135,6 +156,9 @@ class StepStream:
         corrects = list(corrects)
         self.mixture.record(self.by_uid[uid], corrects)
         self.rollouts_total += len(corrects)
+        tally = self.stage_tally.setdefault(uid, [0, 0])
+        tally[0] += sum(bool(c) for c in corrects)
+        tally[1] += len(corrects)
 
     def observe(self, step: int, rewards: Sequence[float]) -> bool:
         """Tell the curriculum the mean ``sum(rewards) / len(rewards)`` of the rewards the engine trains on at
@@ -150,7 +174,10 @@ class StepStream:
                 "curriculum": self.curriculum.state_dict(),
                 "pending": [copy.deepcopy(e) for _, e in sorted(self.pending.items())],
                 "drawn_through": self.drawn_through, "rollouts_total": self.rollouts_total,
-                "lookahead_seen": self.lookahead_seen, **self._extra_state()}
+                "lookahead_seen": self.lookahead_seen,
+                "stage": {"drawn": self.stage_drawn, "tally": {u: list(t) for u, t in self.stage_tally.items()},
+                          "retired_total": self.stage_retired_total},
+                **self._extra_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("version") != STATE_VERSION:
@@ -165,6 +192,9 @@ class StepStream:
         self.drawn_through = int(state["drawn_through"])
         self.rollouts_total = int(state["rollouts_total"])
         self.lookahead_seen = int(state["lookahead_seen"])
+        stage = state.get("stage", {"drawn": 0, "tally": {}, "retired_total": 0})
+        self.stage_drawn, self.stage_retired_total = int(stage["drawn"]), int(stage["retired_total"])
+        self.stage_tally = {str(u): [int(c), int(t)] for u, (c, t) in stage["tally"].items()}
         self._load_extra(state)
 
     def _extra_state(self) -> dict[str, Any]:
@@ -183,4 +213,5 @@ class StepStream:
         """The stream's own counters (the mixture's and curriculum's come from their `stats`)."""
         return {"sampler/rollouts_total": float(self.rollouts_total),
                 "sampler/lookahead_max": float(self.lookahead_seen),
-                "sampler/drawn_unrecorded_steps": float(len(self.pending))}
+                "sampler/drawn_unrecorded_steps": float(len(self.pending)),
+                "sampler/stage_retired_total": float(self.stage_retired_total)}
