@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import resource
+import runpy
+from pathlib import Path
 
 import pytest
+
+# SRPO_TEST_SANDBOX_CGROUP=off runs every sandbox of the session without a cgroup (see cgroup_mode.py)
+runpy.run_path(str(Path(__file__).with_name("cgroup_mode.py")))
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import pytest
 
 from srpo.core.configlib import ConfigError, build
 from srpo.sandbox import SandboxConfig, SandboxJob, SandboxPool, SandboxUnavailable
+from srpo.sandbox.backend import process_start
 from srpo.sandbox.resolve import resolve_backend
 
 
@@ -48,19 +49,23 @@ def test_in_place_mutation_and_exceptions_cross_the_boundary(pool):
     assert pool.run(job).tests[-1]["status"] == "pass"
 
 
-ISOLATION_PROBE = """import os, socket
+ISOLATION_PROBE = """import os
 def f():
-    writable = []
+    writable, written = [], []
     for d in ("/", "/usr", "/dev", "/etc", "/proc", "/tmp", "/dev/shm"):
+        if os.access(d, os.W_OK):  # EROFS on a read-only mount
+            writable.append(d)
         try:
             open(os.path.join(d, ".w"), "w").close()
-            writable.append(d)
+            written.append(d)
         except OSError:
             pass
     size = lambda d: os.statvfs(d).f_blocks * os.statvfs(d).f_frsize >> 20
+    with open("/proc/net/dev") as fh:
+        net = [line.split(":")[0].strip() for line in fh.readlines()[2:]]
     return {"env": sorted(os.environ), "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
-            "writable": writable, "sizes": [size("/tmp"), size("/dev/shm")],
-            "net": [name for _, name in socket.if_nameindex()], "uid0": os.getuid() == 0}
+            "writable": writable, "written": written, "sizes": [size("/tmp"), size("/dev/shm")],
+            "net": net, "uid0": os.getuid() == 0}
 """
 
 
@@ -68,8 +73,10 @@ def test_isolation_inside_a_sandbox(pool, monkeypatch):
     monkeypatch.setenv("SRPO_POOL_SECRET", "x")
     facts = pool.run(SandboxJob("function", ISOLATION_PROBE, "f", calls=[[]])).tests[0]["value"]
     assert facts["env"] == ["HOME", "LANG", "MALLOC_ARENA_MAX", "PATH", "PWD", "TMPDIR"]  # none of the host's
-    assert facts["pids"] == [1, 2]  # bwrap's init and the program: no other process is visible
+    assert facts["pids"] == [1]  # the program is the sandbox's pid 1: no other process is visible
     assert facts["writable"] == ["/tmp", "/dev/shm"] and facts["sizes"] == [pool.cfg.tmp_mb] * 2
+    # without a cgroup no file can be created at all (the kernel memory of inodes would be unbounded)
+    assert facts["written"] == (["/tmp", "/dev/shm"] if pool.cgroups else [])
     assert facts["net"] == ["lo"] and not facts["uid0"]
 
 
@@ -105,9 +112,9 @@ def test_missing_entry_point_and_syntax_error(pool):
 
 
 def test_stdio_runs_each_case_in_a_fresh_process(pool):
-    prog = "import sys\nprint(sum(map(int, sys.stdin.read().split())))\nopen('/tmp/seen', 'a').write('x')\n"
+    prog = "import os, sys\nprint(sum(map(int, sys.stdin.read().split())), os.getpid() == 1)\n"
     out = pool.run(SandboxJob("stdio", prog, stdins=["1 2", "3 4 5\n"]))
-    assert [t["stdout"] for t in out.tests] == ["3\n", "12\n"]
+    assert [t["stdout"] for t in out.tests] == ["3 False\n", "12 False\n"]  # a child of the runner, pid 1
     assert all(t["status"] == "done" for t in out.tests)
 
 
@@ -180,6 +187,21 @@ def test_no_leaked_processes_or_fds_after_1000_runs():
     assert [o.tests[0].get("value") for o in outs] == [i + 1 for i in range(1000)]
     assert _children() == kids_before
     assert len(os.listdir("/proc/self/fd")) == fds_before
+
+
+def test_close_reaps_every_warm_sandbox_itself():
+    """Not even a zombie is left: the warm sandboxes are killed while the threads that started them live
+    (a bwrap killed by its thread's end would leave its init for the machine's init to reap, if it does)."""
+    pool = SandboxPool(SandboxConfig(workers=4))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and sum(p.pid_namespace_init is not None for p in list(pool._started)) < 4:
+        time.sleep(0.02)
+    inits = [(p.pid_namespace_init, process_start(p.pid_namespace_init)) for p in list(pool._started)
+             if p.pid_namespace_init is not None]
+    assert len(inits) >= 4
+    pool.close()
+    # a zombie still has its /proc entry and start time; a reused pid has another start time
+    assert [pid for pid, start in inits if process_start(pid) == start] == []
 
 
 def test_sandboxes_die_when_the_owner_exits_without_close(tmp_path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import math
+from fractions import Fraction
 from typing import Any
 
 from srpo.core.problem import Problem
@@ -22,6 +23,7 @@ from srpo.core.results import RewardResult
 from srpo.rewards.extract import extract_code
 from srpo.rewards.registry import register_reward
 from srpo.sandbox import SandboxConfig, SandboxJob, SandboxOutcome, SandboxPool
+from srpo.sandbox.wire import MAX_DEPTH, NotPlain, WireDict, WireSet, canonical, unique, unique_pairs
 
 REL_TOL, ABS_TOL = 1e-6, 1e-9
 SHOWN_CHARS = 300
@@ -69,41 +71,192 @@ def values_equal(actual: Any, expected: Any) -> bool:
     """A candidate's return value against a JSON expected value.
 
     Tuples compare as lists, sets as sorted lists, dict keys as strings (JSON has no tuples, sets or
-    non-string keys); floats with rel 1e-6 / abs 1e-9; a bool never equals a number.
+    non-string keys); floats with rel 1e-6 / abs 1e-9 (NaN equals NaN; an int too large for a float is
+    compared exactly); a bool never equals a number.
+
+    Total and bounded: it never raises, whatever either side holds, and `actual` is never hashed. Sets and
+    dicts from the wire (`WireSet`, `WireDict`) are sorted by a canonical key, so a reply of S bytes costs
+    O(S log S) however its keys collide; values nested deeper than `COMPARE_DEPTH` (more than a reply can
+    be) are unequal.
 
     >>> values_equal((1, 2.0000000001), [1, 2]), values_equal(True, 1), values_equal({1: "a"}, {"1": "a"})
     (True, False, True)
+    >>> values_equal(10 ** 400, 1.5), values_equal({3, 1}, [1, 3]), values_equal(float("nan"), float("nan"))
+    (False, True, True)
     """
+    try:
+        return _equal(actual, expected, COMPARE_DEPTH)
+    except (RecursionError, NotPlain):  # a caller's own deep values, or one already near the recursion limit
+        return False
+
+
+COMPARE_DEPTH = 2 * MAX_DEPTH + 2
+_NUMBERS = (int, float)
+_SETS = (set, frozenset, WireSet)
+_DICTS = (dict, WireDict)
+
+
+def _equal(actual: Any, expected: Any, depth: int) -> bool:
+    if depth < 0:
+        return False
     if isinstance(expected, bool) or isinstance(actual, bool):
         return type(actual) is type(expected) and actual == expected
-    if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
+    if isinstance(expected, _NUMBERS) and isinstance(actual, _NUMBERS):
         if isinstance(expected, int) and isinstance(actual, int):
-            return actual == expected
-        return math.isclose(actual, expected, rel_tol=REL_TOL, abs_tol=ABS_TOL) or (
-            math.isnan(actual) and math.isnan(expected))
-    if isinstance(actual, (set, frozenset)):
-        actual = _sorted(actual)
-        expected = _sorted(expected) if isinstance(expected, list) else expected
+            return int.__eq__(actual, expected)
+        return _close(actual, expected)
+    if isinstance(actual, _SETS):
+        if not isinstance(expected, list):
+            return False
+        actual, expected = _in_order(_members(actual)), _in_order(expected)
     if isinstance(actual, (list, tuple)) and isinstance(expected, list):
-        return len(actual) == len(expected) and all(map(values_equal, actual, expected))
-    if isinstance(actual, dict) and isinstance(expected, dict):
-        actual = {str(k): v for k, v in actual.items()}
-        return actual.keys() == expected.keys() and all(values_equal(actual[k], expected[k]) for k in actual)
-    return type(actual) is type(expected) and actual == expected
+        return len(actual) == len(expected) and all(_equal(a, e, depth - 1) for a, e in zip(actual, expected))
+    if isinstance(actual, _DICTS) and isinstance(expected, dict):
+        return _dicts_equal(actual, expected, depth)
+    if type(actual) is not type(expected) or isinstance(actual, _DICTS + _SETS):
+        return False
+    if type(actual) in (str, bytes, complex, type(None)):
+        return actual == expected
+    try:  # some other type, from a caller other than the sandbox: its own ==, whatever it does
+        return bool(actual == expected)
+    except Exception:
+        return False
 
 
-def _sorted(items: Any) -> list:
+def _close(a: float | int, b: float | int) -> bool:
+    """math.isclose with REL_TOL / ABS_TOL, NaN equal to NaN, and ints beyond a float's range exact."""
     try:
-        return sorted(items)
-    except TypeError:
-        return sorted(items, key=repr)
+        fa, fb = float(a), float(b)
+    except (TypeError, ValueError):  # a caller's own number type with an odd __float__
+        return False
+    except OverflowError:  # an int past 1.8e308 against a float (both ints were compared exactly)
+        big, other = (a, b) if isinstance(a, int) else (b, a)
+        if other != other or other in (math.inf, -math.inf) or big.bit_length() > 1100:
+            return False  # |big - other| > big * (1 - 2**-70), far past any tolerance
+        diff = abs(Fraction(big) - Fraction(other))
+        return diff <= Fraction(REL_TOL) * max(abs(Fraction(big)), abs(Fraction(other))) or diff <= ABS_TOL
+    if fa != fa or fb != fb:
+        return fa != fa and fb != fb
+    return math.isclose(fa, fb, rel_tol=REL_TOL, abs_tol=ABS_TOL)
+
+
+def _members(items: Any) -> list:
+    """A set's members: a wire set's distinct ones (it may repeat an item; nothing is hashed)."""
+    if isinstance(items, WireSet):
+        return unique(items.items)
+    return list(items)
+
+
+def _in_order(items: list) -> list:
+    """`items` sorted by a total order that needs no hashing and never raises: numbers by value (NaN
+    first), other plain data by `canonical` bytes, anything else last in its own order."""
+    if all(type(x) is str for x in items) or all(type(x) in (int, float, bool) and x == x for x in items):
+        return sorted(items)  # the common case, in C
+    return [item for _, item in sorted(((_order_key(x), n), x) for n, x in enumerate(items))]
+
+
+def _order_key(value: Any) -> tuple:
+    if type(value) in (bool, int) or (type(value) is float and value == value):
+        return (1, value, b"")
+    if type(value) is float:
+        return (0, 0, b"")
+    try:
+        return (2, 0, canonical(value))
+    except (NotPlain, RecursionError):
+        return (3, 0, b"")
+
+
+def _dicts_equal(actual: Any, expected: dict, depth: int) -> bool:
+    """Keys as strings (the last of keys with the same text wins), matched by sorting: nothing hashed."""
+    pairs = unique_pairs(actual.pairs) if isinstance(actual, WireDict) else list(actual.items())
+    texts = []
+    for n, (key, value) in enumerate(pairs):
+        text = _key_text(key)
+        if text is None:
+            return False
+        texts.append((text, n, value))
+    texts.sort(key=lambda entry: entry[:2])
+    kept = [t for n, t in enumerate(texts) if n + 1 == len(texts) or texts[n + 1][0] != t[0]]
+    want = list(expected.items())
+    if len(kept) != len(want) or not all(type(k) is str for k, _ in want):
+        return False
+    want.sort(key=lambda entry: entry[0])
+    return all(k == w and _equal(v, ev, depth - 1) for (k, _, v), (w, ev) in zip(kept, want))
+
+
+def _key_text(key: Any) -> str | None:
+    """``str(key)`` (JSON's keys are strings), or None where that is not cheap: an int of more than
+    `sys.int_info.str_digits_check_threshold`-ish digits (quadratic to print) anywhere in the key."""
+    if type(key) is str:
+        return key
+    stack = [key]
+    while stack:
+        item = stack.pop()
+        if type(item) is int and item.bit_length() > 10_000:
+            return None
+        if type(item) in (tuple, list):
+            stack.extend(item)
+        elif type(item) is WireSet:
+            stack.extend(item.items)
+    try:
+        return str(key)
+    except (ValueError, RecursionError):  # past the interpreter's int digit limit
+        return None
 
 
 def _short(value: Any) -> str:
-    try:
-        text = value if isinstance(value, str) else repr(value)
-    except ValueError:  # an int past Python's digit limit for str()
-        text = f"<{type(value).__name__} too large to show>"
+    """At most `SHOWN_CHARS` characters (+ "...") showing `value`, in time bounded by that, not by its
+    size: a str as itself, anything else as a repr that stops where the budget does."""
+    parts: list[str] = []
+    left = [SHOWN_CHARS + 1]
+
+    def emit(text: str) -> None:
+        text = text[:left[0]]
+        parts.append(text)
+        left[0] -= len(text)
+
+    def show(item: Any, depth: int) -> None:
+        if left[0] <= 0:
+            return
+        t = type(item)
+        if depth > 40:
+            emit("...")
+        elif t in (list, tuple, set, frozenset, WireSet, dict, WireDict):
+            if t in (dict, WireDict):
+                items, opening, closing = (item.pairs if t is WireDict else list(item.items())), "{", "}"
+            elif t in (set, frozenset, WireSet):
+                items = item.items if t is WireSet else item
+                opening, closing = ("{", "}") if items else ("set(", ")")
+            else:
+                items, opening, closing = item, ("[" if t is list else "("), ("]" if t is list else ")")
+            emit(opening)
+            for n, entry in enumerate(items):
+                if left[0] <= 0:
+                    break
+                if n:
+                    emit(", ")
+                if t in (dict, WireDict):
+                    show(entry[0], depth + 1)
+                    emit(": ")
+                    show(entry[1], depth + 1)
+                else:
+                    show(entry, depth + 1)
+            emit("," + closing if t is tuple and len(item) == 1 else closing)
+        elif t is int and item.bit_length() > 3000:
+            emit(f"<int of {item.bit_length()} bits>")
+        elif t in (str, bytes):
+            emit(repr(item[:left[0]]))
+        else:
+            try:
+                emit(repr(item))
+            except Exception:
+                emit(f"<{t.__name__}>")
+
+    if isinstance(value, str):
+        emit(value)
+    else:
+        show(value, 0)
+    text = "".join(parts)
     return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
 
 

@@ -9,6 +9,8 @@ wall-clock limits and math-verify has a per-item limit enforced from outside its
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
@@ -50,6 +52,31 @@ def combine(results: dict[str, RewardResult | None], components: Sequence[Reward
         "details": details,
     }
     return RewardResult(total, bool(decider is not None and decider.correct), info)
+
+
+def _failed(reason: str) -> RewardResult:
+    return RewardResult(0.0, False, {"error": reason, "verdict": "error"})
+
+
+def _finite(score: object) -> bool:
+    if not isinstance(score, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(score))
+    except (OverflowError, TypeError, ValueError):
+        return False
+
+
+def _describe(thing: object, with_type: bool = True) -> str:
+    """A short description that cannot raise (the object may be anything a reward produced)."""
+    try:
+        if isinstance(thing, BaseException):
+            text = f"{type(thing).__name__}: {thing}" if with_type else str(thing)
+        else:
+            text = repr(thing)
+    except Exception:
+        text = f"<{type(thing).__name__}>"
+    return text if len(text) <= 2000 else text[:2000] + "..."
 
 
 class RewardScorer:
@@ -96,12 +123,35 @@ class RewardScorer:
         return out
 
     def _one(self, comp: RewardComponent, response: str, problem: Problem) -> RewardResult | None:
+        """One component's verdict on one response. Total: any exception of the reward (a malformed problem,
+        a bug, a value it cannot handle, RecursionError, MemoryError once unwound) and any result that is not
+        a `RewardResult` with a finite score is that response's verdict (score 0, incorrect, the reason in
+        ``info["error"]``), never the batch's. BaseExceptions that are not errors (KeyboardInterrupt and the
+        trainer's stops, `Interrupted` / `Stopped`; SystemExit) pass through."""
         params = {**self._params[comp.name], **comp.params}
         try:
-            return self._entries[comp.name].fn(response, problem, **params)
+            result = self._entries[comp.name].fn(response, problem, **params)
         except ValueError as err:  # a malformed problem: score 0, say why, keep the batch going
             log.warning("reward %s on problem %s: %s", comp.name, problem.uid, err)
-            return RewardResult(0.0, False, {"error": str(err)})
+            return _failed(_describe(err, with_type=False))
+        except Exception as err:
+            log.error("reward %s on problem %s failed", comp.name, problem.uid, exc_info=True)
+            return _failed(f"{comp.name} failed: {_describe(err)}")
+        if result is None:
+            return None
+        if not (isinstance(result, RewardResult) and _finite(result.score) and isinstance(result.info, dict)
+                and type(result.correct) is bool):
+            returned = result
+            try:  # a numpy bool, 1 for True, a numpy float: plain again
+                result = RewardResult(float(result.score), bool(result.correct), result.info) \
+                    if isinstance(result, RewardResult) and isinstance(result.score, numbers.Real) else None
+            except Exception:
+                result = None
+            if result is None or not _finite(result.score) or not isinstance(result.info, dict):
+                log.error("reward %s on problem %s returned %s", comp.name, problem.uid, _describe(returned))
+                return _failed(f"{comp.name} returned {_describe(returned)}, not a RewardResult with a finite "
+                               "score, a bool verdict and an info dict")
+        return result
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)

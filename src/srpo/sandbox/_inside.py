@@ -1,6 +1,8 @@
 """The program every sandbox runs; its source, after wire.py's, is handed to ``python -I -S -B -c``.
 
-A started sandbox waits for one job on its stdin and plays the role the job names. Its stdin and stdout
+A started sandbox is this runner as the pid namespace's init (bwrap's ``--as-pid-1``): it makes itself
+non-dumpable, applies the runner's limits (the host's first frame; inherited by every process of the
+sandbox), then waits for one job on its stdin and plays the role the job names. Its stdin and stdout
 are its channel to the host: moved to other descriptors at start, while 0, 1 and 2 point at /dev/null
 for the code it runs. Every message is a frame of `wire.encode` data (see wire.py).
 
@@ -104,7 +106,8 @@ def _exit_builtins():
 
 
 def _harden():
-    """Non-dumpable: processes of the same user can neither ptrace this one nor open its /proc files."""
+    """Non-dumpable: processes of the same user can neither ptrace this one nor open its /proc files
+    (inherited by every child; an ``execve`` resets it, which is why /proc is also mounted read-only)."""
     if _prctl(PR_SET_DUMPABLE, 0) != 0 or _prctl(PR_GET_DUMPABLE) != 0:
         raise OSError("prctl(PR_SET_DUMPABLE, 0) failed")
 
@@ -181,7 +184,6 @@ def _builtin_base(exc):
 
 # ------------------------------------------------------------------------------------------------ stdio
 def serve_stdio(job):
-    _harden()
     while True:
         request = _recv()
         if request is None:
@@ -312,7 +314,6 @@ def _status_text(status):
 
 # ----------------------------------------------------------------------------------------------- tester
 def serve_tester(job):
-    _harden()
     _confine(job["limits"])
     _silence(2)
     status, detail = _run_test_code(job, _Link())
@@ -436,6 +437,14 @@ ROLES = {"function": serve_function, "stdio": serve_stdio, "tester": serve_teste
 def main():
     CHANNEL[:] = [os.dup(0), os.dup(1)]
     _silence(0, 1)
+    # Before anything else: non-dumpable, then the runner's own limits and filter (the first frame, sent by
+    # the host when it starts the sandbox). Every process of the sandbox descends from this one and inherits
+    # both, so from here on nothing in the sandbox is unconfined; each role then tightens them.
+    _harden()
+    setup = _recv()
+    if setup is None:
+        return
+    _confine(marshal.loads(setup))
     _exit_builtins()
     job = _recv()
     if job is not None:

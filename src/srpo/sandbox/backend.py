@@ -58,6 +58,30 @@ def compiled_inside(python: str) -> bytes:
                           capture_output=True, check=True, timeout=60).stdout
 
 
+OWNER_PREFIX = "srpo-owner="
+
+
+def process_start(pid: int) -> int | None:
+    """A process's start time (clock ticks since boot, /proc/<pid>/stat field 22), or None if it is gone.
+    With the pid it names one process for good: a reused pid has a later start time."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return int(fh.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def owner_tag() -> str:
+    """``srpo-owner=<pid>:<start time>`` of this process (computed again after a fork)."""
+    pid = os.getpid()
+    if _OWNER.get("pid") != pid:
+        _OWNER.update(pid=pid, tag=f"{OWNER_PREFIX}{pid}:{process_start(pid)}")
+    return _OWNER["tag"]
+
+
+_OWNER: dict = {}
+
+
 class SandboxUnavailable(RuntimeError):
     """bubblewrap cannot run here and unsafe mode was not chosen: untrusted code is refused."""
 
@@ -84,7 +108,9 @@ class Backend:
         argv = list(self.argv)
         if info_fd is not None and self.mode == "bwrap":
             argv[1:1] = ["--info-fd", str(info_fd)]
-        return list(self.launcher) + argv + ["-c", _BOOT.format(fd=code_fd)]
+        # The last argument (sys.argv[1] inside, unused) names the owner: every process of the sandbox, and
+        # bwrap's own while they set it up, carry it, so `sweep_orphans` finds them once the owner is gone.
+        return list(self.launcher) + argv + ["-c", _BOOT.format(fd=code_fd), owner_tag()]
 
 
 def privilege_drop(uid: int | None) -> tuple[tuple[str, ...], int | None]:
@@ -153,11 +179,13 @@ def bwrap_argv(bwrap: str, python: str, cfg: SandboxConfig, disable_userns: bool
     """The bubblewrap command line (without --info-fd and the program source).
 
     Every namespace is new (user, pid, net, ipc, uts, cgroup): no network at all (only a loopback with
-    nothing listening), no other process visible. The root is read-only: the system directories, the
-    interpreter's prefix, a fresh /proc and /dev; the only writable places are two size-limited tmpfs, /tmp
+    nothing listening), no other process visible. bwrap leaves no process of its own inside (``--as-pid-1``:
+    the runner is the namespace's init). The root is read-only: the system directories, the
+    interpreter's prefix, a fresh /proc (read-only too) and /dev; the only writable places are two size-limited tmpfs, /tmp
     (the working directory and $HOME) and /dev/shm. The environment is cleared.
     """
-    argv = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
+    # --as-pid-1: no bwrap init inside the sandbox; the runner (confined, non-dumpable) is its pid 1
+    argv = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--as-pid-1",
             "--cap-drop", "ALL", "--hostname", "sandbox"]
     if disable_userns:
         argv.append("--disable-userns")
@@ -168,7 +196,9 @@ def bwrap_argv(bwrap: str, python: str, cfg: SandboxConfig, disable_userns: bool
     for path in cfg.extra_ro_binds:
         argv += ["--ro-bind", path, path]
     size = str(cfg.tmp_mb << 20)
-    argv += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+    # /proc read-only: no process can open /proc/<pid>/mem (or any /proc file) for writing (EROFS)
+    argv += ["--proc", "/proc", "--remount-ro", "/proc",
+             "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
              "--size", size, "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp",
              "--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
              "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",

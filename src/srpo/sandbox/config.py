@@ -24,8 +24,8 @@ class SandboxConfig:
                                    "runs out.")
     memory_mb: int = option(1024, "memory limit of one sandbox as a whole, in MiB. With a per-sandbox cgroup "
                                   "(``cgroup``) it caps every process and its tmpfs pages together; without one "
-                                  "the sandbox may run one process only (threads are fine), whose address space "
-                                  "(RLIMIT_AS) is capped at this, plus at most 2 x ``tmp_mb`` of tmpfs files.")
+                                  "the sandbox may run one process only (threads are fine) and create no file, and "
+                                  "its address space (RLIMIT_AS) is capped at this.")
     cpu_s: int = option(10, "CPU-time limit (RLIMIT_CPU) of each program process, in seconds.")
     max_procs: int = option(16, "tasks (processes and threads) the program may have alive at once, counted in its "
                                 "own sandbox (RLIMIT_NPROC, and pids.max with a cgroup); the runner and the "
@@ -36,11 +36,14 @@ class SandboxConfig:
     file_mb: int = option(16, "largest file the program may write (RLIMIT_FSIZE), in MiB.")
     open_files: int = option(64, "most open file descriptors (RLIMIT_NOFILE).")
     tmp_mb: int = option(64, "size of each of the two writable places, the private /tmp and /dev/shm (tmpfs), in "
-                             "MiB (bwrap mode).")
-    cgroup: str = option("auto", "per-sandbox cgroup v2 for the memory and task limits. ``auto``: one under "
-                                 "/sys/fs/cgroup when it is writable with the memory and pids controllers (root "
-                                 "on most systemd machines), else none; ``off``: none; or a path to a delegated, "
-                                 "empty cgroup v2 directory (an error if it cannot be used). See docs/rewards.md.")
+                             "MiB (bwrap mode). Without a cgroup no file can be created in them (the kernel "
+                             "memory of inodes would be unbounded; docs/rewards.md).")
+    cgroup: str = option("auto", "per-sandbox cgroup for the memory (kernel memory included) and task limits. "
+                                 "``auto``: one under /sys/fs/cgroup when it is writable with the memory and pids "
+                                 "controllers (root on most systemd machines), else under the cgroup v1 memory "
+                                 "and pids hierarchies when those are writable (root on v1/hybrid machines), "
+                                 "else none; ``off``: none; or a path to a delegated, empty cgroup v2 directory "
+                                 "(an error if it cannot be used). See docs/rewards.md.")
     workers: int = option(0, "sandboxes run in parallel (0: automatic, ``min(32, 8 * os.cpu_count())``: a sandbox "
                              "spends most of its short life waiting on the kernel, not on a CPU).")
     python: str = option("", "interpreter that runs the programs. Empty: this interpreter if the sandbox user can "

@@ -14,7 +14,10 @@
 The host makes exactly one entry per test, in order; a reply it cannot decode, a message of the wrong
 kind or size, a sandbox that ends, and a passed deadline all fail the test concerned (and the ones after
 it when the candidate is no longer usable). The whole function job (load, calls, test code) shares one
-`timeout_s`; each stdio case has its own.
+`timeout_s`; each stdio case has its own. The deadline covers reading a reply, decoding it (inert: nothing
+the sandbox chose is hashed, linear in its size; see `wire`) and the host's own comparisons (static asserts);
+a reply that takes past it is a timeout. The caller's comparison of case values with expected ones
+(`srpo.rewards.code_reward.values_equal`) costs O(S log S) for a reply of S bytes, whatever it holds.
 """
 
 from __future__ import annotations
@@ -26,46 +29,15 @@ from typing import Any, Callable
 from srpo.sandbox.config import SandboxConfig
 from srpo.sandbox.job import SandboxJob, SandboxOutcome
 from srpo.sandbox.process import SandboxBroken, SandboxExpired, SandboxProcess
-from srpo.sandbox.seccomp import program as seccomp_program
+from srpo.sandbox.limits import RUNNER_TASKS, STACK_BYTES, runner_limits, sandbox_limits  # noqa: F401
 from srpo.sandbox.static_tests import Assertion, static_assertions
-from srpo.sandbox.wire import WireError, decode, encode
+from srpo.sandbox.wire import WireError, WireTimeout, decode, encode
 
 log = logging.getLogger(__name__)
 
 CASE_GRACE_S = 0.5  # stdio: the runner's own per-case timer fires first; this is for a runner that hangs
 REPLY_SLACK = 64 << 10  # frame bytes beyond a value's `max_output_bytes` (stderr tail, tuple overhead)
 TESTER_FRAME_LIMIT = 64 << 20
-# Tasks that are not the program's, inside the sandbox's own user namespace: bwrap's init and the runner.
-RUNNER_TASKS = 2
-# The main thread's C stack (RLIMIT_STACK, soft and hard), whatever the host's `ulimit -s` is: Linux's default
-# and what CPython's C recursion limits are sized for (3.12 and 3.13 count a fixed number of C levels). An
-# inherited larger or unlimited limit would let a runaway C recursion (a deep repr, compare, or json under a
-# lifted recursion limit) grow the stack until RLIMIT_AS instead of crashing: measured with Python 3.11, the
-# deep-repr program of the hostile suite segfaults in 0.55 s at 8 MiB, 1.9 s at 16 MiB, and at 64 MiB or
-# unlimited recurses for 17-25 s of CPU (its work grows with the square of the depth), past any timeout.
-STACK_BYTES = 8 << 20
-
-
-def sandbox_limits(cfg: SandboxConfig, no_fork: bool) -> dict[str, Any]:
-    """What the process that runs a program (or test code) applies to itself (see _inside._confine).
-
-    RLIMIT_NPROC counts the tasks of the sandbox's user in its own user namespace, so it is per sandbox.
-    RLIMIT_STACK is `STACK_BYTES` in every role, so a C-stack overflow crashes as fast as on a default machine
-    and a program's verdict does not depend on the trainer's ``ulimit -s``.
-    RLIMIT_MSGQUEUE 0 closes POSIX message queues; the seccomp filter (`srpo.sandbox.seccomp`) closes the
-    other routes to memory that no rlimit counts, and with `no_fork` (no cgroup) keeps the sandbox one
-    process.
-    """
-    mem = cfg.memory_mb << 20
-    rlimits = [("RLIMIT_AS", mem, mem), ("RLIMIT_CPU", cfg.cpu_s, cfg.cpu_s + 1),  # SIGXCPU, then SIGKILL
-               ("RLIMIT_NPROC", cfg.max_procs + RUNNER_TASKS, cfg.max_procs + RUNNER_TASKS),
-               ("RLIMIT_FSIZE", cfg.file_mb << 20, cfg.file_mb << 20),
-               ("RLIMIT_NOFILE", cfg.open_files, cfg.open_files), ("RLIMIT_CORE", 0, 0),
-               ("RLIMIT_STACK", STACK_BYTES, STACK_BYTES),
-               ("RLIMIT_MSGQUEUE", 0, 0)]
-    return {"rlimits": rlimits, "seccomp": seccomp_program(no_fork)}
-
-
 def run_job(job: SandboxJob, cfg: SandboxConfig, limits: dict[str, Any], pidns: bool,
             take: Callable[[], SandboxProcess]) -> tuple[SandboxOutcome, list[SandboxProcess]]:
     """Run `job` in sandboxes from `take`; the outcome and the sandboxes used, already SIGKILLed (the
@@ -106,8 +78,8 @@ class _Run:
         cand = self.take()
         try:
             cand.send(encode({"role": "function", "program": self.job.program, "limits": self.limits}), deadline)
-            first = decode(cand.recv(self.max_output + REPLY_SLACK, deadline))
-        except SandboxExpired:
+            first = _read(cand.recv(self.max_output + REPLY_SLACK, deadline), deadline)
+        except (SandboxExpired, WireTimeout):
             return SandboxOutcome("timeout", load_error="time limit exceeded while loading the program")
         except (SandboxBroken, WireError) as err:
             return SandboxOutcome("error", detail=f"the program did not load: {err}")
@@ -128,9 +100,9 @@ class _Run:
         for i, args in enumerate(calls):
             try:
                 cand.send(encode((self.job.entry_point, tuple(args), {})), deadline)
-                reply = decode(cand.recv(self.max_output + REPLY_SLACK, deadline))
+                reply = _read(cand.recv(self.max_output + REPLY_SLACK, deadline), deadline)
                 tests.append({"name": f"case {i}", **_call_result(reply)})
-            except SandboxExpired:
+            except (SandboxExpired, WireTimeout):
                 return tests + _failed(rest[i:], "timeout", "time limit exceeded"), False
             except (SandboxBroken, WireError) as err:
                 return tests + _failed(rest[i:], "error", f"no valid reply from the program: {err}"), False
@@ -139,7 +111,7 @@ class _Run:
     def _test_code(self, cand: SandboxProcess, names: list[str], deadline: float) -> dict[str, Any]:
         try:
             status, detail = self._run_test_code(cand, names, deadline)
-        except SandboxExpired:
+        except (SandboxExpired, WireTimeout):
             status, detail = "timeout", "time limit exceeded"
         except (SandboxBroken, WireError) as err:
             status, detail = "error", f"the test code could not finish: {err}"
@@ -162,11 +134,14 @@ class _Run:
             value = None
             if check.args is not None:
                 cand.send(encode((self.job.entry_point, check.args, check.kwargs)), deadline)
-                result = _call_result(decode(cand.recv(self.max_output + REPLY_SLACK, deadline)))
+                result = _call_result(_read(cand.recv(self.max_output + REPLY_SLACK, deadline), deadline))
                 if result["status"] != "done":
                     return "fail", f"line {check.line}: {result['detail']}"
                 value = result["value"]
-            if not check.holds(value):
+            holds = check.holds(value)  # plain `==` / truth: bounded for inert values (see wire.py)
+            if time.monotonic() > deadline:
+                raise WireTimeout("time limit exceeded while comparing")
+            if not holds:
                 return "fail", f"line {check.line}: AssertionError"
         return "pass", ""
 
@@ -176,7 +151,7 @@ class _Run:
         while True:
             message = tester.recv(TESTER_FRAME_LIMIT, deadline)
             if message[:1] == b"V":
-                return _verdict(decode(message[1:]), gone)
+                return _verdict(_read(message[1:], deadline), gone)
             if message[:1] != b"C":
                 raise WireError("unexpected message from the tester")
             reply = b""  # an empty reply tells the tester that the candidate is gone
@@ -203,14 +178,20 @@ class _Run:
             deadline = time.monotonic() + self.timeout + CASE_GRACE_S
             try:
                 runner.send(encode(text), deadline)
-                reply = decode(runner.recv(self.max_output + REPLY_SLACK, deadline))
+                reply = _read(runner.recv(self.max_output + REPLY_SLACK, deadline), deadline)
                 tests.append({"name": names[i], **_stdio_result(reply)})
-            except SandboxExpired:
+            except (SandboxExpired, WireTimeout):
                 return SandboxOutcome("ok", tests=tests + _failed(names[i:], "timeout", "time limit exceeded"))
             except (SandboxBroken, WireError) as err:
                 failed = _failed(names[i:], "error", f"the runner failed: {err}")
                 return SandboxOutcome("ok", tests=tests + failed)
         return SandboxOutcome("ok", tests=tests)
+
+
+def _read(data: bytes, deadline: float) -> Any:
+    """What a sandbox sent, decoded inert (nothing it chose is hashed: linear in its size, see wire.py) and
+    within the deadline that counted its arrival (`WireTimeout`)."""
+    return decode(data, inert=True, deadline=deadline)
 
 
 def _failed(names: list[str], status: str, detail: str) -> list[dict[str, Any]]:

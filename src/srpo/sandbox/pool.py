@@ -13,6 +13,7 @@ import logging
 import os
 import queue
 import threading
+import weakref
 from concurrent.futures import Future
 from typing import Iterable
 
@@ -21,7 +22,7 @@ from srpo.sandbox.cgroup import Cgroups
 from srpo.sandbox.config import SandboxConfig
 from srpo.sandbox.host import run_job, sandbox_limits
 from srpo.sandbox.job import SandboxJob, SandboxOutcome
-from srpo.sandbox.process import SandboxProcess
+from srpo.sandbox.process import SandboxProcess, sweep_orphans
 from srpo.sandbox.resolve import resolve_backend
 
 log = logging.getLogger(__name__)
@@ -42,16 +43,23 @@ class SandboxPool:
 
     def __init__(self, cfg: SandboxConfig | None = None, *, warm: bool = True):
         self.cfg = cfg or SandboxConfig()
+        swept = sweep_orphans()  # what an owner that died left behind (see process.sweep_orphans)
+        if swept:
+            log.warning("killed %d sandbox processes left by srpo processes that are gone", swept)
         self.backend: Backend = resolve_backend(self.cfg)
         self.cgroups = Cgroups.open(self.cfg.cgroup) if self.backend.mode == "bwrap" else None
         self.limits = sandbox_limits(self.cfg, no_fork=self.cgroups is None)
         self.workers = self.cfg.workers or default_workers()
         self._stock: queue.SimpleQueue[SandboxProcess] = queue.SimpleQueue()
+        self._started: "weakref.WeakSet[SandboxProcess]" = weakref.WeakSet()  # until reaped: killed on close
         self._stock_size = self.workers if warm else 0
         self._stocked = 0  # in the stock or being started for it
         self._lock = threading.Lock()
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
+        self._parked = 0  # workers done for good, waiting for close() to kill the sandboxes they started
+        self._parked_cond = threading.Condition()
+        self._release = threading.Event()
         self._threads = [threading.Thread(target=self._worker, name=f"srpo-sandbox-{i}", daemon=True)
                          for i in range(self.workers)]
         for t in self._threads:
@@ -77,13 +85,27 @@ class SandboxPool:
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
+        self._closed = True  # from here on no worker restocks
         for _ in self._threads:
             self._jobs.put(None)
+        # Kill every sandbox while the thread that started it lives: bwrap's --die-with-parent SIGKILLs a
+        # bwrap when its starting thread ends, and a bwrap killed that way leaves its init to be reaped by
+        # the machine's init (a zombie until then; forever where the trainer is a container's pid 1 and reaps
+        # no stranger's children). So the workers first finish their jobs and park (none is starting a
+        # sandbox then); the sandboxes are killed, each bwrap reaping its init and we bwrap; then they end.
+        if threading.current_thread() not in self._threads:
+            with self._parked_cond:
+                while not self._parked_cond.wait_for(
+                        lambda: self._parked >= sum(t.is_alive() for t in self._threads), timeout=1.0):
+                    pass
+        self._kill_stock()
+        for proc in list(self._started):  # whatever a worker could not reap (none, normally)
+            proc.kill()
+        self._release.set()
         for t in self._threads:
-            t.join()
-        while not self._stock.empty():
-            self._stock.get().kill()
+            if t is not threading.current_thread():
+                t.join()
+        self._kill_stock()
         if self.cgroups:
             self.cgroups.close()
 
@@ -100,8 +122,18 @@ class SandboxPool:
             pass
 
     # ----------------------------------------------------------------------------------------- workers
+    def _kill_stock(self) -> None:
+        while True:
+            try:
+                proc = self._stock.get_nowait()
+            except queue.Empty:
+                return
+            proc.kill()
+
     def _spawn(self) -> SandboxProcess:
-        return SandboxProcess(self.backend, self.cfg, self.cgroups)
+        proc = SandboxProcess(self.backend, self.cfg, self.cgroups)
+        self._started.add(proc)
+        return proc
 
     def _take(self) -> SandboxProcess:
         """A warm sandbox if one is ready (and still alive), else a new one."""
@@ -136,6 +168,10 @@ class SandboxPool:
         while True:
             item = self._jobs.get()
             if item is None:
+                with self._parked_cond:
+                    self._parked += 1
+                    self._parked_cond.notify_all()
+                self._release.wait()
                 return
             job, fut = item
             if not fut.set_running_or_notify_cancel():

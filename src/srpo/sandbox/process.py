@@ -2,7 +2,7 @@
 whole process tree.
 
 Tree killing in bwrap mode: bubblewrap puts the sandbox in a new pid namespace whose init is the process
-bwrap reports as ``child-pid``. Killing that init makes the kernel kill every process in the namespace
+bwrap reports as ``child-pid`` (the runner itself: bwrap runs with ``--as-pid-1``). Killing that init makes the kernel kill every process in the namespace
 (daemons and double forks included) before the init can be reaped, and bwrap exits only after reaping it.
 So "bwrap has exited" means "nothing from this sandbox is alive". We hold a pidfd on the init to signal it
 without pid-reuse races.
@@ -26,10 +26,11 @@ import time
 import weakref
 from typing import Any
 
-from srpo.sandbox.backend import Backend
+from srpo.sandbox.backend import OWNER_PREFIX, Backend, process_start
 from srpo.sandbox.cgroup import Cgroups, join_command
 from srpo.sandbox.config import SandboxConfig
-from srpo.sandbox.wire import HEADER, frame
+from srpo.sandbox.limits import runner_limits
+from srpo.sandbox.wire import HEADER, encode, frame
 
 STDERR_CAP = 16 << 10
 REAP_GRACE_S = 2.0
@@ -72,6 +73,11 @@ class SandboxProcess:
             raise
         _LIVE.add(self)
         self._in, self._out = self.popen.stdin.fileno(), self.popen.stdout.fileno()
+        # The runner's first frame: its own limits, applied before it reads a job (fits in the empty pipe).
+        try:
+            os.write(self._in, frame(encode(runner_limits(cfg, no_cgroup=cgroups is None))))
+        except OSError:
+            pass  # it did not start; the first exchange reports why
         for fd in (self._in, self._out, self.popen.stderr.fileno()):
             os.set_blocking(fd, False)
         self._pollers = {fd: _poller(fd, ev) for fd, ev in ((self._in, select.POLLOUT), (self._out, select.POLLIN))}
@@ -186,17 +192,20 @@ class SandboxProcess:
 
     # ----------------------------------------------------------------------------------------- killing
     def terminate(self) -> None:
-        """SIGKILL the sandbox's init (so the kernel kills everything in it); does not wait."""
-        if self.popen.poll() is not None:
-            return
+        """SIGKILL the sandbox's init (so the kernel kills everything in it); does not wait.
+
+        Through its pidfd whenever there is one, even when bwrap itself has already exited: the init can
+        outlive it (bwrap killed while it set the sandbox up), and a pidfd cannot reach another process.
+        Without one (bwrap died before it said which process the init is), bwrap's process group, which a
+        child still being set up belongs to (it leaves it only for its own session, just before exec)."""
         if self._pidfd is not None:
             try:
                 signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
             except OSError:
                 pass
-        elif self._inner_pid is not None:
-            _kill(self._inner_pid)
-        else:
+        elif self.popen.poll() is None:
+            if self._inner_pid is not None:
+                _kill(self._inner_pid)  # bwrap has not reaped it: the pid is still its child's
             _killpg(self.popen.pid)
 
     def reap(self) -> None:
@@ -227,6 +236,54 @@ class SandboxProcess:
         """Kill the whole tree and wait until it is gone."""
         self.terminate()
         self.reap()
+
+
+def sweep_orphans() -> int:
+    """SIGKILL every process left by an srpo process that is gone; returns how many.
+
+    Every process of a sandbox, and bwrap's own while it sets one up, carries its owner's tag (the last
+    argument of its command line, `backend.owner_tag`: pid and start time). While the owner lives, its
+    sandboxes die with it: bwrap's ``--die-with-parent`` SIGKILLs bwrap when the thread that started it ends,
+    and the sandbox's init when bwrap ends. One window is bubblewrap's own (containers/bubblewrap#633, open):
+    bwrap's child sets its parent-death signal only after it has waited on an eventfd for bwrap to map its
+    user ids, so a bwrap killed before that leaves the child blocked forever. Nothing of the dead owner can
+    kill it; the next pool that starts on this machine does, here.
+    """
+    killed = 0
+    for name in os.listdir("/proc"):
+        owner = _owner_of(name) if name.isdigit() else None
+        if owner is None or process_start(owner[0]) == owner[1]:
+            continue
+        try:
+            pidfd = os.pidfd_open(int(name))
+        except OSError:
+            continue
+        try:
+            if _owner_of(name) == owner:  # still that process: a reused pid would not carry this tag
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                killed += 1
+        except OSError:
+            pass  # another user's, or gone meanwhile
+        finally:
+            os.close(pidfd)
+    return killed
+
+
+def _owner_of(pid: str) -> tuple[int, int] | None:
+    """(owner pid, owner start time) from a process's tag, or None if it carries none."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().rstrip(b"\0").split(b"\0")
+    except OSError:
+        return None
+    last = argv[-1]
+    if not last.startswith(OWNER_PREFIX.encode()):
+        return None
+    try:
+        owner, start = last[len(OWNER_PREFIX):].split(b":")
+        return int(owner), int(start)
+    except ValueError:
+        return None
 
 
 def _pipe_with(data: bytes) -> int:

@@ -164,12 +164,13 @@ def f(x):
 #: a subprocess that allocates | fail
 import subprocess, sys
 def f(x):
+    code = ("b = bytearray(200 << 20); b[::4096] = b'x' * len(b[::4096]); print(1, flush=True); "
+            "import time; time.sleep(30)")
     try:
-        procs = [subprocess.Popen([sys.executable, "-c", "b = bytearray(200 << 20); import time; time.sleep(30)"])
-                 for _ in range(4)]
+        procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE) for _ in range(4)]
     except OSError:
         return "held 0"
-    return "held %d" % (200 * len(procs))
+    return "held %d" % (200 * sum(p.stdout.readline().strip() == b"1" for p in procs))  # touched and alive
 
 #: posix_spawn and vfork-style clone | fail
 import ctypes, os, sys
