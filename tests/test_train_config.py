@@ -21,3 +21,11 @@ def test_bf16_autocast_off_policy_updates_need_recomputed_old_logprobs(several_u
 def test_bf16_autocast_one_on_policy_update_may_use_rollout_logprobs():
     for one_update in ([], ["algorithm.mini_batch_size=128"]):
         assert load_config("grpo", BF16 + one_update).algorithm.old_logprobs == "rollout"
+
+
+def test_rollout_correction_options_without_a_recomputed_pi_old_are_refused():
+    """Native with old_logprobs=rollout: pi_old is mu, the correction is off, so its options are never read."""
+    with pytest.raises(ConfigError, match=r"algorithm\.rollout_correction\.level: not read"):
+        load_config("grpo", ["algorithm.rollout_correction.level=token"])
+    cfg = load_config("grpo", ["algorithm.old_logprobs=recompute", "algorithm.rollout_correction.level=token"])
+    assert cfg.algorithm.rollout_correction.level == "token"

@@ -9,7 +9,7 @@ embedded CPU demo).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -82,6 +82,7 @@ class TrainConfig:
             raise ConfigError("algorithm.rollout_correction.enabled: the correction weighs by pi_old / mu, and with "
                               "algorithm.old_logprobs=rollout pi_old is the behaviour policy mu itself (every weight "
                               "1); set algorithm.old_logprobs=recompute")
+        self._check_correction_is_read()
         tokens = self.algorithm.micro_batch_tokens
         if tokens is not None and tokens <= self.rollout.max_new_tokens:
             raise ConfigError(f"algorithm.micro_batch_tokens: {tokens} must exceed rollout.max_new_tokens "
@@ -94,6 +95,18 @@ class TrainConfig:
         if self.rollout.group_size == 1:
             raise ConfigError("rollout.group_size: group-relative advantages need at least 2 responses "
                               "per prompt (every group of one has advantage 0)")
+
+    def _check_correction_is_read(self) -> None:
+        """Refuse rollout_correction options a native run with pi_old = mu (old_logprobs=rollout) never reads."""
+        rc = self.algorithm.rollout_correction
+        if self.engine != "native" or rc.enabled is not None or self.algorithm.old_logprobs != "rollout":
+            return
+        default = type(rc)()
+        changed = [f.name for f in fields(rc) if getattr(rc, f.name) != getattr(default, f.name)]
+        if changed:
+            raise ConfigError(f"algorithm.rollout_correction.{changed[0]}: not read, since with "
+                              "algorithm.old_logprobs=rollout pi_old is the behaviour policy and the correction is "
+                              "off; set algorithm.old_logprobs=recompute (or remove the option)")
 
     def updates_per_step(self) -> int:
         """Optimizer steps one training step makes: ppo_epochs passes over ceil(batch / mini_batch_size)."""
