@@ -199,7 +199,14 @@ def test_split_invariance(name, agg, split):
     (["algorithm.policy_loss=sapo", "algorithm.gspo_clip_low=0.1"], "gspo_clip_low: policy_loss=sapo does not"),
     (["algorithm.gspo_clip_high=0.01"], "gspo_clip_high: policy_loss=ppo_clip does not read it"),
     (["algorithm.policy_loss=sapo", "algorithm.sapo_tau_neg=0"], "sapo_tau_pos/neg: must be > 0"),
-    (["algorithm.policy_loss=cispo", "algorithm.cispo_clip_high=-1"], "cispo_clip_high: must be > 0")])
+    (["algorithm.policy_loss=cispo", "algorithm.cispo_clip_high=-1"], "cispo_clip_high: must be > 0"),
+    (["algorithm.policy_loss=sapo", "algorithm.dual_clip=3"], "dual_clip: policy_loss=sapo does not read it"),
+    (["algorithm.policy_loss=gspo", "algorithm.loss_agg=seq_mean_token_mean", "algorithm.dual_clip=3"],
+     "dual_clip: policy_loss=gspo does not read it"),
+    (["algorithm.policy_loss=gspo", "algorithm.loss_agg=seq_mean_token_mean", "algorithm.log_ratio_clamp=5"],
+     "log_ratio_clamp: policy_loss=gspo does not read it"),
+    (["algorithm.policy_loss=cispo", "algorithm.sapo_tau_pos=2"], "sapo_tau_pos: policy_loss=cispo does not"),
+    (["algorithm.policy_loss=ppo_clip", "algorithm.cispo_clip_high=2"], "cispo_clip_high: policy_loss=ppo_clip")])
 def test_nonsense_refused_at_load(overrides, message):
     from srpo.config import load_config
     from srpo.core.configlib import ConfigError
@@ -218,3 +225,21 @@ def test_config_passes_each_loss_its_own_options(overrides, want):
 
     cfg = load_config("grpo", overrides)
     assert cfg.algorithm.policy_loss_options() == want
+
+
+@pytest.mark.parametrize("preset", ["grpo", "dapo", "srpo", "demo"])
+@pytest.mark.parametrize("loss", ["cispo", "sapo", "gspo"])
+def test_every_preset_takes_every_loss_with_its_clip_range_left_alone(preset, loss):
+    """clip_low/clip_high are ppo_clip's and set by presets, so switching the loss keeps them (ignored, not
+    refused); gspo needs its aggregation, which presets with token_mean must change."""
+    from srpo.config import load_config
+    from srpo.config.algorithm import LOSS_OPTIONS
+    from srpo.core.configlib import ConfigError
+
+    overrides = [f"algorithm.policy_loss={loss}"]
+    cfg = load_config(preset, overrides + (["algorithm.loss_agg=seq_mean_token_mean"] if loss == "gspo" else []))
+    assert cfg.algorithm.clip_high == load_config(preset, []).algorithm.clip_high
+    assert {"clip_low", "clip_high"}.isdisjoint(LOSS_OPTIONS[loss])  # ignored by this loss
+    if loss == "gspo" and load_config(preset, []).algorithm.loss_agg != "seq_mean_token_mean":
+        with pytest.raises(ConfigError, match="algorithm.loss_agg: policy_loss=gspo needs seq_mean_token_mean"):
+            load_config(preset, overrides)

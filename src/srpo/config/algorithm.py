@@ -9,9 +9,9 @@ from srpo.algo import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS, PO
 from srpo.core.configlib import ConfigError, option
 
 
-# What each built-in policy loss reads: config field -> the loss function's keyword. clip_low/clip_high and
-# log_ratio_clamp are shared fields (presets set the clip range), so only the loss-only ones are refused when a
-# loss that does not read them is chosen (`AlgorithmConfig._validate_loss_options`).
+# What each built-in policy loss reads: config field -> the loss function's keyword. Every other loss option is
+# refused when changed (`AlgorithmConfig._validate_loss_options`), except clip_low/clip_high: presets set the
+# clip range, so they stay ppo_clip's and the other losses ignore them.
 LOSS_OPTIONS: dict[str, dict[str, str]] = {
     "ppo_clip": {"clip_low": "clip_low", "clip_high": "clip_high", "dual_clip": "dual_clip",
                  "log_ratio_clamp": "log_ratio_clamp"},
@@ -19,8 +19,8 @@ LOSS_OPTIONS: dict[str, dict[str, str]] = {
     "cispo": {"cispo_clip_high": "clip_high", "log_ratio_clamp": "log_ratio_clamp"},
     "sapo": {"sapo_tau_pos": "tau_pos", "sapo_tau_neg": "tau_neg", "log_ratio_clamp": "log_ratio_clamp"},
 }
-_SHARED_LOSS_FIELDS = {"clip_low", "clip_high", "log_ratio_clamp"}
-_LOSS_ONLY_FIELDS = {f for fields in LOSS_OPTIONS.values() for f in fields} - _SHARED_LOSS_FIELDS
+_PRESET_LOSS_FIELDS = {"clip_low", "clip_high"}
+_CHECKED_LOSS_FIELDS = {f for fields in LOSS_OPTIONS.values() for f in fields} - _PRESET_LOSS_FIELDS
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,19 @@ class AlgorithmConfig:
                                     "baseline.")
     std_unbiased: bool = option(True, "Bessel-corrected group std for ``grpo`` (as torch.std, TRL and verl do).")
     adv_eps: float = option(1e-6, "added to the group std before dividing.")
-    policy_loss: str = option("ppo_clip", "surrogate in ``srpo.algo.POLICY_LOSSES``: ``ppo_clip`` (token ratio, hard "
-                                          "clip; reads clip_low/clip_high/dual_clip), ``gspo`` (sequence ratio; reads "
-                                          "gspo_clip_low/high, needs loss_agg=seq_mean_token_mean), ``cispo`` (clipped "
-                                          "stop-gradient weight on REINFORCE; reads cispo_clip_high) or ``sapo`` (soft "
-                                          "sigmoid gate; reads sapo_tau_pos/neg). See docs/algo.md.")
+    policy_loss: str = option(
+        "ppo_clip", "surrogate in ``srpo.algo.POLICY_LOSSES``: ``ppo_clip`` (token ratio, hard clip; reads "
+                    "clip_low/clip_high/dual_clip), ``gspo`` (sequence ratio; reads gspo_clip_low/high, needs "
+                    "loss_agg=seq_mean_token_mean), ``cispo`` (clipped stop-gradient weight on REINFORCE; reads "
+                    "cispo_clip_high) or ``sapo`` (soft sigmoid gate; reads sapo_tau_pos/neg). Which: with one "
+                    "optimizer step per step (every preset; ppo_epochs=1, mini_batch_size=null) every token's ratio "
+                    "is exactly 1 at that step, so the four give the same gradient up to gspo's sequence weighting "
+                    "and the choice does not matter; they differ once a step makes several updates, or the ratio "
+                    "is taken against a behaviour policy mu (old_logprobs=rollout with an off rollout engine): "
+                    "ppo_clip drops the gradient of tokens past its clip, gspo of whole sequences past a narrow "
+                    "sequence clip (meant for long responses and MoE models), cispo keeps every token's gradient "
+                    "with a capped weight, sapo fades it smoothly. Mismatch between mu and pi_old is "
+                    "rollout_correction's job whichever loss. Guide and measurements: docs/algo.md.")
     gspo_clip_low: float = option(3e-4, "gspo: the sequence ratio is clipped below at 1 - gspo_clip_low (GSPO paper, "
                                         "verl's GSPO recipe).")
     gspo_clip_high: float = option(4e-4, "gspo: the sequence ratio is clipped above at 1 + gspo_clip_high (GSPO "
@@ -111,13 +119,15 @@ class AlgorithmConfig:
                                          "TRL's recommended epsilon_high for cispo); no lower bound (MiniMax-M1).")
     sapo_tau_pos: float = option(1.0, "sapo: gate temperature for A > 0 (TRL's sapo_temperature_pos).")
     sapo_tau_neg: float = option(1.05, "sapo: gate temperature for A <= 0 (TRL's sapo_temperature_neg).")
-    clip_low: float = option(0.2, "the ratio is clipped below at 1 - clip_low.")
-    clip_high: float = option(0.28, "the ratio is clipped above at 1 + clip_high; must be >= clip_low "
-                                    "(clip_high > clip_low is DAPO's clip-higher).")
+    clip_low: float = option(0.2, "ppo_clip: the ratio is clipped below at 1 - clip_low (the other losses ignore "
+                                  "it; not refused with them, since presets set it).")
+    clip_high: float = option(0.28, "ppo_clip: the ratio is clipped above at 1 + clip_high; must be >= clip_low "
+                                    "(clip_high > clip_low is DAPO's clip-higher; ignored by the other losses).")
     dual_clip: float | None = option(None, "lower bound c > 1 on the loss for negative advantages (dual-clip PPO); "
                                            "None disables it.")
     log_ratio_clamp: float = option(20.0, "|log pi/pi_old| is clamped to this before exp() so one token cannot "
-                                          "overflow.")
+                                          "overflow (ppo_clip, cispo, sapo; gspo clamps its sequence log-ratio at a "
+                                          "fixed 10, so a changed value is refused with gspo).")
     loss_agg: str = option("token_mean", "how token losses become one number, one of "
                                          "``srpo.algo.LOSS_AGGREGATIONS``; ``token_mean`` averages over every valid "
                                          "token of the mini-batch (SRPO/DAPO default).")
@@ -211,13 +221,14 @@ class AlgorithmConfig:
         self._validate_overlong()
 
     def _validate_loss_options(self) -> None:
-        """Options a loss does not read are refused when changed, so a setting cannot silently do nothing.
+        """Options a loss does not read are refused when changed, so a setting cannot silently do nothing
+        (dual_clip outside ppo_clip, log_ratio_clamp with gspo, whose sequence clamp is fixed at verl's 10, ...).
         clip_low/clip_high are exempt: presets set them, and they stay ppo_clip's (ignored by the others)."""
         default = AlgorithmConfig()
         if self.policy_loss not in LOSS_OPTIONS:
             return  # a plugin's loss
-        own = [f for f in LOSS_OPTIONS[self.policy_loss] if f not in _SHARED_LOSS_FIELDS]
-        for name in sorted(_LOSS_ONLY_FIELDS - set(own)):
+        own = [f for f in LOSS_OPTIONS[self.policy_loss] if f not in _PRESET_LOSS_FIELDS]
+        for name in sorted(_CHECKED_LOSS_FIELDS - set(own)):
             if getattr(self, name) != getattr(default, name):
                 raise ConfigError(f"{name}: policy_loss={self.policy_loss} does not read it (it reads "
                                   f"{', '.join(own)})")

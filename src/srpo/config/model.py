@@ -131,7 +131,20 @@ class RolloutConfig:
                                      "temperature-scaled softmax before top-p truncation, which is what the "
                                      "trainer's forward pass recomputes.")
     top_p: float = option(1.0, "nucleus mass kept when sampling (1: no truncation).")
+    sample_temperature: float | None = option(
+        None, "experiments only (null: off, the normal case). ``kv_cache`` engine: sample training rollouts at this "
+              "temperature instead of rollout.temperature, and record their behaviour log-probs mu at it (what the "
+              "sampler really used), while the trainer's pi and pi_old stay at rollout.temperature: a behaviour "
+              "policy deliberately off the training policy, as a separate inference engine's would be, for "
+              "measuring algorithm.rollout_correction (docs/algo.md, spec offpolicy). Held-out evaluation keeps "
+              "eval.temperature. Refused on other rollout engines and on the trl and verl engines.")
     max_new_tokens: int = option(64, "response length cap; a response that hits it without EOS is marked truncated.")
+    max_staleness: int = option(
+        0, "asynchronous rollouts (docs/async.md): 0 generates, scores and updates strictly in turn. k > 0 (native "
+           "engine, kv_cache rollouts) generates and scores step t in a second thread from the weights after update "
+           "max(0, t - 1 - k) (a fixed schedule, so a run is a function of its config and seed), while the trainer "
+           "updates on earlier steps: rollouts are at most k updates old (k = 1 is verl's one-step-off-policy). "
+           "The loss uses each response's behaviour log-probs as pi_old unless algorithm.old_logprobs=recompute.")
     vllm: VllmConfig = option(factory=VllmConfig, doc="options of rollout.engine=vllm.")
     compile: bool | None = option(
         None, "``kv_cache`` engine only: run its one-token decode step through ``torch.compile(mode="
@@ -145,6 +158,14 @@ class RolloutConfig:
         if self.prompts_per_step < 1:
             raise ConfigError(f"prompts_per_step: must be >= 1, got {self.prompts_per_step}")
         check_sampling(self.temperature, self.top_p, self.max_new_tokens)
+        if self.sample_temperature is not None:
+            if self.sample_temperature <= 0:
+                raise ConfigError(f"sample_temperature: must be > 0 or null, got {self.sample_temperature}")
+            if self.engine != "kv_cache":
+                raise ConfigError(f"sample_temperature: only the kv_cache engine samples at a temperature other "
+                                  f"than rollout.temperature, not {self.engine!r} (set it to null)")
+        if self.max_staleness < 0:
+            raise ConfigError(f"max_staleness: must be >= 0 (0: synchronous), got {self.max_staleness}")
         if self.compile and self.engine != "kv_cache":
             raise ConfigError(f"compile: true applies to the kv_cache engine, not {self.engine!r}")
         if self.engine == "vllm":

@@ -35,6 +35,10 @@ class Experience:
     it. correction_weights_bt (None: no correction) multiply the per-token policy loss and correction_keep_b
     (None: all kept) drops rejected rows from the loss and its totals, both set by the actor once per step
     (`srpo.algo.importance_weights`, `srpo.algo.rejection_keep`).
+
+    policy_version_b (None: the synchronous loop, every row sampled by the weights being updated) is the number of
+    updates behind the weights each row was sampled with (`rollout.max_staleness`, docs/async.md); the step's
+    staleness is ``updates done - policy_version_b``.
     """
 
     prompt_ids_bp: torch.Tensor
@@ -55,6 +59,7 @@ class Experience:
     behaviour_logprobs_bt: torch.Tensor | None = None
     correction_weights_bt: torch.Tensor | None = None
     correction_keep_b: torch.Tensor | None = None
+    policy_version_b: torch.Tensor | None = None
 
     @classmethod
     def from_rollout(cls, batch: RolloutBatch, problems: list[Problem], results: list[RewardResult],
@@ -141,6 +146,17 @@ class Experience:
         return [Record(uid=p.uid, domain=p.domain, correct=bool(corrects[i]), reward=rewards[i], length=int(lengths[i]),
                        truncated=bool(truncated[i]), penalty=penalties[i], text=self.texts[i])
                 for i, p in enumerate(self.problems)]
+
+    def to_state(self) -> dict:
+        """Plain tensors, lists and the problems' uids, for a checkpoint (`from_state` restores it)."""
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        state["problems"] = [p.uid for p in self.problems]
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict, by_uid: dict[str, Problem]) -> "Experience":
+        """The experience `to_state` wrote, its problems looked up by uid in the training set `by_uid`."""
+        return cls(**{**state, "problems": [by_uid[uid] for uid in state["problems"]]})
 
     def trimmed(self) -> "Experience":
         """Drop prompt columns that are padding in every row and response columns past the longest response."""

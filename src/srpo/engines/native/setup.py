@@ -11,7 +11,7 @@ from srpo.config import TrainConfig
 from srpo.core.configlib import ConfigError
 from srpo.core.problem import Problem
 from srpo.engines.native.rollout import ROLLOUT_ENGINES
-from srpo.engines.capabilities import HONOURED, Capability
+from srpo.engines.capabilities import HONOURED, REFUSED, Capability
 from srpo.engines.data import data_fingerprint, load_run_data
 from srpo.engines.hf_model import load_model
 from srpo.tracking import require_backends
@@ -38,6 +38,10 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("algorithm.micro_batch_tokens", HONOURED, note="token-budget micro-batches"),
     Capability("algorithm.share_prompts", HONOURED, note="same loss and gradients up to float rounding"),
     Capability("algorithm.fused_head", HONOURED, note="same loss and gradients up to float rounding"),
+    Capability("rollout.max_staleness", HONOURED, note="k > 0: a rollout thread generates steps t+1..t+k from its own "
+               "copy of the weights while step t updates (kv_cache rollouts; docs/async.md)"),
+    Capability("rollout.max_staleness=1", REFUSED, note="with rollout.engine hf (torch's process-wide RNG) or vllm "
+               "(same-process weight pushes)", example=("rollout.max_staleness=1", "rollout.engine=hf")),
 )
 
 
@@ -47,6 +51,14 @@ def check_config(cfg: TrainConfig) -> None:
         raise ConfigError(f"engine: {cfg.engine!r} runs through its own trainer (srpo train dispatches on it), "
                           "not the native Trainer")
     ROLLOUT_ENGINES.check(cfg.rollout.engine, "rollout.engine")
+    if cfg.rollout.max_staleness > 0 and cfg.rollout.engine != "kv_cache":
+        why = ("hf samples from torch's process-wide RNG, which the trainer's thread shares" if cfg.rollout.engine
+               == "hf" else "vllm takes the trainer's weights after every update in the same process; on a GPU the "
+               "asynchronous design needs vLLM on its own device, docs/async.md")
+        raise ConfigError(f"rollout.max_staleness: asynchronous rollouts ({cfg.rollout.max_staleness}) run the "
+                          f"kv_cache engine on a second thread with its own copy of the weights; "
+                          f"rollout.engine={cfg.rollout.engine} cannot ({why}): use rollout.engine=kv_cache or "
+                          "rollout.max_staleness=0")
     require_backends(cfg.logging.backends)
 
 

@@ -15,11 +15,16 @@ as on TRL and verl); this loop scores each step before it draws the next, so its
 collection strategy (`srpo.sampling.batch_collection`) runs the draw/generate/score lines: one round, or for
 dynamic sampling (DAPO) rounds of generation that keep only groups with mixed verdicts, each round drawn into
 the same step; every generated group is recorded, kept or not.
+
+With ``rollout.max_staleness = k > 0`` the draw/generate/score/record/observe lines of step t run on a second
+thread (`srpo.engines.native.async_rollout`), from the weights after update max(0, t - 1 - k), while this thread
+runs the update lines of earlier steps (`_async_loop`); k = 0 is the loop above, unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import logging
 import random
@@ -32,6 +37,7 @@ import torch
 from tqdm.auto import tqdm
 
 from srpo.engines.native import checkpoint as ckpt
+from srpo.engines.native.async_rollout import AsyncRollouts, Produced
 from srpo.algo import ADVANTAGE_ESTIMATORS, soft_overlong_penalty
 from srpo.config import TrainConfig
 from srpo.core.configlib import to_dict
@@ -55,7 +61,8 @@ ZERO_REWARD_STEPS = 10  # after this many steps of nothing but exactly-zero rewa
 
 class NativeStream(StepStream):
     """The native loop's prompt stream: `StepStream` with lookahead 0 (each step is scored before the next is
-    drawn), so its pending set is empty between steps and in every checkpoint."""
+    drawn), so its pending set is empty between steps and in every checkpoint. With ``rollout.max_staleness > 0``
+    too: the rollout thread scores and records each step before it draws the next (docs/async.md)."""
 
     engine = "native engine"
 
@@ -89,8 +96,17 @@ class Trainer:
         model_cfg = dataclasses.replace(cfg.model, path=str(resume_from)) if resume_from else cfg.model
         self.model, self.tokenizer = load_model_and_tokenizer(model_cfg)
         self.model.eval()
-        self.formatter = PromptFormatter(self.tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
-        self.engine = build_rollout_engine(cfg.rollout, self.model, self.tokenizer, seed=cfg.run.seed)
+        # With max_staleness > 0 the rollout thread samples from its own copy of the policy, which gets the weights
+        # it needs published to it (`AsyncRollouts`), so an update never changes a model that is generating, and
+        # tokenizes with its own tokenizer (a fast tokenizer is not safe to call from two threads at once, and
+        # held-out evaluation uses this one on the trainer's thread).
+        asynchronous = cfg.rollout.max_staleness > 0
+        self.rollout_model = copy.deepcopy(self.model).requires_grad_(False).eval() if asynchronous else self.model
+        rollout_tokenizer = copy.deepcopy(self.tokenizer) if asynchronous else self.tokenizer
+        self.formatter = PromptFormatter(rollout_tokenizer, cfg.model.prompt_template, cfg.model.system_prompt)
+        self.engine = build_rollout_engine(cfg.rollout, self.rollout_model, rollout_tokenizer, seed=cfg.run.seed)
+        self.rollouts: AsyncRollouts | None = None
+        self._pending: list[Produced] = []  # in-flight batches a checkpoint held (max_staleness > 0)
         parts = build_components(cfg, self.model, self.tokenizer, scorer)
         self._owns_scorer = scorer is None
         self.scorer = parts.scorer
@@ -115,6 +131,8 @@ class Trainer:
             self.close()
 
     def _loop(self, stop: StopRequest) -> dict[str, float]:
+        if self._asynchronous():
+            return self._async_loop(stop)
         cfg = self.cfg.run
         last = cfg.stop_at_step or cfg.total_steps
         metrics: dict[str, float] = {}
@@ -138,7 +156,10 @@ class Trainer:
         return metrics
 
     def close(self) -> None:
-        """Flush the logs and stop the verifier workers this trainer started."""
+        """Stop the rollout thread, flush the logs and stop the verifier workers this trainer started."""
+        if self.rollouts is not None:
+            self.rollouts.close()
+            self.rollouts = None
         self.tracker.close()
         if self._owns_scorer:
             self.scorer.close()
@@ -147,9 +168,10 @@ class Trainer:
         budget = self.cfg.run.max_rollouts
         return budget is not None and self.stream.rollouts_total >= budget
 
-    def _pool_exhausted(self, step: int) -> bool:
-        """History resampling ran out of prompts with ``sampling.hr_on_exhausted=stop``: say so, end here."""
-        if not self.stream.mixture.exhausted:
+    def _pool_exhausted(self, step: int, exhausted: bool | None = None) -> bool:
+        """History resampling ran out of prompts with ``sampling.hr_on_exhausted=stop`` (`exhausted`: as the rollout
+        thread saw it after this step; None: the stream now): say so, end here."""
+        if not (self.stream.mixture.exhausted if exhausted is None else exhausted):
             return False
         line = (f"srpo: history resampling's pool ran dry (sampling.hr_on_exhausted=stop): training ends after "
                 f"step {step} of {self.cfg.run.total_steps}")
@@ -264,10 +286,107 @@ class Trainer:
         """Held-out pass@k with its own seeded engine, so evaluation never shifts the training RNG."""
         return self.evaluator(self.heldout, seed=self.cfg.run.seed * 100_003 + step)
 
+    # ----------------------------------------------------------------- asynchronous rollouts
+    def _asynchronous(self) -> bool:
+        return self.cfg.rollout.max_staleness > 0
+
+    def _async_loop(self, stop: StopRequest) -> dict[str, float]:
+        """`_loop` with the rollout thread generating ahead (`rollout.max_staleness`; module docstring)."""
+        cfg = self.cfg.run
+        last = cfg.stop_at_step or cfg.total_steps
+        metrics: dict[str, float] = {}
+        threads = torch.get_num_threads()
+        ended = self._start_rollouts(threads)
+        try:
+            if self.step == 0 and self.heldout:
+                self.tracker.log(self.evaluate(0), step=0)
+            stop.raise_if_requested(self.step, None)
+            start = self.step + 1 if not ended else last + 1
+            bar = tqdm(range(start, last + 1), disable=not cfg.progress, desc="train",
+                       initial=self.step, total=cfg.total_steps)
+            publish_s, step_start = 0.0, time.perf_counter()
+            for step in bar:
+                item, waited = self.rollouts.get(step)
+                metrics = {**self.update_step(item), "timing/update_wait_s": waited,
+                           "timing/weight_publish_s": publish_s}
+                metrics["timing/step_s"] = time.perf_counter() - step_start  # wall time since the last step
+                step_start = time.perf_counter()
+                final = step == cfg.total_steps or item.budget_spent or self._pool_exhausted(step, item.exhausted)
+                if self.heldout and (final or _due(step, cfg.eval_every, cfg.total_steps)):
+                    metrics.update(self.evaluate(step))
+                self.tracker.log(metrics, step=step)
+                bar.set_postfix(reward=f"{metrics.get('all/reward_mean', 0):.3f}")
+                saved = self.save() if final or _due(step, cfg.save_every, last) or stop.requested else None
+                if final:
+                    break
+                stop.raise_if_requested(step, saved)  # before publishing: the rollout thread stays idle
+                publish_s = self.rollouts.publish(step, self.model)
+        finally:
+            torch.set_num_threads(threads)
+        return metrics
+
+    def _start_rollouts(self, threads: int) -> bool:
+        """Start the rollout thread from this step (with the checkpoint's batches in flight); on CPU it gets half of
+        torch's `threads` and this thread the rest (torch's thread count is per calling thread). Returns whether
+        the run had ended already: decided before the rollout thread moves the stream, since a checkpoint after
+        the final step holds no batch in flight and its stream then says why the run ended."""
+        ended = not self._pending and (self._budget_spent() or self.stream.mixture.exhausted)
+        self.rollouts = AsyncRollouts(self.produce, self.rollout_model, max_staleness=self.cfg.rollout.max_staleness,
+                                      floor=self.step, total_steps=self.cfg.run.total_steps, pending=self._pending)
+        self._pending = []
+        on_cpu = next(self.model.parameters()).device.type == "cpu"
+        if not ended:
+            self.rollouts.start(max(1, threads // 2) if on_cpu else None)
+        if on_cpu:
+            torch.set_num_threads(max(1, threads - threads // 2))
+        return ended
+
+    def produce(self, step: int, version: int) -> Produced:
+        """Step `step`'s batch, on the rollout thread: open the step, draw, generate and score (the collection
+        strategy), feed the verdicts back, and the step's srpo metrics as the synchronous loop computes them."""
+        start = time.perf_counter()
+        stage = self.stream.curriculum.stage_index + 1
+        entry = self.stream.begin_step()
+        if entry["step"] != step:
+            raise RuntimeError(f"native engine: step {step} but the prompt stream opens step {entry['step']}")
+        exp, collect_stats = self.collect()
+        exp.policy_version_b = torch.full((len(exp),), version, dtype=torch.long)
+        records = exp.records()
+        self.feedback(step, records)
+        srpo_metrics = self.step_metrics(stage, entry["weights"], exp, records)
+        budget, exhausted = self._budget_spent(), self.stream.mixture.exhausted
+        metrics = {**collect_stats, **srpo_metrics, "timing/produce_s": time.perf_counter() - start}
+        return Produced(step, version, exp, metrics, final=step == self.cfg.run.total_steps or budget or exhausted,
+                        exhausted=exhausted, budget_spent=budget)
+
+    def update_step(self, item: Produced) -> dict[str, float]:
+        """The update lines of step ``item.step`` on a batch the rollout thread produced: advantages, update,
+        staleness (updates done before this one minus the version each response was sampled with)."""
+        step, exp = item.step, item.exp
+        self.step = step
+        start = time.perf_counter()
+        self.watch_rewards(step, exp)
+        exp.advantages_b = self.advantages(exp)
+        update_stats = self.actor.update(exp) if len(exp) else {}
+        versions_b = exp.policy_version_b if len(exp) else torch.tensor([item.version])
+        staleness_b = (step - 1 - versions_b).float()
+        metrics = dict(item.metrics)
+        stage = int(metrics["stage"])
+        self.tracker.log_samples(sample_rows_of(step, stage, exp.records()))
+        return {"stage": metrics.pop("stage"), **metrics, **update_stats,
+                "rollout/staleness_mean": float(staleness_b.mean()), "rollout/staleness_max": float(staleness_b.max()),
+                "timing/update_s": time.perf_counter() - start}
+
     # ----------------------------------------------------------------- checkpoints
     def save(self) -> Path:
+        # With batches in flight: the rollout thread is idle first (it needs the weights published after this
+        # checkpoint), so the stream and the rollout RNG are those after the last batch in flight, stored here.
+        pending = self.rollouts.idle_pending() if self.rollouts is not None else self._pending
         state = {"step": self.step, "actor": self.actor.state_dict(), "engine": self.engine.state_dict(),
                  "stream": self.stream.state_dict(), "rng": ckpt.rng_state()}
+        if self._asynchronous():
+            state["rollouts"] = {"max_staleness": self.cfg.rollout.max_staleness,
+                                 "pending": [item.to_state() for item in pending]}
         return ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, state,
                                     self.cfg.run.keep_checkpoints)
 
@@ -285,6 +404,9 @@ class Trainer:
         self.engine.load_state_dict(state["engine"])
         self.stream.load_state_dict(state["stream"])
         ckpt.set_rng_state(state["rng"])
+        if self._asynchronous():
+            saved = state.get("rollouts", {"pending": []})["pending"]
+            self._pending = [Produced.from_state(item, self.stream.by_uid) for item in saved]
         return Resume(path, self.step, changes)
 
 

@@ -98,11 +98,15 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("rollout.engine", IGNORED, note="TRL generates with transformers.generate or vLLM (trl.use_vllm)"),
     Capability("rollout.vllm", IGNORED, note="TRL's vLLM settings are trl.vllm_*"),
     Capability("rollout.compile", IGNORED, note="native's generator only"),
+    _r("rollout.max_staleness", "TRL's AsyncGRPOTrainer draws prompts outside srpo's stream (docs/async.md)",
+       "rollout.max_staleness=1"),
     _m("rollout.group_size", "num_generations"),
     _m("rollout.prompts_per_step", "steps_per_generation", note="one generation batch is one srpo step"),
     _m("rollout.temperature", "temperature"),
     _m("rollout.top_p", "top_p", "top_k", "min_p", "repetition_penalty",
        note="top_k=0, min_p=None, repetition_penalty=1: sample only from what is recorded"),
+    _r("rollout.sample_temperature", "GRPOTrainer samples at its one temperature; the deliberately off behaviour "
+       "policy (experiments) is the native kv_cache engine's", "rollout.sample_temperature=1.5"),
     _m("rollout.max_new_tokens", "max_completion_length"),
     _m("algorithm.advantage", "scale_rewards", note="grpo -> group, dr_grpo -> none"),
     _r("algorithm.advantage=rloo", "no GRPOTrainer equivalent (TRL's RLOO is another trainer)"),
@@ -200,6 +204,16 @@ def check_config(cfg: TrainConfig, processes: int = 1) -> BatchPlan:
         raise ConfigError("sampling.name: dynamic_sampling regenerates groups until a batch is full; GRPOTrainer "
                           "generates exactly one batch per step, so the trl engine cannot refill (use uniform or "
                           "history_resampling, or the native engine)")
+    if cfg.rollout.max_staleness > 0:
+        raise ConfigError(f"rollout.max_staleness: {cfg.rollout.max_staleness} asks for asynchronous rollouts; the "
+                          "trl engine runs TRL's synchronous GRPOTrainer, and TRL's experimental AsyncGRPOTrainer "
+                          "(its own max_staleness) draws prompts in a rollout worker fed by a vLLM server, outside "
+                          "srpo's prompt stream (history resampling, curriculum): set rollout.max_staleness=0 or use "
+                          "the native engine (docs/async.md)")
+    if cfg.rollout.sample_temperature is not None:
+        raise ConfigError("rollout.sample_temperature: GRPOTrainer samples at rollout.temperature only; sampling at "
+                          "another temperature (an off behaviour policy, for experiments) is the native kv_cache "
+                          "engine's")
     if algo.advantage not in SCALE_REWARDS:
         raise ConfigError(f"algorithm.advantage: {algo.advantage!r} has no GRPOTrainer equivalent (grpo -> "
                           "scale_rewards=group, dr_grpo -> scale_rewards=none; TRL's RLOO is another trainer)")

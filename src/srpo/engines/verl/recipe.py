@@ -32,7 +32,8 @@ from srpo.config import TrainConfig, save_config
 from srpo.core.problem import Problem
 from srpo.engines import checkpoint_layout as layout
 from srpo.engines.run_dir import Resume, check_data, pick_resume, record_start, resume_changes
-from srpo.engines.verl.setup import Layout, check_config, differences, launch_command, lookahead, verl_overrides
+from srpo.engines.verl.setup import (Layout, check_config, differences, launch_command, lookahead, trainer_mode,
+                                     verl_overrides)
 
 
 @dataclass
@@ -120,7 +121,7 @@ def write_recipe(cfg: TrainConfig, python: str = "python3") -> Recipe:
     script.chmod(0o755)
     notes = [f"{plan.updates_per_step} optimizer step(s) per training step, ppo_mini_batch_size "
              f"{plan.mini_prompts} prompts, {plan.ranks} data-parallel ranks",
-             f"history resampling lookahead: {lookahead(cfg)} step(s) ({cfg.verl.trainer_mode})"]
+             f"history resampling lookahead: {lookahead(cfg)} step(s) ({trainer_mode(cfg)[0]})"]
     notes += [f"differs from the native engine: {d}" for d in differences(cfg)]
     (folder / "recipe.json").write_text(json.dumps({"train_rows": len(train), "heldout_rows": len(heldout),
                                                     "notes": notes}, indent=2) + "\n")

@@ -141,10 +141,16 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("rollout.engine", IGNORED, note="verl's rollout engine is verl.rollout"),
     Capability("rollout.vllm", IGNORED, note="verl.gpu_memory_utilization, verl.rollout_tp"),
     Capability("rollout.compile", IGNORED, note="native's generator only"),
+    _m("rollout.max_staleness", "trainer.v1.trainer_mode", "trainer.v1.colocate_async.num_warmup_batches",
+       note="k > 0: colocate_async with k warm-up batches (partial rollouts: a response may span versions)"),
+    _r("rollout.max_staleness (another verl.num_warmup_batches)", "the two would set one bound twice",
+       "rollout.max_staleness=1", "verl.trainer_mode=colocate_async", "verl.num_warmup_batches=2"),
     _m("rollout.group_size", _R + "n"),
     _m("rollout.prompts_per_step", "data.train_batch_size"),
     _m("rollout.temperature", _R + "temperature"),
     _m("rollout.top_p", _R + "top_p", _R + "top_k", note="top_k=-1"),
+    _r("rollout.sample_temperature", "verl's rollout samples at rollout.temperature; the deliberately off "
+       "behaviour policy (experiments) is the native kv_cache engine's", "rollout.sample_temperature=1.5"),
     _m("rollout.max_new_tokens", "data.max_response_length"),
     _m("algorithm.advantage", "algorithm.adv_estimator", "algorithm.norm_adv_by_std_in_grpo",
        note="grpo / dr_grpo (grpo without std) / rloo"),
@@ -274,6 +280,15 @@ def check_config(cfg: TrainConfig) -> BatchPlan:
         raise ConfigError("sampling.name: dynamic_sampling is srpo's DAPO filter for the native engine; on verl use "
                           "uniform or history_resampling (verl's own DAPO filter is algorithm.filter_groups, which "
                           "regenerates groups and would draw prompts srpo's stream never records)")
+    k, v = cfg.rollout.max_staleness, cfg.verl
+    if k > 0 and v.trainer_mode == "colocate_async" and v.num_warmup_batches != k:
+        raise ConfigError(f"rollout.max_staleness: {k} maps onto verl's colocate_async trainer with {k} warm-up "
+                          f"batches, and verl.num_warmup_batches={v.num_warmup_batches} says otherwise; set one of "
+                          "them (docs/async.md)")
+    if cfg.rollout.sample_temperature is not None:
+        raise ConfigError("rollout.sample_temperature: verl's rollout samples at rollout.temperature only; sampling "
+                          "at another temperature (an off behaviour policy, for experiments) is the native kv_cache "
+                          "engine's")
     if not algo.std_unbiased:
         raise ConfigError("algorithm.std_unbiased: verl's GRPO divides by torch.std (Bessel-corrected) only")
     if algo.adv_eps != VERL_ADV_EPS:
@@ -520,8 +535,9 @@ def _trainer(cfg: TrainConfig, layout: Layout) -> list[tuple[str, Any]]:
     t = "trainer."
     eval_every = run.eval_every or run.total_steps  # srpo's 0: before and after training only
     backends = ["console"] + [b for b in cfg.logging.backends if b in ("tensorboard", "wandb")]
+    mode, warmup = trainer_mode(cfg)
     pairs: list[tuple[str, Any]] = [
-        (t + "use_v1", True), (t + "v1.trainer_mode", TRAINER_MODES[v.trainer_mode]),
+        (t + "use_v1", True), (t + "v1.trainer_mode", TRAINER_MODES[mode]),
         (t + "nnodes", v.nnodes), (t + "n_gpus_per_node", v.n_gpus_per_node), (t + "device", "cuda"),
         (t + "total_epochs", 1), (t + "total_training_steps", run.total_steps),
         (t + "save_freq", run.save_every or run.total_steps),
@@ -533,8 +549,8 @@ def _trainer(cfg: TrainConfig, layout: Layout) -> list[tuple[str, Any]]:
         (t + "logger", backends),
         ("+ray_kwargs.ray_init.runtime_env.worker_process_setup_hook", SETUP_HOOK),
     ]
-    if v.trainer_mode == "colocate_async":
-        pairs.append((t + "v1.colocate_async.num_warmup_batches", v.num_warmup_batches))
+    if mode == "colocate_async":
+        pairs.append((t + "v1.colocate_async.num_warmup_batches", warmup))
     if run.resume == "auto":
         pairs.append((t + "resume_mode", "auto"))
     elif run.resume == "never":
@@ -544,13 +560,22 @@ def _trainer(cfg: TrainConfig, layout: Layout) -> list[tuple[str, Any]]:
     return pairs
 
 
+def trainer_mode(cfg: TrainConfig) -> tuple[str, int]:
+    """(verl.trainer_mode, warm-up batches) as the run uses them: ``rollout.max_staleness = k > 0`` is
+    ``colocate_async`` with k warm-up batches (generation runs k batches ahead of training), else verl.*'s own."""
+    if cfg.rollout.max_staleness > 0:
+        return "colocate_async", cfg.rollout.max_staleness
+    return cfg.verl.trainer_mode, cfg.verl.num_warmup_batches
+
+
 def lookahead(cfg: TrainConfig) -> int:
     """srpo steps verl may draw beyond the last one whose verdicts are in (`set_lookahead`'s bound).
 
     sync: 0 (step s draws its prompts, trains them, and the hook records them before step s + 1 draws).
     colocate_async: the warm-up window plus the step being trained, whose refills draw ahead as groups finish.
     """
-    return 0 if cfg.verl.trainer_mode == "sync" else cfg.verl.num_warmup_batches + 1
+    mode, warmup = trainer_mode(cfg)
+    return 0 if mode == "sync" else warmup + 1
 
 
 def differences(cfg: TrainConfig) -> list[str]:

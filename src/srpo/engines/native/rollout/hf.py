@@ -62,17 +62,25 @@ class KVCacheEngine(_EngineBase):
     on, the one-token step runs through ``torch.compile(mode="reduce-overhead")`` (CUDA graphs on a GPU) over
     transformers' `StaticCache`, with every shape fixed: finished rows are then not dropped, and a new
     (batch size, cache length) pair compiles once. `compile_options` go to ``torch.compile`` as they are.
+    ``sample_temperature`` (``rollout.sample_temperature``, experiments only): when set, every call samples at
+    it instead of ``params.temperature`` and records the behaviour log-probs at it too, so they describe the
+    sampler truthfully while the trainer's pi_old stays at the configured temperature (a deliberately
+    off-policy behaviour policy; docs/algo.md).
     """
 
-    CONFIG_FIELDS = ("compile",)  # RolloutConfig fields `build_rollout_engine` passes to the constructor
+    # RolloutConfig fields `build_rollout_engine` passes to the constructor
+    CONFIG_FIELDS = ("compile", "sample_temperature")
     # Steps between host reads of the finished count on an accelerator (each read waits for the GPU queue).
     CHECK_EVERY_ACCELERATOR = 16
     # The compiled path rounds the cache length up to a multiple of this, so prompt widths share graphs.
     CACHE_LEN_BUCKET = 256
 
     def __init__(self, model, tokenizer, seed: int = 0, compile: bool | None = None,
-                 compile_options: dict | None = None):
+                 compile_options: dict | None = None, sample_temperature: float | None = None):
         super().__init__(model, tokenizer, seed=seed)
+        if sample_temperature is not None and not sample_temperature > 0:
+            raise ConfigError(f"rollout.sample_temperature: must be > 0 or null, got {sample_temperature!r}")
+        self.sample_temperature = sample_temperature
         self.compiled = resolve_compile(compile, self.device)
         self.compile_options = {"mode": "reduce-overhead", **(compile_options or {})}
         self._eos = torch.tensor(self.eos_ids, device=self.device)
@@ -82,7 +90,8 @@ class KVCacheEngine(_EngineBase):
     @torch.no_grad()
     def generate(self, prompt_ids: list[list[int]], params: SamplingParams) -> RolloutBatch:
         ids, mask, index = self._prompts(prompt_ids, params.n)
-        spec = DecodeSpec(params.temperature, params.top_p, self._eos, self.pad_id,
+        temperature = params.temperature if self.sample_temperature is None else self.sample_temperature
+        spec = DecodeSpec(temperature, params.top_p, self._eos, self.pad_id,
                           check_every=1 if self.device.type == "cpu" else self.CHECK_EVERY_ACCELERATOR,
                           compact=not self.compiled)
         if self.compiled:
