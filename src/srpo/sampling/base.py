@@ -123,6 +123,19 @@ def fingerprint(uids: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(sorted(uids)).encode("utf-8")).hexdigest()[:16]
 
 
+def check_state(state: dict[str, Any], kind: str, version: int, uids: Sequence[str]) -> None:
+    """Refuse a sampler state of another sampler kind, state version or problem set (ValueError)."""
+    if state.get("kind") != kind:
+        raise ValueError(f"sampler state: it belongs to a {state.get('kind')!r} sampler, "
+                         f"this one is {kind!r} (sampling.name changed since the checkpoint?)")
+    if state.get("version") != version:
+        raise ValueError(f"sampler state: version {state.get('version')!r} is not {version}")
+    if state["fingerprint"] != fingerprint(uids):
+        raise ValueError(f"sampler state: saved for a different problem set ({state['dataset_size']} "
+                         f"problems, fingerprint {state['fingerprint']}) than this one "
+                         f"({len(uids)}, {fingerprint(uids)})")
+
+
 class PromptSampler(abc.ABC):
     """Serves prompts to the trainer and takes correctness feedback; see the module docstring.
 

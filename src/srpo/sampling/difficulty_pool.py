@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from srpo.core.problem import Problem
-from srpo.sampling.base import STREAM_POOL, PromptSampler, as_bools, check_n, fingerprint, seeded_rng
+from srpo.sampling.base import STREAM_POOL, PromptSampler, as_bools, check_n, check_state, fingerprint, seeded_rng
 from srpo.sampling.config import SamplingConfig
 from srpo.sampling.registry import SAMPLERS
 
@@ -165,14 +165,7 @@ class DifficultyPoolSampler(PromptSampler):
                 "pools": {u: p for u, p in self._pool.items() if p != "normal"}, "retired": list(self._retired)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("kind") != self.kind:
-            raise ValueError(f"sampler state: it belongs to a {state.get('kind')!r} sampler, "
-                             f"this one is {self.kind!r} (sampling.name changed since the checkpoint?)")
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"sampler state: version {state.get('version')!r} is not {STATE_VERSION}")
-        if state["fingerprint"] != fingerprint(self._uids):
-            raise ValueError(f"sampler state: saved for a different problem set ({state['dataset_size']} "
-                             f"problems) than this one ({self.dataset_size})")
+        check_state(state, self.kind, STATE_VERSION, self._uids)
         bad = [(u, p) for u, p in state["pools"].items() if u not in self._by_uid or p not in POOLS]
         if bad:
             raise ValueError(f"sampler state: pools names unknown uid or pool {bad[0]!r}")

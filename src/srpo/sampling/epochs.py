@@ -61,6 +61,7 @@ from srpo.sampling.base import (
     PromptSampler,
     as_bools,
     check_n,
+    check_state,
     fingerprint,
     seeded_rng,
 )
@@ -336,15 +337,7 @@ class EpochSampler(PromptSampler):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("kind") != self.kind:
-            raise ValueError(f"sampler state: it belongs to a {state.get('kind')!r} sampler, "
-                             f"this one is {self.kind!r} (sampling.name changed since the checkpoint?)")
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"sampler state: version {state.get('version')!r} is not {STATE_VERSION}")
-        if state["fingerprint"] != fingerprint(self._uids):
-            raise ValueError(f"sampler state: saved for a different problem set ({state['dataset_size']} "
-                             f"problems, fingerprint {state['fingerprint']}) than this one "
-                             f"({self.dataset_size}, {fingerprint(self._uids)})")
+        check_state(state, self.kind, STATE_VERSION, self._uids)
         unknown = [u for u in state["order"] if u not in self._by_uid]
         if unknown:
             raise ValueError(f"sampler state: order names unknown uid {unknown[0]!r}")

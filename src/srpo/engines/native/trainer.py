@@ -145,11 +145,7 @@ class Trainer:
         for step in bar:
             metrics = self.train_step(step)
             final = step == cfg.total_steps or self._budget_spent() or self._pool_exhausted(step)
-            if self.heldout and (final or _due(step, cfg.eval_every, cfg.total_steps)):
-                metrics.update(self.evaluate(step))
-            self.tracker.log(metrics, step=step)
-            bar.set_postfix(reward=f"{metrics.get('all/reward_mean', 0):.3f}")
-            saved = self.save() if final or _due(step, cfg.save_every, last) or stop.requested else None
+            saved = self._end_step(step, metrics, final, last, bar, stop)
             if final:
                 break
             stop.raise_if_requested(step, saved)
@@ -287,6 +283,17 @@ class Trainer:
         return self.evaluator(self.heldout, seed=self.cfg.run.seed * 100_003 + step)
 
     # ----------------------------------------------------------------- asynchronous rollouts
+    def _end_step(self, step: int, metrics: dict[str, float], final: bool, last: int, bar,
+                  stop: StopRequest) -> Path | None:
+        """Evaluate when due (always at the end), log, and checkpoint when due, at the end or on a stop request;
+        returns the checkpoint written, if any."""
+        cfg = self.cfg.run
+        if self.heldout and (final or _due(step, cfg.eval_every, cfg.total_steps)):
+            metrics.update(self.evaluate(step))
+        self.tracker.log(metrics, step=step)
+        bar.set_postfix(reward=f"{metrics.get('all/reward_mean', 0):.3f}")
+        return self.save() if final or _due(step, cfg.save_every, last) or stop.requested else None
+
     def _asynchronous(self) -> bool:
         return self.cfg.rollout.max_staleness > 0
 
@@ -312,11 +319,7 @@ class Trainer:
                 metrics["timing/step_s"] = time.perf_counter() - step_start  # wall time since the last step
                 step_start = time.perf_counter()
                 final = step == cfg.total_steps or item.budget_spent or self._pool_exhausted(step, item.exhausted)
-                if self.heldout and (final or _due(step, cfg.eval_every, cfg.total_steps)):
-                    metrics.update(self.evaluate(step))
-                self.tracker.log(metrics, step=step)
-                bar.set_postfix(reward=f"{metrics.get('all/reward_mean', 0):.3f}")
-                saved = self.save() if final or _due(step, cfg.save_every, last) or stop.requested else None
+                saved = self._end_step(step, metrics, final, last, bar, stop)
                 if final:
                     break
                 stop.raise_if_requested(step, saved)  # before publishing: the rollout thread stays idle
