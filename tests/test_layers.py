@@ -218,3 +218,12 @@ def test_the_checker_sees_an_engine_importing_a_sibling():
         == ["srpo.engines.native.generation"]
     assert _sibling_breaches("srpo.engines.trl.trainer", {"srpo.engines.native.generation"}, reuse={}) \
         == ["srpo.engines.native.generation"]
+
+
+def test_test_file_basenames_are_unique():
+    """tests/ has no packages (rootdir-relative imports), so two test files of one basename stop collection."""
+    from collections import Counter
+    from pathlib import Path
+
+    names = Counter(p.name for p in Path(__file__).parent.rglob("test_*.py"))
+    assert [n for n, c in names.items() if c > 1] == []
