@@ -86,3 +86,27 @@ def test_micro_batches_keep_every_row_and_trim_padding():
 def test_config_validation_names_the_field(field, value):
     with pytest.raises(ConfigError, match=field):
         WarmStartConfig(**{field: value}).validate()
+
+
+def test_checked_fraction_zero_keeps_the_shipped_targets_and_positive_mixes_in_checks():
+    """checked_fraction=0 leaves every target as the shipped build had it (its SHA cannot move); > 0 swaps
+    about that share of the MATH targets for the checked form, never a code one, with the other targets
+    unchanged."""
+    base = WarmStartConfig()
+    checked = WarmStartConfig(checked_fraction=0.1)
+    n_math = n_checked = 0
+    for s in range(20):
+        batch = draw_batch(base, s)
+        assert [p.uid for p in draw_batch(checked, s)] == [p.uid for p in batch]   # same problems
+        plain, mixed = pick_targets(base, s, batch), pick_targets(checked, s, batch)
+        assert all("let me check" not in t for t in plain)
+        assert plain == pick_targets(WarmStartConfig(checked_fraction=0.0), s, batch)
+        for p, a, b in zip(batch, plain, mixed):
+            if b != a:
+                assert p.domain == "math" and b == p.metadata["checked"]
+            n_math += p.domain == "math"
+            n_checked += b == p.metadata.get("checked")
+    assert 0.06 < n_checked / n_math < 0.14, n_checked / n_math
+    assert pick_targets(checked, 3, draw_batch(checked, 3)) == pick_targets(checked, 3, draw_batch(checked, 3))
+    with pytest.raises(ConfigError, match="checked_fraction"):
+        WarmStartConfig(checked_fraction=1.5).validate()

@@ -163,3 +163,44 @@ def test_bad_arguments_are_named():
         tasks.problems("poetry", 1, 1, 0)
     with pytest.raises(ValueError, match="n: only"):
         tasks.heldout("code", 2000, 3, 0)
+
+
+# ------------------------------------------------------------------ the checked form (reflective variant)
+
+def _think(text):
+    return text.split("<think>")[1].split("</think>")[0]
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 4, 5])
+def test_checked_reference_drafts_then_rechecks_and_answers_the_recomputation(level):
+    from srpo.analysis import detect_reflection
+
+    problems = tasks.math_problems(100, level, seed=0)
+    wrong = 0
+    for p in problems:
+        checked = p.metadata["checked"]
+        think = _think(checked)
+        draft, recomputation = think.split(f" {tasks.CHECK_PHRASE} ")
+        # the recomputation is the step-by-step think, the draft the terse expression with some result
+        assert recomputation == _think(p.metadata["solution"])
+        assert draft.rsplit("=", 1)[0] == _think(p.metadata["terse"]).rsplit("=", 1)[0]
+        # the answer always equals the recomputation's last value, whatever the draft says
+        assert checked.endswith(f"<answer>{p.answer}</answer>") and recomputation.rsplit("=", 1)[1] == p.answer
+        drafted = int(draft.rsplit("=", 1)[1])
+        assert drafted >= 0 and abs(drafted - int(p.answer)) <= 3
+        wrong += drafted != int(p.answer)
+        assert detect_reflection(checked)["recheck"] == 1
+        assert detect_reflection(p.metadata["terse"])["recheck"] == 0
+        assert detect_reflection(p.metadata["solution"])["recheck"] == 0
+    assert 0.35 < wrong / len(problems) < 0.65, wrong
+
+
+def test_checked_reference_is_deterministic_and_leaves_the_streams_alone():
+    a, b = tasks.math_problems(50, 3, seed=7), tasks.math_problems(50, 3, seed=7)
+    assert [p.metadata["checked"] for p in a] == [p.metadata["checked"] for p in b]
+    # computed from the prompt alone, no draw from the problem stream
+    p = a[0]
+    terse = _think(p.metadata["terse"])
+    think = tasks.checked_think(p.prompt, p.answer, _think(p.metadata["solution"]), terse)
+    assert think == _think(p.metadata["checked"])
+    assert all("checked" not in c.metadata for c in tasks.code_problems(5, 2, seed=0))

@@ -12,7 +12,8 @@ from typing import Sequence
 from srpo.core.configlib import build
 from srpo.core.problem import Problem
 from srpo.toy.build import WarmStartConfig, train_warm_start
-from srpo.toy.measure import cell_rates, format_modes, format_table, heldout_suite, mode_rates
+from srpo.toy.measure import (check_rates, cell_rates, format_checks, format_modes, format_table, heldout_suite,
+                              mode_rates)
 
 
 def add_cli(subparsers) -> None:
@@ -36,13 +37,17 @@ def _parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed (default {d.seed})")
     p.add_argument("--threads", type=int, default=d.threads,
                    help="torch threads (default 1; other counts may give other bytes)")
+    p.add_argument("--checked-fraction", type=float, default=d.checked_fraction,
+                   help=f"share of math targets in the checked (draft, 'let me check', recomputation) form "
+                        f"(default {d.checked_fraction}; the reflective variant of docs/toy.md uses 0.1)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """CLI body: build the warm-start model into ``args.out``."""
-    cfg = WarmStartConfig(steps=args.steps, seed=args.seed, threads=args.threads)
+    cfg = WarmStartConfig(steps=args.steps, seed=args.seed, threads=args.threads,
+                          checked_fraction=args.checked_fraction)
     cfg.validate()
     t0 = time.time()
 
@@ -57,10 +62,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def measure_pass_rates(model_dir: str | Path, problems: Sequence[Problem], k: int, seed: int = 0,
-                       max_new_tokens: int = 96, modes: dict | None = None) -> dict[str, dict[str, float]]:
+                       max_new_tokens: int = 96, modes: dict | None = None,
+                       checks: dict | None = None) -> dict[str, dict[str, float]]:
     """Sample k responses per problem at temperature 1 and judge them with the real verifiers.
 
-    If `modes` is a dict, it receives `srpo.toy.measure.mode_rates` (terse vs step-by-step accuracy)."""
+    If `modes` is a dict, it receives `srpo.toy.measure.mode_rates` (terse vs step-by-step accuracy); if
+    `checks` is, `srpo.toy.measure.check_rates` (share of responses that check their work, accuracy with
+    and without a check)."""
     from srpo.config import TrainConfig
     from srpo.engines.native.generation import make_generate_fn
     from srpo.rewards import RewardScorer
@@ -74,6 +82,8 @@ def measure_pass_rates(model_dir: str | Path, problems: Sequence[Problem], k: in
     corrects = [[r.correct for r in results[i * k:(i + 1) * k]] for i in range(len(problems))]
     if modes is not None:
         modes.update(mode_rates(problems, responses, corrects))
+    if checks is not None:
+        checks.update(check_rates(problems, responses, corrects))
     return cell_rates(problems, corrects, k)
 
 
@@ -86,12 +96,16 @@ def run_measure(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     t0 = time.time()
     modes: dict = {}
+    checks: dict = {}
     rates = measure_pass_rates(args.model or default_model_dir(), heldout_suite(args.n, args.seed), args.k,
-                               seed=args.seed, modes=modes)
+                               seed=args.seed, modes=modes, checks=checks)
     print(format_table(rates, args.k))
     print()
     print(format_modes(modes))
+    if any(r["n_with"] for r in checks.values()):
+        print()
+        print(format_checks(checks))
     print(f"({time.time() - t0:.0f} s)")
     if args.json:
-        Path(args.json).write_text(json.dumps({**rates, "modes": modes}, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({**rates, "modes": modes, "checks": checks}, indent=2) + "\n")
     return 0

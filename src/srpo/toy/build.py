@@ -5,7 +5,9 @@
 Recipe (defaults of `WarmStartConfig`): a fresh `ToyModelConfig()` model; each step draws `batch_size`
 training problems (never held-out ones) with their (domain, level) picked by a seeded RNG from
 math levels 1-4 and code levels 1-3 (`code_fraction` of them code); the loss is the mean token
-cross-entropy over response tokens (reference solution + eos; prompt and padding masked out). AdamW,
+cross-entropy over response tokens (reference solution + eos; prompt and padding masked out). Each target
+is terse, step-by-step or (math only, with `checked_fraction` > 0: the reflective variant of docs/toy.md)
+checked, see `pick_targets`. AdamW,
 linear warm-up then a constant learning rate, so that the model after N steps is the same whatever the
 planned length: `--steps` is the early-stopping knob. bf16 autocast on CPU, fp32 master weights.
 
@@ -49,6 +51,12 @@ class WarmStartConfig:
     terse_fraction: float = option(0.7, "probability that a sequence's target is the problem's terse response "
                                         "(`metadata['terse']`, the result in one think step) instead of the "
                                         "step-by-step reference; a seeded per-example choice.")
+    checked_fraction: float = option(0.0, "probability that a MATH sequence's target is the problem's checked "
+                                          "response (`metadata['checked']`: a terse draft, 'let me check', the "
+                                          "step-by-step recomputation; the draft is wrong for half the problems), "
+                                          "drawn from its own seeded stream before the terse/step-by-step choice; "
+                                          "0 (the shipped model) leaves every target as it was. Code is never "
+                                          "checked. The reflective variant (docs/toy.md) uses 0.1.")
     bf16: bool = option(True, "bf16 autocast for forward/backward (about 2x faster on CPUs with bf16 support).")
     threads: int = option(1, "torch intra-op threads; 1 for the reproducible build.")
     model: ToyModelConfig = option(factory=ToyModelConfig, doc="shape of the model.")
@@ -59,7 +67,7 @@ class WarmStartConfig:
                 raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
         if self.steps < 0 or self.warmup_steps < 0:
             raise ConfigError(f"steps: steps and warmup_steps must be >= 0, got {self.steps}, {self.warmup_steps}")
-        for name in ("code_fraction", "terse_fraction"):
+        for name in ("code_fraction", "terse_fraction", "checked_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name}: must be in [0, 1], got {getattr(self, name)}")
         for dom, levels in (("math", self.math_levels), ("code", self.code_levels)):
@@ -88,11 +96,20 @@ def draw_batch(cfg: WarmStartConfig, step: int) -> list:
 
 
 def pick_targets(cfg: WarmStartConfig, step: int, problems: list) -> list[str]:
-    """The response each problem of step `step` trains on: terse with probability `terse_fraction`, else the
-    step-by-step reference; a pure function of (cfg, step, problems)."""
+    """The response each problem of step `step` trains on: for a MATH problem, the checked response with
+    probability `checked_fraction`; otherwise terse with probability `terse_fraction`, else the step-by-step
+    reference; a pure function of (cfg, step, problems).
+
+    The checked choice has its own RNG stream and the terse draw is made for every problem either way, so
+    with ``checked_fraction=0`` the targets are exactly those of the shipped build."""
     rng = random.Random(f"srpo.toy.build/{cfg.seed}/{step}/targets")
-    return [p.metadata["terse"] if rng.random() < cfg.terse_fraction else p.metadata["solution"]
-            for p in problems]
+    check_rng = random.Random(f"srpo.toy.build/{cfg.seed}/{step}/checked") if cfg.checked_fraction > 0 else None
+    out = []
+    for p in problems:
+        base = p.metadata["terse"] if rng.random() < cfg.terse_fraction else p.metadata["solution"]
+        checked = check_rng is not None and check_rng.random() < cfg.checked_fraction
+        out.append(p.metadata["checked"] if checked and "checked" in p.metadata else base)
+    return out
 
 
 def encode_batch(tokenizer, problems, targets: list[str] | None = None) -> dict:

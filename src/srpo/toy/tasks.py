@@ -12,7 +12,11 @@ different hidden tests would otherwise land on both sides.
 
 Each problem has two reference responses, both in the format the rewards expect,
 ``<think>...</think><answer>...</answer>``: ``metadata["solution"]`` writes one think step per operation,
-``metadata["terse"]`` the result in one step; the warm start trains on a seeded mix of both. For code the
+``metadata["terse"]`` the result in one step; the warm start trains on a seeded mix of both. MATH problems
+also carry a third, ``metadata["checked"]``: a terse draft, the phrase ``let me check`` (counted by
+`srpo.analysis.reflection`'s ``recheck`` family), the step-by-step recomputation, and the recomputed
+answer; the draft is off by 1-3 for half the problems (`checked_think`), so the check corrects it. The
+warm start uses it only when `WarmStartConfig.checked_fraction` > 0 (the shipped toy never saw it). For code the
 answer is a fenced ```` ```python ```` block that defines the entry point (also kept bare in
 ``metadata["code"]``).
 """
@@ -130,12 +134,38 @@ _MATH: dict[int, Callable[[random.Random], MathItem]] = {
     1: _math_l1, 2: _math_l2, 3: _math_l3, 4: _math_l4, 5: _math_l5}
 
 
+CHECK_PHRASE = "let me check"
+DRAFT_WRONG_FRACTION = 0.5  # share of problems whose checked reference starts from a wrong draft
+
+
+def checked_think(prompt: str, answer: str, think: str, terse: str) -> str:
+    """The think of ``metadata["checked"]``: ``<draft> let me check <steps>``.
+
+    The draft is the terse think (the expression and a result computed in the head). Whether it is wrong,
+    and by how much, is a pure function of the prompt (SHA-256, no draw from the problem stream, so the
+    streams are unchanged): with probability `DRAFT_WRONG_FRACTION` the drafted result is off by 1-3
+    (never negative). The recomputation is the step-by-step think, whose last value is the answer, so the
+    answer always equals the recomputation, whatever the draft said.
+
+    >>> checked_think("Compute 2+3+4.", "9", "2+3=5 5+4=9", "2+3+4=9")
+    '2+3+4=9 let me check 2+3=5 5+4=9'
+    """
+    digest = hashlib.sha256(f"srpo.toy/checked\n{prompt}".encode("utf-8")).digest()
+    draft = int(answer)
+    if digest[0] / 256 < DRAFT_WRONG_FRACTION:
+        offset = 1 + digest[1] % 3
+        draft = draft - offset if digest[2] % 2 and draft >= offset else draft + offset
+    expr = terse.rsplit("=", 1)[0]
+    return f"{expr}={draft} {CHECK_PHRASE} {think}"
+
+
 def _math_problem(item: MathItem, level: int) -> Problem:
     prompt, answer, think, terse = item
     solution = f"<think>{think}</think><answer>{answer}</answer>"
     short = f"<think>{terse}</think><answer>{answer}</answer>"
+    checked = f"<think>{checked_think(prompt, answer, think, terse)}</think><answer>{answer}</answer>"
     return Problem.create("math", prompt, answer=answer, source="toy/math", difficulty=level,
-                          metadata={"solution": solution, "terse": short})
+                          metadata={"solution": solution, "terse": short, "checked": checked})
 
 
 # ----------------------------------------------------------------------------------------------- code
