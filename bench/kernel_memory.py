@@ -104,95 +104,50 @@ def f(s):
     "files": r"""
 import os
 def f(s):
-    end, n, err = time_() + s, 0, ""
-    try:
-        for d in ("/tmp", "/dev/shm"):
-            while time_() < end:
-                os.close(os.open("%s/%d" % (d, n), os.O_CREAT | os.O_WRONLY, 0o600))
-                n += 1
-    except OSError as exc:
-        err = exc.strerror
+    n, err = repeat(s, lambda n: os.close(os.open("/tmp/%d" % n, os.O_CREAT | os.O_WRONLY, 0o600)))
     return hold("%d empty files; %s" % (n, err))
 """,
     "hardlinks": r"""
 import os
 def f(s):
-    end, n, err = time_() + s, 0, ""
     open("/tmp/target", "w").close()
-    try:
-        while time_() < end:
-            os.link("/tmp/target", "/tmp/l%d" % n)
-            n += 1
-    except OSError as exc:
-        err = exc.strerror
+    n, err = repeat(s, lambda n: os.link("/tmp/target", "/tmp/l%d" % n))
     return hold("%d links; %s" % (n, err))
 """,
     "dirs": r"""
 import os
 def f(s):
-    end, n, err = time_() + s, 0, ""
-    try:
-        for d in ("/tmp", "/dev/shm"):
-            while time_() < end:
-                os.mkdir("%s/d%d" % (d, n))
-                n += 1
-    except OSError as exc:
-        err = exc.strerror
+    n, err = repeat(s, lambda n: os.mkdir("/tmp/d%d" % n))
     return hold("%d empty directories; %s" % (n, err))
 """,
     "symlinks": r"""
 import os
 def f(s):
-    end, n, err = time_() + s, 0, ""
-    try:
-        while time_() < end:
-            os.symlink("x" * 64, "/tmp/s%d" % n)
-            n += 1
-    except OSError as exc:
-        err = exc.strerror
+    n, err = repeat(s, lambda n: os.symlink("x" * 64, "/tmp/s%d" % n))
     return hold("%d symlinks; %s" % (n, err))
 """,
     "fifos": r"""
 import os
 def f(s):
-    end, n, err = time_() + s, 0, ""
-    try:
-        while time_() < end:
-            os.mkfifo("/tmp/p%d" % n)
-            n += 1
-    except OSError as exc:
-        err = exc.strerror
+    n, err = repeat(s, lambda n: os.mkfifo("/tmp/p%d" % n))
     return hold("%d fifos; %s" % (n, err))
 """,
     "unix_bind": r"""
-import os, socket
-def f(s):
+import socket
+def bind(n):
     # every bind leaves a socket inode in the tmpfs after the socket is closed
-    end, n, err = time_() + s, 0, ""
-    try:
-        while time_() < end:
-            sock = socket.socket(socket.AF_UNIX)
-            try:
-                sock.bind("/tmp/u%d" % n)
-            finally:
-                sock.close()
-            n += 1
-    except OSError as exc:
-        err = exc.strerror
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind("/tmp/u%d" % n)
+def f(s):
+    n, err = repeat(s, bind)
     return hold("%d bound socket files; %s" % (n, err))
 """,
     "file_locks_ro": r"""
 import fcntl, os
 def f(s):
     # shared (read) locks need no write access: a read-only system file will do, no file created
-    end, n, err = time_() + s, 0, ""
     fd = os.open("/proc/self/exe", os.O_RDONLY)
-    try:
-        while time_() < end:
-            fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, 2 * n)  # disjoint one-byte locks
-            n += 1
-    except OSError as exc:
-        err = exc.strerror
+    n, err = repeat(s, lambda n: fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, 2 * n))  # disjoint bytes
     return hold("%d locks; %s" % (n, err))
 """,
     "shared_anon": r"""
@@ -221,14 +176,8 @@ def f(s):
     "file_locks": r"""
 import fcntl, os
 def f(s):
-    end, n, err = time_() + s, 0, ""
     fd = os.open("/tmp/lock", os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        while time_() < end:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 2 * n)  # disjoint one-byte locks
-            n += 1
-    except OSError as exc:
-        err = exc.strerror
+    n, err = repeat(s, lambda n: fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 2 * n))  # disjoint bytes
     return hold("%d locks; %s" % (n, err))
 """,
     "inotify": r"""
@@ -255,6 +204,16 @@ time_ = time.monotonic
 def hold(text):
     time.sleep({HOLD_S})
     return text
+def repeat(s, make):
+    # make(0), make(1), ... until s seconds have passed or one raises OSError: (calls made, the error)
+    end, n = time_() + s, 0
+    try:
+        while time_() < end:
+            make(n)
+            n += 1
+    except OSError as exc:
+        return n, exc.strerror
+    return n, ""
 """
 
 
