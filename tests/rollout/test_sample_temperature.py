@@ -9,22 +9,11 @@ from srpo.config.model import RolloutConfig
 from srpo.core.configlib import ConfigError
 from srpo.core.generation import SamplingParams
 from srpo.engines.native.rollout import KVCacheEngine, build_rollout_engine
+from test_engine import _assert_behaviour_logprobs
 
 
 def _prompts(tokenizer):
     return [tokenizer("Q: 1+2=?")["input_ids"], tokenizer("Q: 12*3-4=?")["input_ids"]]
-
-
-def _assert_behaviour_logprobs(model, batch, temperature):
-    """The recorded log-probs equal one full forward pass over the sampled tokens at `temperature`."""
-    ids = torch.cat([batch.prompt_ids_bp, batch.response_ids_bt], 1)
-    mask = torch.cat([batch.prompt_mask_bp, batch.response_mask_bt], 1)
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    with torch.no_grad():
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=pos).logits.float()
-    width = batch.prompt_ids_bp.shape[1]
-    ref = (logits[:, width - 1:-1] / temperature).log_softmax(-1).gather(-1, batch.response_ids_bt[..., None])
-    torch.testing.assert_close(batch.logprobs_bt, ref.squeeze(-1) * batch.response_mask_bt, atol=2e-5, rtol=1e-4)
 
 
 def test_samples_and_records_at_the_sample_temperature(tiny_policy):
