@@ -151,6 +151,17 @@ class Trainer:
             stop.raise_if_requested(step, saved)
         return metrics
 
+    def _end_step(self, step: int, metrics: dict[str, float], final: bool, last: int, bar,
+                  stop: StopRequest) -> Path | None:
+        """Evaluate when due (always at the end), log, and checkpoint when due, at the end or on a stop request;
+        returns the checkpoint written, if any."""
+        cfg = self.cfg.run
+        if self.heldout and (final or _due(step, cfg.eval_every, cfg.total_steps)):
+            metrics.update(self.evaluate(step))
+        self.tracker.log(metrics, step=step)
+        bar.set_postfix(reward=f"{metrics.get('all/reward_mean', 0):.3f}")
+        return self.save() if final or _due(step, cfg.save_every, last) or stop.requested else None
+
     def close(self) -> None:
         """Stop the rollout thread, flush the logs and stop the verifier workers this trainer started."""
         if self.rollouts is not None:
@@ -179,16 +190,9 @@ class Trainer:
         """One step: draw prompts, roll out, score and record them, compute advantages, update, observe."""
         self.step = step
         start = time.perf_counter()
-        stage = self.stream.curriculum.stage_index + 1  # before feedback, which may switch for the next step
-        entry = self.stream.begin_step()
-        if entry["step"] != step:
-            raise RuntimeError(f"native engine: step {step} but the prompt stream opens step {entry['step']}")
-        exp, collect_stats = self.collect()
-        self.watch_rewards(step, exp)
-        exp.advantages_b = self.advantages(exp)
+        stage, entry, exp, collect_stats = self.open_and_collect(step)
         t_update = time.perf_counter()
-        with updating(self.engine, self.model):  # vllm: sleeps through the update, then takes the new weights
-            update_stats = self.actor.update(exp) if len(exp) else {}
+        update_stats = self.learn(step, exp)
         records = exp.records()
         self.feedback(step, records)
         srpo_metrics = self.step_metrics(stage, entry["weights"], exp, records)
@@ -197,6 +201,23 @@ class Trainer:
                    "timing/step_s": time.perf_counter() - start}
         self.tracker.log_samples(sample_rows_of(step, stage, records))
         return metrics
+
+    def open_and_collect(self, step: int) -> tuple[int, dict, Experience, dict[str, float]]:
+        """Open `step` in the stream and collect its scored groups: (stage, the stream's entry, experience, stats).
+        The stage is read before feedback, which may switch it for the next step."""
+        stage = self.stream.curriculum.stage_index + 1
+        entry = self.stream.begin_step()
+        if entry["step"] != step:
+            raise RuntimeError(f"native engine: step {step} but the prompt stream opens step {entry['step']}")
+        exp, collect_stats = self.collect()
+        return stage, entry, exp, collect_stats
+
+    def learn(self, step: int, exp: Experience) -> dict[str, float]:
+        """Advantages and the actor's update on a step's experience (nothing to update when it has no rows)."""
+        self.watch_rewards(step, exp)
+        exp.advantages_b = self.advantages(exp)
+        with updating(self.engine, self.model):  # vllm: sleeps through the update, then takes the new weights
+            return self.actor.update(exp) if len(exp) else {}
 
     def step_metrics(self, stage: int, weights: dict[str, float], exp: Experience,
                      records: list[Record]) -> dict[str, float]:
@@ -283,17 +304,6 @@ class Trainer:
         return self.evaluator(self.heldout, seed=self.cfg.run.seed * 100_003 + step)
 
     # ----------------------------------------------------------------- asynchronous rollouts
-    def _end_step(self, step: int, metrics: dict[str, float], final: bool, last: int, bar,
-                  stop: StopRequest) -> Path | None:
-        """Evaluate when due (always at the end), log, and checkpoint when due, at the end or on a stop request;
-        returns the checkpoint written, if any."""
-        cfg = self.cfg.run
-        if self.heldout and (final or _due(step, cfg.eval_every, cfg.total_steps)):
-            metrics.update(self.evaluate(step))
-        self.tracker.log(metrics, step=step)
-        bar.set_postfix(reward=f"{metrics.get('all/reward_mean', 0):.3f}")
-        return self.save() if final or _due(step, cfg.save_every, last) or stop.requested else None
-
     def _asynchronous(self) -> bool:
         return self.cfg.rollout.max_staleness > 0
 
@@ -348,11 +358,7 @@ class Trainer:
         """Step `step`'s batch, on the rollout thread: open the step, draw, generate and score (the collection
         strategy), feed the verdicts back, and the step's srpo metrics as the synchronous loop computes them."""
         start = time.perf_counter()
-        stage = self.stream.curriculum.stage_index + 1
-        entry = self.stream.begin_step()
-        if entry["step"] != step:
-            raise RuntimeError(f"native engine: step {step} but the prompt stream opens step {entry['step']}")
-        exp, collect_stats = self.collect()
+        stage, entry, exp, collect_stats = self.open_and_collect(step)
         exp.policy_version_b = torch.full((len(exp),), version, dtype=torch.long)
         records = exp.records()
         self.feedback(step, records)
@@ -368,9 +374,7 @@ class Trainer:
         step, exp = item.step, item.exp
         self.step = step
         start = time.perf_counter()
-        self.watch_rewards(step, exp)
-        exp.advantages_b = self.advantages(exp)
-        update_stats = self.actor.update(exp) if len(exp) else {}
+        update_stats = self.learn(step, exp)
         versions_b = exp.policy_version_b if len(exp) else torch.tensor([item.version])
         staleness_b = (step - 1 - versions_b).float()
         metrics = dict(item.metrics)
